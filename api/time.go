@@ -1,0 +1,60 @@
+package api
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Time is a model timestamp. On the wire (rest-json, no timestampFormat) it
+// is a JSON number of seconds since the Unix epoch, possibly fractional.
+type Time struct {
+	time.Time
+}
+
+// NewTime returns a *Time for t, or nil for the zero time.
+func NewTime(t time.Time) *Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &Time{t}
+}
+
+// MarshalJSON writes epoch seconds with millisecond precision.
+func (t Time) MarshalJSON() ([]byte, error) {
+	ms := t.UnixMilli()
+	sec, frac := ms/1000, ms%1000
+	if frac < 0 {
+		sec, frac = sec-1, frac+1000
+	}
+	if frac == 0 {
+		return strconv.AppendInt(nil, sec, 10), nil
+	}
+	s := strconv.FormatInt(sec, 10) + "." + fmt.Sprintf("%03d", frac)
+	return []byte(trimZeros(s)), nil
+}
+
+func trimZeros(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '0' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// UnmarshalJSON reads epoch seconds given as an integer or a fraction.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] == '"' || bytes.Equal(b, []byte("null")) {
+		return fmt.Errorf("expected a timestamp as a JSON number of epoch seconds")
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e12 {
+		return fmt.Errorf("expected a timestamp as a JSON number of epoch seconds")
+	}
+	sec := math.Floor(f)
+	nsec := math.Round((f - sec) * 1e9)
+	t.Time = time.Unix(int64(sec), int64(nsec)).UTC()
+	return nil
+}

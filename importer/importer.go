@@ -1,0 +1,359 @@
+// Package importer runs DICOM import jobs: it lists the input prefix, reads
+// every file safely (package dicom), stores each frame in the blob store,
+// groups instances into primary and non-primary image sets by series, commits
+// new image set versions, and writes the job's output manifest and NDJSON
+// files the way AWS HealthImaging does.
+//
+// Every step is idempotent and keyed by (job id, input object key): the
+// outcome of each file is recorded before the next phase uses it, blobs are
+// written before the rows that reference them, and an image set version is
+// committed together with the import items it contains. A job interrupted at
+// any point (crash, SIGKILL, restart) therefore resumes where it stopped and
+// ends with every instance present exactly once.
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/openhealthimaging/ohi"
+	"github.com/openhealthimaging/ohi/dicom"
+)
+
+// Limits are the per-job quotas. Zero fields take the AWS HealthImaging
+// defaults.
+type Limits struct {
+	MaxFiles         int   // files per job (default 5,000)
+	MaxTotalBytes    int64 // total input size (default 10 GB)
+	MaxFileBytes     int64 // size of one P10 file (default 4 GB)
+	MaxNestedFolders int   // distinct folders under the prefix (default 10,000)
+}
+
+// WithDefaults fills zero fields.
+func (l Limits) WithDefaults() Limits {
+	if l.MaxFiles == 0 {
+		l.MaxFiles = 5000
+	}
+	if l.MaxTotalBytes == 0 {
+		l.MaxTotalBytes = 10 << 30
+	}
+	if l.MaxFileBytes == 0 {
+		l.MaxFileBytes = 4 << 30
+	}
+	if l.MaxNestedFolders == 0 {
+		l.MaxNestedFolders = 10000
+	}
+	return l
+}
+
+// Importer runs import jobs.
+type Importer struct {
+	Store   ohi.MetadataStore
+	Blobs   ohi.BlobStore // the storage area for frames and metadata
+	Buckets ohi.Buckets   // s3:// input and output
+	Logger  *slog.Logger
+	Limits  Limits
+	// Workers is the number of files read in parallel (default NumCPU).
+	Workers int
+	// TempDir holds copies of input objects that cannot be read at random
+	// offsets (S3), one per worker at a time (default os.TempDir()).
+	TempDir string
+	// DICOM bounds the work on one file.
+	DICOM dicom.Options
+}
+
+// jobError is a job-level failure: the job ends FAILED with this message.
+type jobError struct{ msg string }
+
+func (e *jobError) Error() string { return e.msg }
+
+func jobFailf(format string, args ...any) error { return &jobError{fmt.Sprintf(format, args...)} }
+
+// IsJobFailure reports whether err ends the job as FAILED (as opposed to an
+// interruption, after which the job resumes).
+func IsJobFailure(err error) bool {
+	var je *jobError
+	return errors.As(err, &je)
+}
+
+func (im *Importer) logger() *slog.Logger {
+	if im.Logger == nil {
+		return slog.Default()
+	}
+	return im.Logger
+}
+
+// Run executes (or resumes) job to its end and records the final status. It
+// returns an error only when the job was interrupted (context cancelled or
+// the metadata store failing); the job can then be run again.
+func (im *Importer) Run(ctx context.Context, job *ohi.ImportJob) error {
+	log := im.logger().With("jobId", job.ID, "datastoreId", job.DatastoreID)
+	if job.Status == ohi.JobSubmitted {
+		job.Status = ohi.JobInProgress
+		if err := im.Store.ImportJobUpdate(ctx, job); err != nil {
+			return err
+		}
+		log.Info("import job started", "input", job.InputS3URI)
+	} else {
+		log.Info("import job resumed", "input", job.InputS3URI)
+	}
+	start := time.Now()
+	sum, err := im.run(ctx, job, log)
+	if err != nil && !IsJobFailure(err) {
+		return err
+	}
+	job.EndedAt = time.Now().UTC()
+	if err != nil {
+		job.Status, job.Message = ohi.JobFailed, err.Error()
+		log.Warn("import job failed", "reason", job.Message)
+	} else {
+		job.Status, job.Message = ohi.JobCompleted, ""
+		log.Info("import job completed", "scanned", sum.NumberOfScannedFiles, "imported", sum.NumberOfImportedFiles,
+			"customerErrors", sum.NumberOfFilesWithCustomerError, "serverErrors", sum.NumberOfFilesWithServerError,
+			"imageSets", sum.NumberOfGeneratedImageSets, "elapsed", time.Since(start).Round(time.Millisecond))
+	}
+	// The final status must be recorded even if the caller is shutting down.
+	return im.Store.ImportJobUpdate(context.WithoutCancel(ctx), job)
+}
+
+func (im *Importer) run(ctx context.Context, job *ohi.ImportJob, log *slog.Logger) (*jobSummary, error) {
+	inBucket, inPrefix, err := splitS3(job.InputS3URI)
+	if err != nil {
+		return nil, jobFailf("invalid inputS3Uri: %v", err)
+	}
+	in, err := im.Buckets.Bucket(inBucket)
+	if err != nil {
+		return nil, jobFailf("cannot open input bucket %s: %v", inBucket, err)
+	}
+	outBucket, outPrefix, err := splitS3(job.OutputPrefixURI())
+	if err != nil {
+		return nil, jobFailf("invalid outputS3Uri: %v", err)
+	}
+	out, err := im.Buckets.Bucket(outBucket)
+	if err != nil {
+		return nil, jobFailf("cannot open output bucket %s: %v", outBucket, err)
+	}
+	objects, err := im.list(ctx, in, inBucket, inPrefix)
+	if err != nil {
+		return nil, err
+	}
+	done, err := im.Store.ImportItems(ctx, job.ID)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(done))
+	for _, it := range done {
+		seen[it.Key] = true
+	}
+	var todo []ohi.ObjectInfo
+	for _, o := range objects {
+		if !seen[o.Key] {
+			todo = append(todo, o)
+		}
+	}
+	log.Info("import job files", "total", len(objects), "toRead", len(todo))
+	if err := im.readAll(ctx, job, in, todo); err != nil {
+		return nil, err
+	}
+	if err := im.group(ctx, job, log); err != nil {
+		return nil, err
+	}
+	items, err := im.Store.ImportItems(ctx, job.ID)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := im.writeOutputs(ctx, job, out, outPrefix, items)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, jobFailf("cannot write the job output to %s: %v", job.OutputPrefixURI(), err)
+	}
+	return sum, nil
+}
+
+func splitS3(uri string) (bucket, prefix string, err error) {
+	rest, ok := strings.CutPrefix(uri, "s3://")
+	if !ok {
+		return "", "", fmt.Errorf("%q is not an s3:// URI", uri)
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	if bucket == "" {
+		return "", "", fmt.Errorf("%q has no bucket", uri)
+	}
+	return bucket, prefix, nil
+}
+
+// list returns the input objects under prefix within the quotas.
+func (im *Importer) list(ctx context.Context, in ohi.BlobStore, bucket, prefix string) ([]ohi.ObjectInfo, error) {
+	lim := im.Limits.WithDefaults()
+	var objs []ohi.ObjectInfo
+	var total int64
+	folders := map[string]bool{}
+	errQuota := errors.New("quota")
+	var quotaMsg string
+	err := in.List(ctx, prefix, func(o ohi.ObjectInfo) error {
+		if strings.HasSuffix(o.Key, "/") {
+			return nil // folder marker objects
+		}
+		objs = append(objs, o)
+		total += o.Size
+		folders[path.Dir(o.Key)] = true
+		switch {
+		case len(objs) > lim.MaxFiles:
+			quotaMsg = fmt.Sprintf("the input prefix holds more than %d files, the quota of files per import job", lim.MaxFiles)
+		case total > lim.MaxTotalBytes:
+			quotaMsg = fmt.Sprintf("the input files total more than %d bytes, the quota of one import job", lim.MaxTotalBytes)
+		case len(folders) > lim.MaxNestedFolders:
+			quotaMsg = fmt.Sprintf("the input prefix has more than %d nested folders, the quota of one import job", lim.MaxNestedFolders)
+		default:
+			return nil
+		}
+		return errQuota
+	})
+	switch {
+	case errors.Is(err, errQuota):
+		return nil, jobFailf("%s", quotaMsg)
+	case errors.Is(err, ohi.ErrNotFound):
+		return nil, jobFailf("input bucket %s does not exist", bucket)
+	case errors.Is(err, ohi.ErrInvalidKey):
+		return nil, jobFailf("invalid input prefix %q: %v", prefix, err)
+	case err != nil:
+		return nil, err
+	}
+	if len(objs) == 0 {
+		return nil, jobFailf("no files found under s3://%s/%s", bucket, prefix)
+	}
+	return objs, nil
+}
+
+// readAll reads every file of todo in parallel and records its outcome.
+func (im *Importer) readAll(ctx context.Context, job *ohi.ImportJob, in ohi.BlobStore, todo []ohi.ObjectInfo) error {
+	workers := im.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	var mu sync.Mutex // serialises progress logging only
+	n := 0
+	for _, o := range todo {
+		g.Go(func() error {
+			item := im.readOne(gctx, job, in, o)
+			if gctx.Err() != nil {
+				return gctx.Err()
+			}
+			if err := im.Store.ImportItemPut(gctx, item); err != nil {
+				return err
+			}
+			mu.Lock()
+			n++
+			if n%500 == 0 {
+				im.logger().Info("import progress", "jobId", job.ID, "read", n, "of", len(todo))
+			}
+			mu.Unlock()
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// readOne reads one input file, stores its frames and returns its item.
+func (im *Importer) readOne(ctx context.Context, job *ohi.ImportJob, in ohi.BlobStore, o ohi.ObjectInfo) *ohi.ImportItem {
+	item := &ohi.ImportItem{JobID: job.ID, Key: o.Key}
+	fail := func(kind, msg string) *ohi.ImportItem {
+		item.State = "failed"
+		item.Result = mustJSON(failure{ExceptionType: kind, Message: msg})
+		return item
+	}
+	lim := im.Limits.WithDefaults()
+	if o.Size > lim.MaxFileBytes {
+		return fail("ValidationException", fmt.Sprintf("file size %d exceeds the %d byte limit for one DICOM P10 file", o.Size, lim.MaxFileBytes))
+	}
+	src, size, cleanup, err := im.openAt(ctx, in, o)
+	if err != nil {
+		if errors.Is(err, ohi.ErrNotFound) {
+			return fail("ValidationException", "the file disappeared from the input prefix during the import")
+		}
+		return fail("InternalServerException", "cannot read the file: "+err.Error())
+	}
+	defer cleanup()
+	inst, err := dicom.Read(src, size, im.DICOM)
+	if err != nil {
+		var fe *dicom.FileError
+		if errors.As(err, &fe) {
+			return fail("ValidationException", fe.Reason)
+		}
+		return fail("InternalServerException", "cannot read the file: "+err.Error())
+	}
+	defer inst.Close()
+	parsed, err := im.storeFrames(ctx, job, inst)
+	if err != nil {
+		return fail("InternalServerException", "cannot store the image frames: "+err.Error())
+	}
+	item.State = "parsed"
+	item.Result = mustJSON(parsed)
+	return item
+}
+
+// openAt returns the object as an io.ReaderAt: directly when the store's
+// object supports it (local files), else through a temporary copy.
+func (im *Importer) openAt(ctx context.Context, in ohi.BlobStore, o ohi.ObjectInfo) (io.ReaderAt, int64, func(), error) {
+	obj, err := in.Open(ctx, o.Key)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if ra, ok := obj.(io.ReaderAt); ok {
+		return ra, obj.Size(), func() { obj.Close() }, nil
+	}
+	defer obj.Close()
+	f, err := os.CreateTemp(im.TempDir, "ohi-import-*")
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	cleanup := func() { f.Close(); os.Remove(f.Name()) }
+	lim := im.Limits.WithDefaults()
+	n, err := io.Copy(f, io.LimitReader(obj, lim.MaxFileBytes+1))
+	if err != nil {
+		cleanup()
+		return nil, 0, nil, err
+	}
+	return f, n, cleanup, nil
+}
+
+// storeFrames writes each frame of inst to the blob store and returns the
+// instance as the importer records it.
+func (im *Importer) storeFrames(ctx context.Context, job *ohi.ImportJob, inst *dicom.Instance) (*parsedInstance, error) {
+	p := newParsedInstance(inst)
+	for i, fr := range inst.Frames {
+		id := ohi.NewID()
+		key := FrameKey(job.DatastoreID, id)
+		size := fr.Size()
+		if err := im.Blobs.Put(ctx, key, fr.Reader(inst.Source), size); err != nil {
+			return nil, err
+		}
+		p.Frames = append(p.Frames, storedFrame{ID: id, Key: key, Size: size, Index: i})
+	}
+	return p, nil
+}
+
+// FrameKey is the blob key of a frame.
+func FrameKey(datastoreID, frameID string) string {
+	return "datastores/" + datastoreID + "/frames/" + frameID[:2] + "/" + frameID
+}
+
+// MetadataKey is the blob key of a new image set metadata document version.
+func MetadataKey(datastoreID, imageSetID string, version int64) string {
+	return fmt.Sprintf("datastores/%s/imagesets/%s/v%d-%s.json.gz", datastoreID, imageSetID, version, ohi.NewID()[:8])
+}

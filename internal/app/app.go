@@ -1,0 +1,154 @@
+// Package app wires one ohi server process: the metadata store, the blob
+// store, the s3:// buckets, the import job runner, the HealthImaging service
+// and the HTTP handler. cmd/ohi uses it for `ohi serve`; integration tests
+// use it to run the real server in-process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/openhealthimaging/ohi"
+	"github.com/openhealthimaging/ohi/api"
+	"github.com/openhealthimaging/ohi/blob/fileblob"
+	"github.com/openhealthimaging/ohi/importer"
+	"github.com/openhealthimaging/ohi/jobqueue"
+	"github.com/openhealthimaging/ohi/server"
+	"github.com/openhealthimaging/ohi/service"
+	"github.com/openhealthimaging/ohi/sigv4"
+	"github.com/openhealthimaging/ohi/sqlstore"
+)
+
+// Config configures an App. DataDir is required.
+type Config struct {
+	DataDir   string
+	Region    string // default us-east-1
+	AccountID string // default 123456789012
+	// Credentials maps access key ids to secrets; nil disables signature
+	// verification.
+	Credentials map[string]string
+	// Buckets resolves s3:// buckets; nil means <DataDir>/buckets.
+	Buckets ohi.Buckets
+	// ImportWorkers is the number of files read in parallel (default NumCPU).
+	ImportWorkers int
+	Limits        importer.Limits
+	// TransitionDelay is how long data stores stay CREATING/DELETING.
+	TransitionDelay time.Duration
+	// JobPoll is how often idle import workers look for jobs (default 2s).
+	JobPoll time.Duration
+	Logger  *slog.Logger
+}
+
+// App is a wired server process.
+type App struct {
+	Store   *sqlstore.Store
+	Blobs   *fileblob.Store
+	Buckets ohi.Buckets
+	Service *service.Service
+	Runner  *jobqueue.Runner
+	Handler http.Handler
+
+	closers []func() error
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// New opens the stores in cfg.DataDir and wires the server. Call Start to
+// run import jobs and Close to release everything.
+func New(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("app: DataDir is required")
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	a := &App{}
+	fail := func(err error) (*App, error) {
+		a.Close()
+		return nil, err
+	}
+	for _, d := range []string{cfg.DataDir, filepath.Join(cfg.DataDir, "tmp")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fail(err)
+		}
+	}
+	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "ohi.db"))
+	if err != nil {
+		return fail(fmt.Errorf("open metadata store: %w", err))
+	}
+	a.Store = store
+	a.closers = append(a.closers, store.Close)
+	blobs, err := fileblob.New(filepath.Join(cfg.DataDir, "blobs"))
+	if err != nil {
+		return fail(fmt.Errorf("open blob store: %w", err))
+	}
+	a.Blobs = blobs
+	a.closers = append(a.closers, blobs.Close)
+	a.Buckets = cfg.Buckets
+	if a.Buckets == nil {
+		fb := &fileblob.Buckets{Root: filepath.Join(cfg.DataDir, "buckets")}
+		a.closers = append(a.closers, fb.Close)
+		a.Buckets = fb
+	}
+	imp := &importer.Importer{Store: store, Blobs: blobs, Buckets: a.Buckets, Logger: logger,
+		Workers: cfg.ImportWorkers, Limits: cfg.Limits, TempDir: filepath.Join(cfg.DataDir, "tmp")}
+	a.Runner = &jobqueue.Runner{Store: store, Jobs: imp, Logger: logger, Poll: cfg.JobPoll}
+	svc, err := service.New(ctx, service.Config{Region: cfg.Region, AccountID: cfg.AccountID, TransitionDelay: cfg.TransitionDelay},
+		store, blobs, a.Runner, logger)
+	if err != nil {
+		return fail(err)
+	}
+	a.Service = svc
+	a.closers = append(a.closers, func() error { svc.Close(); return nil })
+	var verifier *sigv4.Verifier
+	if cfg.Credentials != nil {
+		region := cfg.Region
+		if region == "" {
+			region = "us-east-1"
+		}
+		verifier = &sigv4.Verifier{Service: api.SigningName, Region: region, Credentials: sigv4.StaticCredentials(cfg.Credentials)}
+	}
+	a.Handler = server.New(server.Config{Service: svc, Verifier: verifier, Logger: logger,
+		Health: func(ctx context.Context) error { _, err := store.DatastoreList(ctx, "", "", 1); return err }})
+	return a, nil
+}
+
+// Start runs the import job workers until Close. Jobs a previous process
+// left unfinished resume at once: the caller guarantees that no other
+// process uses the same data directory.
+func (a *App) Start(ctx context.Context) error {
+	if err := a.Store.ImportJobReleaseLeases(ctx); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.Runner.Run(rctx)
+	}()
+	return nil
+}
+
+// Close stops the workers (interrupted jobs resume at the next start) and
+// closes the stores.
+func (a *App) Close() error {
+	if a.cancel != nil {
+		a.cancel()
+		a.wg.Wait()
+	}
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}

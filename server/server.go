@@ -1,0 +1,152 @@
+// Package server assembles the HTTP handler of `ohi serve`: request ids,
+// access logs, panic recovery, body limits, a health endpoint, SigV4
+// verification, and the HealthImaging operations of package api.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/openhealthimaging/ohi/api"
+	"github.com/openhealthimaging/ohi/sigv4"
+)
+
+// Config configures the handler.
+type Config struct {
+	// Service answers the HealthImaging operations.
+	Service api.Service
+	// Verifier checks request signatures; nil disables authentication.
+	Verifier *sigv4.Verifier
+	// Logger receives one access log line per request (default slog.Default).
+	Logger *slog.Logger
+	// Health reports whether the server can serve; /healthz answers 200 when
+	// it returns nil and 503 otherwise. Nil means always healthy.
+	Health func(ctx context.Context) error
+}
+
+// New returns the server's root handler.
+func New(cfg Config) http.Handler {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	var h http.Handler = api.NewHandler(cfg.Service)
+	if cfg.Verifier != nil {
+		h = cfg.Verifier.Middleware(h, func(w http.ResponseWriter, r *http.Request, e *sigv4.Error) {
+			code, _ := api.WriteError(w, &api.Error{Code: e.Code, Status: e.Status, Message: e.Message})
+			if info := api.RequestInfoFrom(r.Context()); info != nil {
+				info.ErrorCode = code
+			}
+		})
+	}
+	h = http.MaxBytesHandler(h, api.MaxRequestBody)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Health != nil {
+			if err := cfg.Health(r.Context()); err != nil {
+				http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.Handle("/", h)
+	return withRequest(mux, logger)
+}
+
+// newRequestID returns a request id in the UUID layout AWS uses.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// withRequest assigns the request id, recovers panics and logs each request.
+func withRequest(next http.Handler, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &api.RequestInfo{ID: newRequestID()}
+		w.Header().Set("x-amzn-RequestId", info.ID)
+		rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
+		r = r.WithContext(api.WithRequestInfo(r.Context(), info))
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				logger.Error("panic serving request", "requestId", info.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if !rw.wroteHeader {
+					code, _ := api.WriteError(rw, fmt.Errorf("panic: %v", p))
+					info.ErrorCode = code
+				}
+			}
+			attrs := []any{"requestId", info.ID, "method", r.Method, "path", r.URL.EscapedPath(), "status", rw.status,
+				"bytes", rw.bytes, "ms", float64(time.Since(start).Microseconds()) / 1000}
+			if info.Operation != "" {
+				attrs = append(attrs, "op", info.Operation)
+			}
+			if info.ErrorCode != "" {
+				attrs = append(attrs, "error", info.ErrorCode)
+			}
+			switch {
+			case info.Err != nil:
+				logger.Error("request", append(attrs, "err", info.Err.Error())...)
+			case rw.status >= 500:
+				logger.Error("request", attrs...)
+			default:
+				logger.Info("request", attrs...)
+			}
+		}()
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// responseWriter records the status and size; it keeps io.ReaderFrom so
+// frames served from local files still use sendfile.
+type responseWriter struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	w.wroteHeader = true
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom passes through to the underlying writer's ReadFrom.
+func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.wroteHeader = true
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err := rf.ReadFrom(r)
+		w.bytes += n
+		return n, err
+	}
+	n, err := io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

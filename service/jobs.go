@@ -1,0 +1,138 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/openhealthimaging/ohi"
+	"github.com/openhealthimaging/ohi/api"
+)
+
+// StartDICOMImportJob implements api.Service. The job is durable once this
+// returns: it runs (or resumes after a restart) in the import workers.
+func (s *Service) StartDICOMImportJob(ctx context.Context, in *api.StartDICOMImportJobRequest) (*api.StartDICOMImportJobResponse, error) {
+	dsID := *in.DatastoreId
+	if _, err := s.activeDatastore(ctx, dsID); err != nil {
+		return nil, err
+	}
+	if in.ImportConfiguration != nil {
+		return nil, ohi.Validationf("importConfiguration", "importConfiguration (DICOM JSON metadata mappings) is not supported by ohi yet; import DICOM P10 files without it")
+	}
+	if in.InputOwnerAccountId != nil && *in.InputOwnerAccountId != s.cfg.AccountID {
+		return nil, &api.Error{Code: "AccessDeniedException", Message: "inputOwnerAccountId " + *in.InputOwnerAccountId + " is not this server's account " + s.cfg.AccountID}
+	}
+	for field, uri := range map[string]string{"inputS3Uri": *in.InputS3Uri, "outputS3Uri": *in.OutputS3Uri} {
+		if _, _, err := ParseS3URI(uri); err != nil {
+			return nil, ohi.Validationf(field, "%v", err)
+		}
+	}
+	var cfg []byte
+	if in.ImportConfiguration != nil {
+		cfg, _ = json.Marshal(in.ImportConfiguration)
+	}
+	hash := fingerprint(str(in.JobName), *in.DataAccessRoleArn, *in.InputS3Uri, *in.OutputS3Uri, str(in.InputOwnerAccountId), string(cfg))
+	now := time.Now().UTC()
+	job := &ohi.ImportJob{
+		ID: ohi.NewID(), DatastoreID: dsID, Name: str(in.JobName), Status: ohi.JobSubmitted,
+		DataAccessRoleARN: *in.DataAccessRoleArn, InputS3URI: *in.InputS3Uri, OutputS3URI: *in.OutputS3Uri,
+		InputOwnerAccountID: str(in.InputOwnerAccountId), ImportConfiguration: string(cfg), SubmittedAt: now,
+	}
+	if job.Name == "" {
+		job.Name = "import-" + job.ID[:8]
+	}
+	running := 0
+	for _, st := range []ohi.JobStatus{ohi.JobSubmitted, ohi.JobInProgress} {
+		list, err := s.store.ImportJobList(ctx, dsID, st, "", s.cfg.MaxConcurrentJobs)
+		if err != nil {
+			return nil, err
+		}
+		running += len(list)
+	}
+	if running >= s.cfg.MaxConcurrentJobs {
+		return nil, ohi.QuotaExceededf("data store %s already has %d unfinished import jobs", dsID, running)
+	}
+	got, created, err := s.store.ImportJobCreate(ctx, job, *in.ClientToken, hash)
+	if err != nil {
+		return nil, err
+	}
+	if created && s.jobs != nil {
+		s.jobs.Notify()
+	}
+	return &api.StartDICOMImportJobResponse{DatastoreId: &dsID, JobId: &got.ID, JobStatus: api.JobStatus(got.Status), SubmittedAt: api.NewTime(got.SubmittedAt)}, nil
+}
+
+// ParseS3URI splits s3://bucket/key-prefix.
+func ParseS3URI(uri string) (bucket, prefix string, err error) {
+	rest, ok := strings.CutPrefix(uri, "s3://")
+	if !ok {
+		return "", "", ohi.Validationf("", "%q is not an s3:// URI", uri)
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	if bucket == "" {
+		return "", "", ohi.Validationf("", "%q has no bucket name", uri)
+	}
+	return bucket, prefix, nil
+}
+
+func (s *Service) jobProperties(j *ohi.ImportJob) *api.DICOMImportJobProperties {
+	p := &api.DICOMImportJobProperties{
+		JobId: ptr(j.ID), JobName: ptr(j.Name), JobStatus: api.JobStatus(j.Status), DatastoreId: ptr(j.DatastoreID),
+		DataAccessRoleArn: ptr(j.DataAccessRoleARN), SubmittedAt: api.NewTime(j.SubmittedAt), EndedAt: api.NewTime(j.EndedAt),
+		InputS3Uri: ptr(j.InputS3URI), OutputS3Uri: ptr(j.OutputPrefixURI()), Message: optStr(j.Message),
+	}
+	if j.ImportConfiguration != "" {
+		var c api.ImportConfiguration
+		if json.Unmarshal([]byte(j.ImportConfiguration), &c) == nil {
+			p.ImportConfiguration = &c
+		}
+	}
+	return p
+}
+
+// GetDICOMImportJob implements api.Service.
+func (s *Service) GetDICOMImportJob(ctx context.Context, in *api.GetDICOMImportJobRequest) (*api.GetDICOMImportJobResponse, error) {
+	if _, err := s.store.DatastoreGet(ctx, *in.DatastoreId); err != nil {
+		return nil, err
+	}
+	j, err := s.store.ImportJobGet(ctx, *in.DatastoreId, *in.JobId)
+	if err != nil {
+		return nil, err
+	}
+	return &api.GetDICOMImportJobResponse{JobProperties: s.jobProperties(j)}, nil
+}
+
+// ListDICOMImportJobs implements api.Service.
+func (s *Service) ListDICOMImportJobs(ctx context.Context, in *api.ListDICOMImportJobsRequest) (*api.ListDICOMImportJobsResponse, error) {
+	if _, err := s.store.DatastoreGet(ctx, *in.DatastoreId); err != nil {
+		return nil, err
+	}
+	scope := fingerprint("ListDICOMImportJobs", *in.DatastoreId, in.JobStatus)
+	tok, err := s.tokens.decode(in.NextToken, scope)
+	if err != nil {
+		return nil, err
+	}
+	after := ""
+	if tok != nil {
+		after = tok.ID
+	}
+	limit := limitOf(in.MaxResults, 50)
+	list, err := s.store.ImportJobList(ctx, *in.DatastoreId, ohi.JobStatus(in.JobStatus), after, limit+1)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.ListDICOMImportJobsResponse{JobSummaries: []api.DICOMImportJobSummary{}}
+	if len(list) > limit {
+		list = list[:limit]
+		out.NextToken = s.tokens.encode(pageToken{Scope: scope, ID: list[len(list)-1].ID})
+	}
+	for _, j := range list {
+		out.JobSummaries = append(out.JobSummaries, api.DICOMImportJobSummary{
+			JobId: ptr(j.ID), JobName: ptr(j.Name), JobStatus: api.JobStatus(j.Status), DatastoreId: ptr(j.DatastoreID),
+			DataAccessRoleArn: ptr(j.DataAccessRoleARN), SubmittedAt: api.NewTime(j.SubmittedAt), EndedAt: api.NewTime(j.EndedAt),
+			Message: optStr(j.Message),
+		})
+	}
+	return out, nil
+}

@@ -1,0 +1,143 @@
+package ohi
+
+import (
+	"context"
+	"time"
+)
+
+// MetadataStore is the index: data stores, tags, import jobs and their
+// per-file progress, image sets, versions and frames. Implementations
+// (package sqlstore, on SQLite or PostgreSQL) make every method atomic and
+// translate their errors into ErrNotFound and ErrConflict.
+type MetadataStore interface {
+	// DatastoreCreate inserts ds unless a data store was already created
+	// with the same client token: then it returns that one and created is
+	// false if requestHash matches, or an ErrConflict error if it differs.
+	// It fails with ErrQuotaExceeded when maxActive data stores that are
+	// not deleted already exist.
+	DatastoreCreate(ctx context.Context, ds *Datastore, clientToken, requestHash string, maxActive int) (got *Datastore, created bool, err error)
+	// DatastoreGet returns the data store or ErrNotFound.
+	DatastoreGet(ctx context.Context, id string) (*Datastore, error)
+	// DatastoreList lists data stores ordered by creation time then id,
+	// starting after the cursor (a data store id, or "").
+	DatastoreList(ctx context.Context, status DatastoreStatus, after string, limit int) ([]*Datastore, error)
+	// DatastoreSetStatus moves a data store from one of the from states to
+	// the to state. It returns ErrNotFound or, when the current state is not
+	// one of from, ErrConflict.
+	DatastoreSetStatus(ctx context.Context, id string, to DatastoreStatus, from ...DatastoreStatus) error
+	// DatastoreImageSetCount counts the image sets of a data store that are
+	// not deleted.
+	DatastoreImageSetCount(ctx context.Context, id string) (int, error)
+
+	// TagsSet adds or replaces tags on a resource ARN.
+	TagsSet(ctx context.Context, arn string, tags map[string]string) error
+	// TagsDelete removes the given keys from a resource ARN.
+	TagsDelete(ctx context.Context, arn string, keys []string) error
+	// TagsList returns a resource ARN's tags (an empty map when none).
+	TagsList(ctx context.Context, arn string) (map[string]string, error)
+
+	// ImportJobCreate inserts job (status SUBMITTED), or returns the job
+	// previously created in the same data store with the same client token
+	// (ErrConflict if requestHash differs).
+	ImportJobCreate(ctx context.Context, job *ImportJob, clientToken, requestHash string) (got *ImportJob, created bool, err error)
+	// ImportJobGet returns a job of a data store, or ErrNotFound.
+	ImportJobGet(ctx context.Context, datastoreID, id string) (*ImportJob, error)
+	// ImportJobList lists a data store's jobs, newest first, after the
+	// cursor (a job id or "").
+	ImportJobList(ctx context.Context, datastoreID string, status JobStatus, after string, limit int) ([]*ImportJob, error)
+	// ImportJobUpdate records a job's new status, message and end time.
+	ImportJobUpdate(ctx context.Context, job *ImportJob) error
+	// ImportJobClaim leases the oldest unfinished job whose lease expired to
+	// owner until leaseUntil, and returns it; nil when there is none.
+	ImportJobClaim(ctx context.Context, owner string, now, leaseUntil time.Time) (*ImportJob, error)
+	// ImportJobRenew extends owner's lease on a job. It returns ErrConflict
+	// if owner no longer holds the lease.
+	ImportJobRenew(ctx context.Context, id, owner string, leaseUntil time.Time) error
+	// ImportJobReleaseLeases clears every lease (for a single-process store
+	// at start-up, when no other process can hold one).
+	ImportJobReleaseLeases(ctx context.Context) error
+
+	// ImportItemPut records the outcome of one input file of a job,
+	// replacing any earlier record for the same key.
+	ImportItemPut(ctx context.Context, item *ImportItem) error
+	// ImportItems returns every recorded item of a job in key order.
+	ImportItems(ctx context.Context, jobID string) ([]*ImportItem, error)
+
+	// ImageSetGet returns the latest state of an image set, or ErrNotFound.
+	ImageSetGet(ctx context.Context, datastoreID, id string) (*ImageSet, error)
+	// ImageSetVersionGet returns one version (0 = latest), or ErrNotFound.
+	ImageSetVersionGet(ctx context.Context, datastoreID, id string, version int64) (*ImageSetVersion, error)
+	// ImageSetVersions lists versions newest first, starting below the
+	// version before (0 = from the newest).
+	ImageSetVersions(ctx context.Context, datastoreID, id string, before int64, limit int) ([]*ImageSetVersion, error)
+	// ImageSetPrimaryForSeries returns the primary image set of a series in
+	// a data store, or ErrNotFound.
+	ImageSetPrimaryForSeries(ctx context.Context, datastoreID, seriesUID string) (*ImageSet, error)
+	// ImageSetCommit writes a new version of an image set atomically: the
+	// image set row (inserted when c.Version is 1), the version row, the
+	// frames, and the import items marked committed. For an existing image
+	// set it fails with ErrConflict unless its latest version is
+	// c.Version-1.
+	ImageSetCommit(ctx context.Context, c *ImageSetCommit) error
+	// ImageSetSearch runs a search; see ImageSetQuery.
+	ImageSetSearch(ctx context.Context, q *ImageSetQuery) ([]*ImageSet, error)
+
+	// FrameGet returns a frame of an image set, or ErrNotFound.
+	FrameGet(ctx context.Context, datastoreID, imageSetID, frameID string) (*Frame, error)
+
+	// Setting returns a persistent server setting, creating it with init()
+	// on first use.
+	Setting(ctx context.Context, name string, init func() string) (string, error)
+}
+
+// ImportItem is the recorded outcome of one input file of an import job.
+type ImportItem struct {
+	JobID string
+	Key   string // object key in the input bucket
+	// State is "parsed" (frames stored, waiting to be grouped), "failed",
+	// or "committed" (part of an image set).
+	State string
+	// Result is the JSON the importer keeps for the file: the parsed
+	// instance for "parsed", the failure for "failed", the image set
+	// reference for "committed".
+	Result     []byte
+	ImageSetID string
+}
+
+// ImageSetCommit is one new version of an image set; see
+// MetadataStore.ImageSetCommit.
+type ImageSetCommit struct {
+	ImageSet    ImageSet // the state after the commit; Version is the new version
+	MetadataKey string
+	Frames      []*Frame
+	// Items are the import items this version includes; they are marked
+	// committed to ImageSet.ID in the same transaction.
+	Items []*ImportItem
+}
+
+// ImageSetQuery is a search over a data store's image sets (deleted ones
+// excluded). Conditions are ANDed.
+type ImageSetQuery struct {
+	DatastoreID string
+	Conds       []SearchCond
+	SortField   string // "updatedAt" (default), "createdAt" or "DICOMStudyDateAndTime"
+	SortDesc    bool
+	// After resumes a search after the row with these sort values.
+	After *SearchCursor
+	Limit int
+}
+
+// SearchCond is one condition: Field = Lo, or Lo <= Field <= Hi when Hi is
+// set. Field is one of patientId, accessionNumber, studyId, studyUID,
+// seriesUID, createdAt, updatedAt, studyDateTime, isPrimary. Times are
+// time.Time, isPrimary is bool, studyDateTime and the rest are strings.
+type SearchCond struct {
+	Field  string
+	Lo, Hi any
+}
+
+// SearchCursor is the position after the last row of a search page.
+type SearchCursor struct {
+	Key any // the sort column's value: int64 milliseconds or a string
+	ID  string
+}
