@@ -1,0 +1,414 @@
+// Package fileblob implements ohi.BlobStore on a local directory.
+//
+// Every key maps to the file of the same relative path under the store's
+// root. Keys are validated (no "..", ".", empty segments, absolute paths,
+// NUL bytes or backslashes) and all access goes through an os.Root, so no
+// key, symbolic link or concurrent rename can reach a file outside the root.
+//
+// Writes are atomic and durable: Put writes a temporary file in the target
+// directory, syncs it, renames it over the key and syncs the directory.
+// Because keys are file paths, a store cannot hold both "a" and "a/b".
+package fileblob
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"syscall"
+	"unicode/utf8"
+
+	"github.com/openhealthimaging/ohi"
+)
+
+const (
+	// tempPrefix starts the names of files being written. Keys with a
+	// segment that starts with it are invalid, and List skips such files.
+	tempPrefix = ".ohi-tmp-"
+
+	maxKeyLen     = 1024 // bytes, as in S3
+	maxSegmentLen = 255  // bytes, NAME_MAX on common file systems
+
+	dirPerm  = 0o750
+	filePerm = 0o640
+)
+
+// Store is an ohi.BlobStore on a local directory. It is safe for
+// concurrent use.
+type Store struct {
+	root *os.Root
+}
+
+var _ ohi.BlobStore = (*Store)(nil)
+
+// New returns a store rooted at dir, creating the directory if needed.
+// Close releases it.
+func New(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, dirPerm); err != nil {
+		return nil, fmt.Errorf("fileblob: create root: %w", err)
+	}
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("fileblob: open root: %w", err)
+	}
+	return &Store{root: r}, nil
+}
+
+// Dir returns the store's root directory.
+func (s *Store) Dir() string { return s.root.Name() }
+
+// Close releases the store's handle on its root directory.
+func (s *Store) Close() error { return s.root.Close() }
+
+// Object is an open stored file. It embeds *os.File, so it implements
+// io.ReaderAt, io.Seeker and io.WriterTo (which lets net/http and io.Copy
+// use sendfile).
+type Object struct {
+	*os.File
+	size int64
+}
+
+// Size returns the object's length in bytes.
+func (o *Object) Size() int64 { return o.size }
+
+func invalidKey(key, reason string) error {
+	if len(key) > 128 {
+		key = key[:128] + "…"
+	}
+	return fmt.Errorf("fileblob: %w %q: %s", ohi.ErrInvalidKey, key, reason)
+}
+
+// checkKey reports whether key can be stored as a file under the root.
+func checkKey(key string) error {
+	switch {
+	case key == "":
+		return invalidKey(key, "empty key")
+	case len(key) > maxKeyLen:
+		return invalidKey(key, fmt.Sprintf("longer than %d bytes", maxKeyLen))
+	case !utf8.ValidString(key):
+		return invalidKey(key, "not valid UTF-8")
+	case strings.IndexByte(key, 0) >= 0:
+		return invalidKey(key, "contains a NUL byte")
+	case strings.IndexByte(key, '\\') >= 0:
+		return invalidKey(key, "contains a backslash")
+	case key[0] == '/':
+		return invalidKey(key, "absolute path")
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		if reason := checkSegment(seg); reason != "" {
+			return invalidKey(key, reason)
+		}
+	}
+	return nil
+}
+
+// checkSegment returns why seg cannot be a path segment, or "".
+func checkSegment(seg string) string {
+	switch {
+	case seg == "":
+		return "empty path segment"
+	case seg == "." || seg == "..":
+		return "'.' or '..' path segment"
+	case strings.HasPrefix(seg, tempPrefix):
+		return "path segment starts with the reserved prefix " + tempPrefix
+	case len(seg) > maxSegmentLen:
+		return fmt.Sprintf("path segment longer than %d bytes", maxSegmentLen)
+	}
+	return ""
+}
+
+// isNotFound reports whether err means that name, or one of its parent
+// directories, does not exist (a parent that is a file gives ENOTDIR).
+func isNotFound(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+func notFound(key string) error {
+	return ohi.NotFoundf("object %q not found", key)
+}
+
+// Put stores r under key, atomically replacing any existing object.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	dir := path.Dir(key)
+	f, tmp, err := s.createTemp(dir)
+	if err != nil {
+		return fmt.Errorf("fileblob: put %q: %w", key, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			f.Close()
+			s.root.Remove(tmp)
+		}
+	}()
+	if err := copyBody(ctx, f, r, size); err != nil {
+		return fmt.Errorf("fileblob: put %q: %w", key, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fileblob: put %q: sync: %w", key, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("fileblob: put %q: close: %w", key, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("fileblob: put %q: %w", key, err)
+	}
+	if err := s.root.Rename(tmp, key); err != nil {
+		return fmt.Errorf("fileblob: put %q: %w", key, err)
+	}
+	committed = true
+	if err := s.syncDir(dir); err != nil {
+		return fmt.Errorf("fileblob: put %q: sync directory: %w", key, err)
+	}
+	return nil
+}
+
+// createTemp creates a new temporary file in dir, creating dir first. A
+// concurrent Delete may prune dir between the two steps (ENOENT), so it
+// retries a few times.
+func (s *Store) createTemp(dir string) (*os.File, string, error) {
+	var err error
+	for range 5 {
+		if dir != "." {
+			if err = s.root.MkdirAll(dir, dirPerm); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue
+				}
+				return nil, "", err
+			}
+		}
+		var rnd [12]byte
+		rand.Read(rnd[:])
+		name := path.Join(dir, tempPrefix+hex.EncodeToString(rnd[:]))
+		var f *os.File
+		f, err = s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+		if err == nil {
+			return f, name, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, "", err
+		}
+	}
+	return nil, "", err
+}
+
+// copyBody copies r to w, checking ctx between reads. With size >= 0 the
+// body must be exactly size bytes long.
+func copyBody(ctx context.Context, w io.Writer, r io.Reader, size int64) error {
+	cr := &ctxReader{ctx: ctx, r: r}
+	if size < 0 {
+		_, err := io.Copy(w, cr)
+		return err
+	}
+	n, err := io.Copy(w, io.LimitReader(cr, size))
+	if err != nil {
+		return err
+	}
+	if n < size {
+		return fmt.Errorf("body has %d bytes, want %d: %w", n, size, io.ErrUnexpectedEOF)
+	}
+	var extra [1]byte
+	if m, err := io.ReadFull(cr, extra[:]); m > 0 {
+		return fmt.Errorf("body is longer than the declared %d bytes", size)
+	} else if err != nil && err != io.EOF {
+		return err
+	}
+	return nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func (s *Store) syncDir(dir string) error {
+	d, err := s.root.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// lstat returns the regular file stored under key.
+func (s *Store) lstat(key string) (fs.FileInfo, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	fi, err := s.root.Lstat(key)
+	if isNotFound(err) || err == nil && !fi.Mode().IsRegular() {
+		return nil, notFound(key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fileblob: stat %q: %w", key, err)
+	}
+	return fi, nil
+}
+
+// Open returns the object stored under key. Symbolic links are not
+// followed: a key that names one is reported as not found.
+func (s *Store) Open(ctx context.Context, key string) (ohi.Object, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := s.lstat(key); err != nil {
+		return nil, err
+	}
+	f, err := s.root.Open(key)
+	if isNotFound(err) {
+		return nil, notFound(key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fileblob: open %q: %w", key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("fileblob: open %q: %w", key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, notFound(key)
+	}
+	return &Object{File: f, size: fi.Size()}, nil
+}
+
+// Stat returns information about the object stored under key.
+func (s *Store) Stat(ctx context.Context, key string) (ohi.ObjectInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return ohi.ObjectInfo{}, err
+	}
+	fi, err := s.lstat(key)
+	if err != nil {
+		return ohi.ObjectInfo{}, err
+	}
+	return ohi.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// Delete removes the object stored under key, then removes the parent
+// directories that became empty (never the root). A missing key is not an
+// error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := s.lstat(key); err != nil {
+		if errors.Is(err, ohi.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	if err := s.root.Remove(key); err != nil && !isNotFound(err) {
+		return fmt.Errorf("fileblob: delete %q: %w", key, err)
+	}
+	// Prune empty parents; Remove fails on a non-empty directory, which
+	// ends the walk.
+	for dir := path.Dir(key); dir != "."; dir = path.Dir(dir) {
+		if s.root.Remove(dir) != nil {
+			break
+		}
+	}
+	return nil
+}
+
+// List calls fn for every object whose key starts with prefix, in lexical
+// key order. The prefix is a plain string prefix: "stu" matches
+// "study/a.dcm". Temporary files and symbolic links are skipped.
+func (s *Store) List(ctx context.Context, prefix string, fn func(ohi.ObjectInfo) error) error {
+	dir, namePrefix := ".", prefix
+	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+		dir, namePrefix = prefix[:i], prefix[i+1:]
+		if checkKey(dir) != nil {
+			return nil // no valid key starts with this prefix
+		}
+	}
+	return s.walk(ctx, dir, namePrefix, fn)
+}
+
+// walk lists the objects in dir (recursively) whose name in dir starts with
+// namePrefix.
+func (s *Store) walk(ctx context.Context, dir, namePrefix string, fn func(ohi.ObjectInfo) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d, err := s.root.Open(dir)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("fileblob: list %q: %w", dir, err)
+	}
+	entries, err := d.ReadDir(-1)
+	d.Close()
+	if errors.Is(err, syscall.ENOTDIR) {
+		return nil // the prefix's directory part names a file
+	}
+	if err != nil {
+		return fmt.Errorf("fileblob: list %q: %w", dir, err)
+	}
+	type entry struct {
+		sortKey string
+		e       fs.DirEntry
+	}
+	list := make([]entry, 0, len(entries))
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, namePrefix) || checkSegment(name) != "" {
+			continue
+		}
+		switch {
+		case e.IsDir():
+			// Every key below name starts with name+"/", so sorting the
+			// directory as name+"/" puts its keys in lexical order
+			// relative to its siblings ("a-b" < "a/c").
+			list = append(list, entry{name + "/", e})
+		case e.Type().IsRegular():
+			list = append(list, entry{name, e})
+		}
+	}
+	slices.SortFunc(list, func(a, b entry) int { return cmp.Compare(a.sortKey, b.sortKey) })
+	for _, it := range list {
+		key := it.e.Name()
+		if dir != "." {
+			key = dir + "/" + key
+		}
+		if it.e.IsDir() {
+			if err := s.walk(ctx, key, "", fn); err != nil {
+				return err
+			}
+			continue
+		}
+		fi, err := s.root.Lstat(key)
+		if isNotFound(err) || err == nil && !fi.Mode().IsRegular() {
+			continue // deleted or replaced since ReadDir
+		}
+		if err != nil {
+			return fmt.Errorf("fileblob: list %q: %w", key, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(ohi.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,242 @@
+package fileblob_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/openhealthimaging/ohi"
+	"github.com/openhealthimaging/ohi/blob/fileblob"
+	"github.com/openhealthimaging/ohi/internal/storetest"
+)
+
+func newStore(t *testing.T) *fileblob.Store {
+	t.Helper()
+	s, err := fileblob.New(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.BlobStore(t, func(t *testing.T) ohi.BlobStore { return newStore(t) })
+}
+
+func TestFileSystemKeys(t *testing.T) {
+	storetest.FileSystemKeys(t, func(t *testing.T) ohi.BlobStore { return newStore(t) })
+}
+
+// tempFiles returns the temporary files left anywhere under dir.
+func tempFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var found []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".ohi-tmp-") {
+			found = append(found, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+func TestPutLeavesNoTempFiles(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if err := s.Put(ctx, "a/b", strings.NewReader("ok"), 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "a/c", strings.NewReader("short"), 10); err == nil {
+		t.Fatal("short body accepted")
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Put(canceled, "a/d", strings.NewReader("x"), 1); err == nil {
+		t.Fatal("canceled Put succeeded")
+	}
+	if left := tempFiles(t, s.Dir()); len(left) > 0 {
+		t.Fatalf("temporary files left behind: %q", left)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), "a", "b")); err != nil {
+		t.Fatalf("object is not stored at its path: %v", err)
+	}
+}
+
+func TestListSkipsTempFiles(t *testing.T) {
+	s := newStore(t)
+	if err := s.Put(context.Background(), "d/obj", strings.NewReader("1"), 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{".ohi-tmp-crashed", "d/.ohi-tmp-crashed2"} {
+		if err := os.WriteFile(filepath.Join(s.Dir(), p), []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	s.List(context.Background(), "", func(oi ohi.ObjectInfo) error { got = append(got, oi.Key); return nil })
+	if len(got) != 1 || got[0] != "d/obj" {
+		t.Fatalf("List = %q", got)
+	}
+}
+
+func TestObjectInterfaces(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if err := s.Put(ctx, "f", strings.NewReader("0123456789"), 10); err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.Open(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	ra, ok := o.(io.ReaderAt)
+	if !ok {
+		t.Fatal("object is not an io.ReaderAt")
+	}
+	if _, ok := o.(io.Seeker); !ok {
+		t.Fatal("object is not an io.Seeker")
+	}
+	if _, ok := o.(io.WriterTo); !ok {
+		t.Fatal("object is not an io.WriterTo")
+	}
+	buf := make([]byte, 3)
+	if _, err := ra.ReadAt(buf, 4); err != nil || string(buf) != "456" {
+		t.Fatalf("ReadAt = %q, %v", buf, err)
+	}
+}
+
+func TestSymlinksStayInside(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret")
+	if err := os.WriteFile(secret, []byte("outside"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(s.Dir(), "filelink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(s.Dir(), "dirlink")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open(ctx, "filelink"); !errors.Is(err, ohi.ErrNotFound) {
+		t.Errorf("Open through a symlink to a file outside: %v", err)
+	}
+	if o, err := s.Open(ctx, "dirlink/secret"); err == nil {
+		o.Close()
+		t.Errorf("Open through a symlinked directory reached a file outside the root")
+	}
+	if err := s.Put(ctx, "dirlink/new", strings.NewReader("x"), 1); err == nil {
+		t.Errorf("Put through a symlinked directory succeeded")
+	}
+	if err := s.Delete(ctx, "dirlink/secret"); err != nil && !errors.Is(err, ohi.ErrNotFound) {
+		t.Logf("Delete through a symlinked directory: %v", err)
+	}
+	if _, err := os.Stat(secret); err != nil {
+		t.Errorf("file outside the root was removed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "new")); err == nil {
+		t.Errorf("Put wrote a file outside the root")
+	}
+	var listed []string
+	s.List(ctx, "", func(oi ohi.ObjectInfo) error { listed = append(listed, oi.Key); return nil })
+	if len(listed) != 0 {
+		t.Errorf("List reported symlinks: %q", listed)
+	}
+}
+
+func TestDeletePrunesEmptyDirectories(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	for _, k := range []string{"a/b/c/obj", "a/keep"} {
+		if err := s.Put(ctx, k, strings.NewReader("x"), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Delete(ctx, "a/b/c/obj"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), "a", "b")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("empty directory a/b not pruned: %v", err)
+	}
+	if err := s.Delete(ctx, "a/keep"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), "a")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("empty directory a not pruned: %v", err)
+	}
+	if _, err := os.Stat(s.Dir()); err != nil {
+		t.Errorf("root removed: %v", err)
+	}
+}
+
+func TestFileDirectoryCollision(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if err := s.Put(ctx, "a/b", strings.NewReader("x"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "a", strings.NewReader("y"), 1); err == nil {
+		t.Error("Put over a directory succeeded")
+	}
+	if err := s.Put(ctx, "a/b/c", strings.NewReader("z"), 1); err == nil {
+		t.Error("Put below a file succeeded")
+	}
+	if err := s.Delete(ctx, "a"); err != nil {
+		t.Errorf("Delete of a directory name: %v", err)
+	}
+	if o, err := s.Open(ctx, "a/b"); err != nil {
+		t.Errorf("a/b lost: %v", err)
+	} else {
+		o.Close()
+	}
+}
+
+func TestBuckets(t *testing.T) {
+	root := t.TempDir()
+	b := &fileblob.Buckets{Root: root}
+	t.Cleanup(func() { b.Close() })
+	for _, name := range []string{"", "ab", strings.Repeat("a", 64), "Upper", "a_b", "-ab", "ab-", ".ab", "ab.", "a..b", "a/b", "..", "192.168.1.2", "a b"} {
+		if _, err := b.Bucket(name); !errors.Is(err, ohi.ErrInvalidKey) {
+			t.Errorf("Bucket(%q) error = %v, want ErrInvalidKey", name, err)
+		}
+	}
+	entries, _ := os.ReadDir(root)
+	if len(entries) != 0 {
+		t.Fatalf("invalid names created directories: %v", entries)
+	}
+	for _, name := range []string{"abc", "my-bucket.v2", strings.Repeat("a", 63), "123", "1.2.3"} {
+		if _, err := b.Bucket(name); err != nil {
+			t.Errorf("Bucket(%q): %v", name, err)
+		}
+	}
+	s, err := b.Bucket("dicom-in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(context.Background(), "study/1.dcm", bytes.NewReader([]byte("DICM")), 4); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(root, "dicom-in", "study", "1.dcm"))
+	if err != nil || string(got) != "DICM" {
+		t.Fatalf("s3://dicom-in/study/1.dcm is not at <root>/dicom-in/study/1.dcm: %q, %v", got, err)
+	}
+	again, _ := b.Bucket("dicom-in")
+	if again != s {
+		t.Error("Bucket returned a different store for the same name")
+	}
+}

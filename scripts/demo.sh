@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# demo.sh: the main job on the embedded default, end to end, with the AWS CLI
+# as the client. It starts `ohi serve` on a free loopback port with a fresh
+# data directory, generates a small CT study, creates a data store, imports
+# the study from s3://dicom-in/demo/, searches it, reads metadata and a frame,
+# then stops the server it started. Exit 0 means every step worked.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OHI=${OHI:-./bin/ohi}
+[ -x "$OHI" ] || { echo "demo: $OHI not built; run 'make build'" >&2; exit 1; }
+if ! command -v aws >/dev/null; then
+	echo "demo: the AWS CLI is required (Debian: apt-get install awscli; or pip install awscli)" >&2
+	exit 1
+fi
+command -v python3 >/dev/null || { echo "demo: python3 is required to format output" >&2; exit 1; }
+
+data=$(mktemp -d "${TMPDIR:-/tmp}/ohi-demo.XXXXXX")
+log="$data/server.log"
+pid=
+cleanup() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid"
+		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -rf "$data"
+}
+trap cleanup EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+fail() { echo "demo: $*" >&2; echo "--- server log:" >&2; tail -n 30 "$log" >&2 || true; exit 1; }
+
+step "Starting ohi serve (data directory $data)"
+"$OHI" serve --listen 127.0.0.1:0 --data-dir "$data" --log-format text >"$log" 2>&1 &
+pid=$!
+endpoint=
+for _ in $(seq 1 100); do
+	endpoint=$(grep -o 'endpoint=http://[0-9.:]*' "$log" | head -1 | cut -d= -f2 || true)
+	[ -n "$endpoint" ] && break
+	kill -0 "$pid" 2>/dev/null || fail "server exited"
+	sleep 0.1
+done
+[ -n "$endpoint" ] || fail "server did not start"
+echo "endpoint: $endpoint (SigV4 on; key pair generated in $data/credentials)"
+
+# The AWS CLI, unmodified: credentials from the generated file, and no
+# "runtime-" host prefix for a local endpoint.
+export AWS_SHARED_CREDENTIALS_FILE="$data/credentials" AWS_PROFILE=ohi AWS_DEFAULT_REGION=us-east-1
+export AWS_CONFIG_FILE=/dev/null AWS_DISABLE_HOST_PREFIX_INJECTION=true AWS_RETRY_MODE=standard
+mi() { aws medical-imaging --endpoint-url "$endpoint" "$@"; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+step "Generating a synthetic CT study into s3://dicom-in/demo/ (= $data/buckets/dicom-in/demo)"
+"$OHI" synth --out "$data/buckets/dicom-in/demo" --series 2 --instances 6 --rows 256 --cols 256 --seed 42
+
+step "CreateDatastore"
+ds=$(mi create-datastore --datastore-name ohi-demo | json 'd["datastoreId"]')
+echo "datastoreId: $ds"
+for _ in $(seq 1 100); do
+	status=$(mi get-datastore --datastore-id "$ds" | json 'd["datastoreProperties"]["datastoreStatus"]')
+	[ "$status" = ACTIVE ] && break
+	sleep 0.2
+done
+[ "$status" = ACTIVE ] || fail "data store is $status"
+echo "datastoreStatus: $status"
+
+step "StartDICOMImportJob"
+job=$(mi start-dicom-import-job --datastore-id "$ds" --job-name demo-import \
+	--data-access-role-arn arn:aws:iam::123456789012:role/ImportRole \
+	--input-s3-uri s3://dicom-in/demo/ --output-s3-uri s3://dicom-out/jobs/ | json 'd["jobId"]')
+echo "jobId: $job"
+for _ in $(seq 1 300); do
+	props=$(mi get-dicom-import-job --datastore-id "$ds" --job-id "$job")
+	status=$(echo "$props" | json 'd["jobProperties"]["jobStatus"]')
+	case "$status" in COMPLETED|FAILED) break ;; esac
+	sleep 0.2
+done
+[ "$status" = COMPLETED ] || fail "import job is $status: $props"
+out=$(echo "$props" | json 'd["jobProperties"]["outputS3Uri"]')
+echo "jobStatus: $status"
+echo "outputS3Uri: $out"
+manifest="$data/buckets/${out#s3://}job-output-manifest.json"
+python3 - "$manifest" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))["jobSummary"]
+print("files scanned %(numberOfScannedFiles)d, imported %(numberOfImportedFiles)d, "
+      "customer errors %(numberOfFilesWithCustomerError)d, server errors %(numberOfFilesWithServerError)d, "
+      "image sets %(numberOfGeneratedImageSets)d" % s)
+PY
+
+step "SearchImageSets"
+search=$(mi search-image-sets --datastore-id "$ds" --search-criteria '{"sort":{"sortField":"createdAt","sortOrder":"ASC"}}')
+echo "$search" | python3 -c '
+import json, sys
+for s in json.load(sys.stdin)["imageSetsMetadataSummaries"]:
+    t = s["DICOMTags"]
+    print("%s  v%d  primary=%s  %s  %s  series %s  %d instances in study" % (s["imageSetId"], s["version"], s["isPrimary"],
+        t.get("DICOMPatientId"), t.get("DICOMSeriesModality"), t.get("DICOMSeriesNumber"), t.get("DICOMNumberOfStudyRelatedInstances")))'
+is=$(echo "$search" | json 'd["imageSetsMetadataSummaries"][0]["imageSetId"]')
+n=$(echo "$search" | json 'len(d["imageSetsMetadataSummaries"])')
+[ "$n" = 2 ] || fail "expected 2 image sets, found $n"
+
+step "GetImageSetMetadata (gzip) for $is"
+mi get-image-set-metadata --datastore-id "$ds" --image-set-id "$is" "$data/metadata.json.gz" >/dev/null
+python3 - "$data/metadata.json.gz" <<'PY'
+import gzip, json, sys
+d = json.load(gzip.open(sys.argv[1]))
+series = next(iter(d["Study"]["Series"].values()))
+inst_uid, inst = next(iter(series["Instances"].items()))
+print("Patient:", json.dumps(d["Patient"]["DICOM"]))
+print("Study:  ", json.dumps({k: d["Study"]["DICOM"].get(k) for k in ("StudyInstanceUID", "StudyDate", "StudyDescription", "AccessionNumber")}))
+print("Series: ", json.dumps({k: series["DICOM"].get(k) for k in ("Modality", "SeriesNumber", "SeriesDescription")}))
+print("%d instances; first %s has %d frame(s), frame ID %s" % (len(series["Instances"]), inst_uid, len(inst["ImageFrames"]), inst["ImageFrames"][0]["ID"]))
+open(sys.argv[1] + ".frame", "w").write(inst["ImageFrames"][0]["ID"])
+PY
+frame=$(cat "$data/metadata.json.gz.frame")
+
+step "GetImageFrame $frame"
+mi get-image-frame --datastore-id "$ds" --image-set-id "$is" --image-frame-information imageFrameId="$frame" "$data/frame.bin" | json '"contentType: " + d.get("contentType", "")'
+echo "frame bytes: $(wc -c <"$data/frame.bin")"
+
+step "Stopping the server"
+kill -TERM "$pid"
+wait "$pid" || true
+pid=
+echo "demo completed"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# setup.sh installs what ohi's tests need on a Debian machine, idempotently:
+# the offline DICOM test corpora (scripts/install-corpora.sh). It needs root
+# for apt-get the first time; later runs find everything installed and
+# return at once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v go >/dev/null || { echo "setup: Go is required (https://go.dev/dl)" >&2; exit 1; }
+command -v python3 >/dev/null || need+=(python3)
+command -v npm >/dev/null || need+=(npm)
+if [ ${#need[@]} -gt 0 ]; then
+	echo "setup: installing ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "${need[@]}"; }
+fi
+bash scripts/install-corpora.sh
