@@ -24,23 +24,7 @@ func NewTime(t time.Time) *Time {
 
 // MarshalJSON writes epoch seconds with millisecond precision.
 func (t Time) MarshalJSON() ([]byte, error) {
-	ms := t.UnixMilli()
-	sec, frac := ms/1000, ms%1000
-	if frac < 0 {
-		sec, frac = sec-1, frac+1000
-	}
-	if frac == 0 {
-		return strconv.AppendInt(nil, sec, 10), nil
-	}
-	s := strconv.FormatInt(sec, 10) + "." + fmt.Sprintf("%03d", frac)
-	return []byte(trimZeros(s)), nil
-}
-
-func trimZeros(s string) string {
-	for len(s) > 0 && s[len(s)-1] == '0' {
-		s = s[:len(s)-1]
-	}
-	return s
+	return strconv.AppendFloat(nil, float64(t.UnixMilli())/1000, 'f', -1, 64), nil
 }
 
 // UnmarshalJSON reads epoch seconds given as an integer or a fraction.

@@ -1,0 +1,228 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openhealthimaging/ohi"
+)
+
+func open(t *testing.T) *Store {
+	t.Helper()
+	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ohi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestDatastoreIdempotencyAndQuota(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Now()
+	ds := &ohi.Datastore{ID: ohi.NewID(), Name: "a", Status: ohi.DatastoreCreating, LosslessStorageFormat: "HTJ2K", CreatedAt: now, UpdatedAt: now}
+	got, created, err := s.DatastoreCreate(ctx, ds, "tok", "h1", 2)
+	if err != nil || !created || got.ID != ds.ID {
+		t.Fatalf("create = %v %v %v", got, created, err)
+	}
+	got, created, err = s.DatastoreCreate(ctx, &ohi.Datastore{ID: ohi.NewID(), Name: "a"}, "tok", "h1", 2)
+	if err != nil || created || got.ID != ds.ID {
+		t.Fatalf("replay = %v %v %v", got, created, err)
+	}
+	if _, _, err = s.DatastoreCreate(ctx, &ohi.Datastore{ID: ohi.NewID()}, "tok", "h2", 2); !errors.Is(err, ohi.ErrConflict) {
+		t.Fatalf("token reuse = %v, want conflict", err)
+	}
+	ds2 := &ohi.Datastore{ID: ohi.NewID(), Name: "b", Status: ohi.DatastoreActive, LosslessStorageFormat: "HTJ2K", CreatedAt: now, UpdatedAt: now}
+	if _, _, err := s.DatastoreCreate(ctx, ds2, "tok2", "h", 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.DatastoreCreate(ctx, &ohi.Datastore{ID: ohi.NewID()}, "tok3", "h", 2); !errors.Is(err, ohi.ErrQuotaExceeded) {
+		t.Fatalf("over quota = %v", err)
+	}
+	if err := s.DatastoreSetStatus(ctx, ds.ID, ohi.DatastoreDeleted, ohi.DatastoreActive); !errors.Is(err, ohi.ErrConflict) {
+		t.Fatalf("transition from wrong state = %v", err)
+	}
+	if err := s.DatastoreSetStatus(ctx, ohi.NewID(), ohi.DatastoreDeleted); !errors.Is(err, ohi.ErrNotFound) {
+		t.Fatalf("transition of unknown = %v", err)
+	}
+}
+
+func commit(t *testing.T, s *Store, ds, id, series, patient string, version int64, primary bool, at time.Time) error {
+	t.Helper()
+	return s.ImageSetCommit(context.Background(), &ohi.ImageSetCommit{
+		ImageSet: ohi.ImageSet{ID: id, DatastoreID: ds, Version: version, State: ohi.ImageSetActive, WorkflowStatus: ohi.WorkflowCreated,
+			IsPrimary: primary, CreatedAt: at, UpdatedAt: at,
+			Tags: ohi.DICOMTags{PatientID: patient, SeriesInstanceUID: series, StudyInstanceUID: "1.2." + patient, StudyDate: "20240102", StudyTime: "1030", InstanceCount: 2}},
+		MetadataKey: fmt.Sprintf("k/%s/%d", id, version),
+		Frames:      []*ohi.Frame{{ID: ohi.NewID(), BlobKey: "f", TransferSyntaxUID: "1.2.840.10008.1.2.1", Size: 4}},
+	})
+}
+
+func TestImageSetCommitRules(t *testing.T) {
+	s := open(t)
+	ds, now := ohi.NewID(), time.Now()
+	id := ohi.NewID()
+	if err := commit(t, s, ds, id, "1.1", "P1", 1, true, now); err != nil {
+		t.Fatal(err)
+	}
+	// A second primary image set for the same series is refused.
+	if err := commit(t, s, ds, ohi.NewID(), "1.1", "P1", 1, true, now); !errors.Is(err, ohi.ErrConflict) {
+		t.Fatalf("second primary = %v", err)
+	}
+	// Non-primary image sets of the same series are fine.
+	if err := commit(t, s, ds, ohi.NewID(), "1.1", "P2", 1, false, now); err != nil {
+		t.Fatal(err)
+	}
+	// Versions must follow each other.
+	if err := commit(t, s, ds, id, "1.1", "P1", 3, true, now); !errors.Is(err, ohi.ErrConflict) {
+		t.Fatalf("skipped version = %v", err)
+	}
+	if err := commit(t, s, ds, id, "1.1", "P1", 2, true, now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := s.ImageSetVersions(context.Background(), ds, id, 0, 10)
+	if err != nil || len(vs) != 2 || vs[0].Version != 2 || vs[1].Version != 1 {
+		t.Fatalf("versions = %v, %v", vs, err)
+	}
+	p, err := s.ImageSetPrimaryForSeries(context.Background(), ds, "1.1")
+	if err != nil || p.ID != id || p.Version != 2 {
+		t.Fatalf("primary = %+v, %v", p, err)
+	}
+}
+
+func TestSearchPaginationAndPlans(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	ds := ohi.NewID()
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 57
+	for i := 0; i < n; i++ {
+		// Several image sets share each timestamp so the id tie-break matters.
+		if err := commit(t, s, ds, ohi.NewID(), fmt.Sprintf("1.%d", i), fmt.Sprintf("P%d", i%5), 1, true, base.Add(time.Duration(i/3)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, desc := range []bool{true, false} {
+		seen := map[string]bool{}
+		q := &ohi.ImageSetQuery{DatastoreID: ds, SortField: "createdAt", SortDesc: desc, Limit: 10}
+		var prev *ohi.ImageSet
+		for page := 0; page < 10; page++ {
+			list, err := s.ImageSetSearch(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, is := range list {
+				if seen[is.ID] {
+					t.Fatalf("image set %s returned twice", is.ID)
+				}
+				seen[is.ID] = true
+				if prev != nil {
+					before := prev.CreatedAt.Before(is.CreatedAt) || prev.CreatedAt.Equal(is.CreatedAt) && prev.ID < is.ID
+					if before == desc {
+						t.Fatalf("order broken (desc=%v): %v/%s then %v/%s", desc, prev.CreatedAt, prev.ID, is.CreatedAt, is.ID)
+					}
+				}
+				prev = is
+			}
+			if len(list) < 10 {
+				break
+			}
+			last := list[len(list)-1]
+			q.After = &ohi.SearchCursor{Key: last.SortKey("createdAt"), ID: last.ID}
+		}
+		if len(seen) != n {
+			t.Fatalf("desc=%v: paged through %d image sets, want %d", desc, len(seen), n)
+		}
+	}
+	list, err := s.ImageSetSearch(ctx, &ohi.ImageSetQuery{DatastoreID: ds, Limit: 100,
+		Conds: []ohi.SearchCond{{Field: "patientId", Lo: "P3"}, {Field: "createdAt", Lo: base, Hi: base.Add(10 * time.Second)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, is := range list {
+		if is.Tags.PatientID != "P3" || is.CreatedAt.After(base.Add(10*time.Second)) {
+			t.Fatalf("filter let through %+v", is)
+		}
+	}
+	if len(list) != 6 { // i%5 == 3 and i/3 <= 10: i in {3,8,13,18,23,28}
+		t.Fatalf("patient P3 in the first 10s: %d image sets, want 6", len(list))
+	}
+
+	// Every search shape must use an index, not scan the table.
+	for _, q := range []string{
+		`SELECT id FROM image_sets WHERE datastore_id = $1 AND state <> 'DELETED' ORDER BY updated_at DESC, id DESC LIMIT 51`,
+		`SELECT id FROM image_sets WHERE datastore_id = $1 AND state <> 'DELETED' AND patient_id = $2 ORDER BY updated_at DESC, id DESC LIMIT 51`,
+		`SELECT id FROM image_sets WHERE datastore_id = $1 AND state <> 'DELETED' AND series_uid = $2 ORDER BY updated_at DESC, id DESC LIMIT 51`,
+		`SELECT id FROM image_sets WHERE datastore_id = $1 AND state <> 'DELETED' AND study_uid = $2 ORDER BY updated_at DESC, id DESC LIMIT 51`,
+		`SELECT id FROM image_sets WHERE datastore_id = $1 AND state <> 'DELETED' AND accession = $2 ORDER BY updated_at DESC, id DESC LIMIT 51`,
+		`SELECT id FROM image_sets WHERE datastore_id = $1 AND state <> 'DELETED' AND study_id = $2 ORDER BY updated_at DESC, id DESC LIMIT 51`,
+		`SELECT id FROM image_sets WHERE datastore_id = $1 AND state <> 'DELETED' AND created_at BETWEEN $2 AND $3 ORDER BY created_at ASC, id ASC LIMIT 51`,
+		`SELECT id FROM image_sets WHERE datastore_id = $1 AND state <> 'DELETED' AND study_datetime BETWEEN $2 AND $3 ORDER BY study_datetime DESC, id DESC LIMIT 51`,
+	} {
+		rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, ds, "x", "y")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		joined := strings.Join(plan, "; ")
+		t.Logf("%s\n  plan: %s", q, joined)
+		if !strings.Contains(joined, "USING INDEX") || strings.Contains(joined, "SCAN ") || strings.Contains(joined, "TEMP B-TREE") {
+			t.Errorf("query does not use an index:\n%s\nplan: %s", q, joined)
+		}
+	}
+}
+
+func TestImportJobLeases(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	ds := ohi.NewID()
+	now := time.Now()
+	job := &ohi.ImportJob{ID: ohi.NewID(), DatastoreID: ds, Name: "j", Status: ohi.JobSubmitted, DataAccessRoleARN: "r",
+		InputS3URI: "s3://a/b", OutputS3URI: "s3://c/d", SubmittedAt: now}
+	if _, created, err := s.ImportJobCreate(ctx, job, "t", "h"); err != nil || !created {
+		t.Fatal(err)
+	}
+	got, err := s.ImportJobClaim(ctx, "w1", now, now.Add(time.Minute))
+	if err != nil || got == nil || got.ID != job.ID {
+		t.Fatalf("claim = %v, %v", got, err)
+	}
+	if again, err := s.ImportJobClaim(ctx, "w2", now, now.Add(time.Minute)); err != nil || again != nil {
+		t.Fatalf("claimed a leased job: %v, %v", again, err)
+	}
+	if err := s.ImportJobRenew(ctx, job.ID, "w2", now.Add(time.Minute)); !errors.Is(err, ohi.ErrConflict) {
+		t.Fatalf("renew by non-owner = %v", err)
+	}
+	// After the lease expires another worker takes over.
+	later := now.Add(2 * time.Minute)
+	if got, err := s.ImportJobClaim(ctx, "w2", later, later.Add(time.Minute)); err != nil || got == nil {
+		t.Fatalf("claim after expiry = %v, %v", got, err)
+	}
+	if err := s.ImportJobReleaseLeases(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ImportJobClaim(ctx, "w3", now, now.Add(time.Minute)); err != nil || got == nil {
+		t.Fatalf("claim after release = %v, %v", got, err)
+	}
+	job.Status, job.EndedAt = ohi.JobCompleted, now
+	if err := s.ImportJobUpdate(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ImportJobClaim(ctx, "w4", later.Add(time.Hour), later.Add(2*time.Hour)); err != nil || got != nil {
+		t.Fatalf("claimed a finished job: %v, %v", got, err)
+	}
+}
