@@ -120,6 +120,26 @@ step "GetImageFrame $frame"
 mi get-image-frame --datastore-id "$ds" --image-set-id "$is" --image-frame-information imageFrameId="$frame" "$data/frame.bin" | json '"contentType: " + d.get("contentType", "")'
 echo "frame bytes: $(wc -c <"$data/frame.bin")"
 
+seed=../shared/healthimaging/arazzo/amazon-healthimaging-import-dicom-and-search-workflow.yml
+if [ -f "$seed" ]; then
+	step "Arazzo: the seed workflow import-dicom-and-search, unmodified, with ohi workflow run"
+	"$OHI" synth --out "$data/buckets/dicom-in/more" --series 1 --instances 4 --rows 128 --cols 128 --seed 7 >/dev/null
+	AWS_EC2_METADATA_DISABLED=true "$OHI" workflow run "$seed" --server healthImagingApi="$endpoint" --poll-interval 200ms \
+		--input datastoreId="$ds" --input clientToken=demo-workflow --input jobName=demo-workflow \
+		--input dataAccessRoleArn=arn:aws:iam::123456789012:role/ImportRole \
+		--input inputS3Uri=s3://dicom-in/more/ --input outputS3Uri=s3://dicom-out/jobs/ --output json >"$data/workflow.json" ||
+		fail "workflow failed: $(cat "$data/workflow.json")"
+	python3 - "$data/workflow.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+o = r["outputs"]
+print("workflow %s %s: job %s %s, %d image sets found, first %s" % (r["workflowId"], r["status"], o["jobId"], o["jobStatus"],
+      len(o["imageSetsMetadataSummaries"]), o["firstImageSetId"]))
+for s in r["steps"]:
+    print("  %-18s attempt %d  HTTP %s  %s" % (s["stepId"], s["attempt"], s.get("statusCode"), s["outcome"]))
+PY
+fi
+
 step "Stopping the server"
 kill -TERM "$pid"
 wait "$pid" || true

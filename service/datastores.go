@@ -219,4 +219,3 @@ func (s *Service) existingDatastore(ctx context.Context, id string) (*ohi.Datast
 	}
 	return ds, nil
 }
-

@@ -1,14 +1,312 @@
 package main
 
-import "errors"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"time"
 
-// WorkflowCmd groups the Arazzo workflow commands. (Placeholder: the engine
-// lands in arazzo/.)
+	"github.com/openhealthimaging/ohi/arazzo"
+	"github.com/openhealthimaging/ohi/arazzo/expr"
+	"github.com/openhealthimaging/ohi/arazzo/runner"
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/term"
+)
+
+// WorkflowCmd groups the Arazzo workflow commands.
 type WorkflowCmd struct {
-	Run workflowRunCmd `cmd:"" help:"Run a workflow."`
+	Run      workflowRunCmd      `cmd:"" help:"Run an Arazzo workflow. Exit status: 0 succeeded, 1 failed, 2 usage, parse or validation error."`
+	Validate workflowValidateCmd `cmd:"" help:"Validate Arazzo documents (structure and semantics). Exit status 2 when any has errors."`
 }
 
-type workflowRunCmd struct{}
+type workflowRunCmd struct {
+	File         string        `arg:"" help:"Arazzo document (file or http(s) URL)."`
+	Workflow     string        `short:"w" help:"Workflow to run (required when the document has several)."`
+	Input        []string      `short:"i" sep:"none" placeholder:"NAME=VALUE" help:"Workflow input, typed by the workflow's input schema. Repeatable."`
+	Inputs       string        `placeholder:"FILE" help:"JSON or YAML file of workflow inputs (--input values override it)."`
+	Server       []string      `sep:"none" placeholder:"SOURCE=URL" help:"Send requests of a source description to URL instead of its OpenAPI servers. Repeatable."`
+	Output       string        `short:"o" enum:"text,json" default:"text" help:"Output format: text or json."`
+	MaxSteps     int           `default:"2000" help:"Maximum step executions (loops and retries included)."`
+	Timeout      time.Duration `default:"1h" help:"Overall time limit."`
+	PollInterval time.Duration `default:"1s" help:"Minimum wait before a step is re-run by a loop; grows 1.5x per repeat up to 30s."`
+	Verbose      bool          `short:"v" help:"Log every HTTP exchange (secrets redacted) to stderr."`
+}
 
-// Run is a placeholder.
-func (workflowRunCmd) Run() error { return errors.New("workflow: not implemented yet") }
+func usageErr(err error) error { return &ExitError{Code: 2, Err: err} }
+
+func splitPairs(flag string, vals []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, v := range vals {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--%s %q: want NAME=VALUE", flag, v)
+		}
+		m[k] = val
+	}
+	return m, nil
+}
+
+// Run runs the workflow.
+func (c *workflowRunCmd) Run() error {
+	servers, err := splitPairs("server", c.Server)
+	if err != nil {
+		return usageErr(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+
+	f := &arazzo.Fetcher{}
+	b, err := f.LoadBundle(ctx, c.File, servers)
+	if err != nil {
+		return usageErr(err)
+	}
+	if ds := arazzo.Validate(b.Root, b); arazzo.HasErrors(ds) {
+		var errs []arazzo.Diagnostic
+		for _, d := range ds {
+			if d.Severity == arazzo.SeverityError {
+				errs = append(errs, d)
+			}
+		}
+		return usageErr(&arazzo.ValidationError{Diagnostics: errs})
+	}
+	wf, err := pickWorkflow(b.Root, c.Workflow)
+	if err != nil {
+		return usageErr(err)
+	}
+	inputs := map[string]any{}
+	if c.Inputs != "" {
+		data, err := os.ReadFile(c.Inputs)
+		if err != nil {
+			return usageErr(err)
+		}
+		var v any
+		if err := yaml.Unmarshal(data, &v); err != nil {
+			return usageErr(fmt.Errorf("--inputs %s: %w", c.Inputs, err))
+		}
+		m, ok := expr.Normalize(v).(map[string]any)
+		if !ok && v != nil {
+			return usageErr(fmt.Errorf("--inputs %s: must hold an object", c.Inputs))
+		}
+		for k, v := range m {
+			inputs[k] = v
+		}
+	}
+	pairs, err := splitPairs("input", c.Input)
+	if err != nil {
+		return usageErr(err)
+	}
+	for k, v := range pairs {
+		tv, err := runner.TypedInput(b.Root, wf, k, v)
+		if err != nil {
+			return usageErr(err)
+		}
+		inputs[k] = tv
+	}
+
+	opts := runner.Options{
+		Client:       &http.Client{Timeout: 2 * time.Minute},
+		MaxSteps:     c.MaxSteps,
+		PollInterval: c.PollInterval,
+	}
+	if c.Verbose {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	var prog *progress
+	if c.Output == "text" && (term.IsTerminal(int(os.Stderr.Fd())) || c.Verbose) {
+		prog = &progress{w: os.Stderr, live: term.IsTerminal(int(os.Stderr.Fd())), start: time.Now()}
+		opts.OnStepStart, opts.OnStep, opts.OnWait = prog.stepStart, prog.step, prog.wait
+	}
+	start := time.Now()
+	res, err := runner.New(b, opts).Run(ctx, wf.WorkflowID, inputs)
+	if err != nil {
+		return usageErr(err)
+	}
+	prog.done()
+	if c.Output == "json" {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		printSummary(os.Stdout, res, time.Since(start))
+	}
+	if res.Status != runner.StatusSucceeded {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+func pickWorkflow(doc *arazzo.Document, id string) (*arazzo.Workflow, error) {
+	if id != "" {
+		if w := doc.Workflow(id); w != nil {
+			return w, nil
+		}
+		return nil, fmt.Errorf("no workflow %q in %s", id, doc.URL)
+	}
+	if len(doc.Workflows) == 1 {
+		return &doc.Workflows[0], nil
+	}
+	ids := make([]string, len(doc.Workflows))
+	for i, w := range doc.Workflows {
+		ids[i] = w.WorkflowID
+	}
+	return nil, fmt.Errorf("%s has %d workflows (%s): choose one with --workflow", doc.URL, len(ids), strings.Join(ids, ", "))
+}
+
+// progress prints one line per step execution to stderr; on a terminal the
+// line of the running step is rewritten in place.
+type progress struct {
+	mu    sync.Mutex
+	w     io.Writer
+	live  bool
+	start time.Time
+}
+
+func (p *progress) elapsed() string {
+	return time.Since(p.start).Round(100 * time.Millisecond).String()
+}
+
+func (p *progress) stepStart(wf, step string, attempt int) {
+	if !p.live {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "\r\033[K… %s/%s #%d  [%s]", wf, step, attempt, p.elapsed())
+}
+
+func (p *progress) step(r runner.StepRecord) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.live {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	mark := "✓"
+	if r.Outcome != runner.OutcomeSuccess {
+		mark = "✗"
+	}
+	fmt.Fprintf(p.w, "%s %s/%s #%d  status %d  %dms  → %s  [%s]\n", mark, r.WorkflowID, r.StepID, r.Attempt, r.StatusCode, r.DurationMs, orDash(r.Action), p.elapsed())
+}
+
+func (p *progress) wait(wf, step string, d time.Duration, why string) {
+	if !p.live {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "\r\033[K… %s/%s: waiting %s before %s  [%s]", wf, step, d.Round(10*time.Millisecond), why, p.elapsed())
+}
+
+func (p *progress) done() {
+	if p == nil || !p.live {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprint(p.w, "\r\033[K")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func printSummary(w io.Writer, res *runner.Result, d time.Duration) {
+	fmt.Fprintf(w, "workflow %s %s in %s (%d step executions)\n", res.WorkflowID, res.Status, d.Round(time.Millisecond), len(res.Steps))
+	for _, s := range res.Steps {
+		fmt.Fprintf(w, "  %-28s #%-3d %3d  %-7s %6dms  → %s\n", s.WorkflowID+"/"+s.StepID, s.Attempt, s.StatusCode, s.Outcome, s.DurationMs, orDash(s.Action))
+		if s.Error != "" && s.Outcome != runner.OutcomeSuccess {
+			fmt.Fprintf(w, "      %s\n", s.Error)
+		}
+	}
+	if res.Error != nil {
+		fmt.Fprintf(w, "error: %s\n", *res.Error)
+	}
+	if len(res.Outputs) > 0 {
+		fmt.Fprintln(w, "outputs:")
+		keys := make([]string, 0, len(res.Outputs))
+		for k := range res.Outputs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v := res.Outputs[k]
+			s := expr.String(v)
+			if v == nil {
+				s = "null"
+			}
+			if len(s) > 200 {
+				s = s[:200] + "…"
+			}
+			fmt.Fprintf(w, "  %s: %s\n", k, s)
+		}
+	}
+}
+
+type workflowValidateCmd struct {
+	Files []string `arg:"" help:"Arazzo documents (files or http(s) URLs)."`
+}
+
+// Run validates each file and prints its diagnostics.
+func (c *workflowValidateCmd) Run() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	failed := false
+	for _, file := range c.Files {
+		ds, err := validateFile(ctx, file)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			failed = true
+			continue
+		}
+		for _, d := range ds {
+			fmt.Fprintln(os.Stderr, d)
+		}
+		if arazzo.HasErrors(ds) {
+			failed = true
+		} else {
+			fmt.Printf("%s: valid\n", file)
+		}
+	}
+	if failed {
+		return &ExitError{Code: 2}
+	}
+	return nil
+}
+
+// validateFile loads a document and its sources and validates it. When the
+// sources cannot be loaded, the document is still validated on its own and
+// the loading error is reported as a diagnostic.
+func validateFile(ctx context.Context, file string) ([]arazzo.Diagnostic, error) {
+	f := &arazzo.Fetcher{}
+	b, err := f.LoadBundle(ctx, file, nil)
+	if err == nil {
+		return arazzo.Validate(b.Root, b), nil
+	}
+	var pe *arazzo.ParseError
+	if errors.As(err, &pe) && pe.File == file {
+		return nil, err
+	}
+	doc, derr := f.Load(ctx, file)
+	if derr != nil {
+		return nil, derr
+	}
+	line, col := doc.Position("sourceDescriptions")
+	ds := arazzo.Validate(doc, nil)
+	ds = append(ds, arazzo.Diagnostic{File: file, Line: line, Col: col, Path: "sourceDescriptions", Severity: arazzo.SeverityError, Msg: err.Error()})
+	return ds, nil
+}

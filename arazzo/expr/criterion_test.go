@@ -1,0 +1,206 @@
+package expr
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestSimpleConditions(t *testing.T) {
+	tests := []struct {
+		cond    string
+		want    bool
+		evalErr bool // evaluation error (criterion fails)
+	}{
+		{cond: "$statusCode == 200", want: true},
+		{cond: "$statusCode==200", want: true},
+		{cond: "$statusCode != 200", want: false},
+		{cond: "$statusCode >= 200 && $statusCode < 300", want: true},
+		{cond: "$statusCode == 404 || $statusCode == 200", want: true},
+		// Case-insensitive string comparison, as the spec requires.
+		{cond: "$response.body#/status == 'available'", want: true},
+		{cond: "$response.body#/status == 'AVAILABLE'", want: true},
+		{cond: "$response.body#/status != 'sold'", want: true},
+		{cond: "$method == 'get'", want: true},
+		{cond: `$response.body#/status == "Available"`, want: true}, // double quotes accepted
+		{cond: "'abc' < 'ABD'", want: true},
+		{cond: "$inputs.name == 'o''brien'", want: true}, // '' escapes a quote
+		// Numbers and numeric strings.
+		{cond: "$response.body#/count > 2", want: true},
+		{cond: "$response.body#/count == 3.0", want: true},
+		{cond: "$response.header.X-Count > 9", want: true}, // header "12" coerced
+		{cond: "$response.header.x-count == 12", want: true},
+		{cond: "'10' > '9'", want: false}, // two strings compare as strings
+		{cond: "$inputs.limit <= 10", want: true},
+		{cond: "-1 < 0", want: true},
+		{cond: "1e2 == 100", want: true},
+		// Booleans, null and undefined.
+		{cond: "$response.body#/flag", want: true},
+		{cond: "$response.body#/flag == true", want: true},
+		{cond: "!$response.body#/flag", want: false},
+		{cond: "!$inputs.enabled", want: true},
+		{cond: "$inputs.enabled == 'false'", want: true},
+		{cond: "$response.body#/nothing == null", want: true},
+		{cond: "$response.body#/missing == null", want: true}, // undefined equals null
+		{cond: "$response.body#/missing != null", want: false},
+		{cond: "$response.body#/missing > 1", want: false},
+		{cond: "$response.body#/count == null", want: false},
+		{cond: "null == null", want: true},
+		{cond: "$inputs.nope == 'x'", want: false},
+		// Precedence: ! binds tighter than comparison operands' results,
+		// comparison tighter than &&, && tighter than ||.
+		{cond: "$statusCode == 500 || $statusCode == 200 && $method == 'GET'", want: true},
+		{cond: "($statusCode == 500 || $statusCode == 200) && $method == 'POST'", want: false},
+		{cond: "!($statusCode == 500)", want: true},
+		{cond: "!!true", want: true},
+		{cond: "true && !false", want: true},
+		// Member and index access after an expression.
+		{cond: "$response.body.items[1].id == 'B'", want: true},
+		{cond: "$response.body#/items.length == 2", want: false}, // pointer runs to the operator: no such member
+		{cond: "$response.body.items.length == 2", want: true},
+		{cond: "$response.body.text.length == 5", want: true},
+		{cond: "$response.body['status'] == 'available'", want: true},
+		{cond: "$response.body.items[9].id == null", want: true},
+		{cond: "$steps.list.outputs.pets[0].id == 1", want: true},
+		{cond: "$inputs.order.id == 7", want: true}, // dotted name falls back to property access
+		{cond: "$steps.list.outputs.pets.count == 99", want: true},
+		{cond: "$response.body#/jobProperties/jobStatus == 'completed'", want: true},
+		// Objects and arrays: equality only.
+		{cond: "$inputs.order == $inputs.order", want: true},
+		{cond: "$inputs.order > 1", evalErr: true},
+		// Non-boolean results and type errors fail with an error.
+		{cond: "$statusCode", evalErr: true},
+		{cond: "$response.body#/status && true", evalErr: true},
+		{cond: "true < false", evalErr: true},
+		{cond: "200 < 'abc'", evalErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cond, func(t *testing.T) {
+			c, err := ParseCondition(tt.cond)
+			if err != nil {
+				t.Fatalf("ParseCondition: %v", err)
+			}
+			got, err := c.Eval(res)
+			if tt.evalErr {
+				if err == nil || got {
+					t.Fatalf("Eval = %v, %v; want false and an error", got, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Eval: %v", err)
+			}
+			if got != tt.want {
+				t.Fatalf("Eval = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSimpleConditionSyntaxErrors(t *testing.T) {
+	for _, cond := range []string{
+		"", "$statusCode ==", "== 200", "$statusCode = 200", "($statusCode == 200", "$statusCode == 200)",
+		"'unterminated", "$statusCode == available", "$statusCode === 200", "1.", "1e", "12abc",
+		"$response.body.", "$response.body[", "$response.body[x]", "$bogus == 1", "&& true", "true &&",
+		"{$statusCode == 401}", // braces wrap a condition in the 1.0.x Components example: rejected
+	} {
+		if _, err := ParseCondition(cond); err == nil {
+			t.Errorf("ParseCondition(%q) succeeded, want error", cond)
+		}
+	}
+}
+
+func TestCriteria(t *testing.T) {
+	tests := []struct {
+		name                string
+		cond, ctx, typ, ver string
+		want                bool
+		compileErr, evalErr bool
+		unsupported         bool
+	}{
+		{name: "simple default type", cond: "$statusCode == 200", want: true},
+		{name: "simple ignores context", cond: "$statusCode == 200", ctx: "$response.body", typ: "simple", want: true},
+		{name: "regex status", cond: "^2\\d\\d$", ctx: "$statusCode", typ: "regex", want: true},
+		{name: "regex no match", cond: "^4", ctx: "$statusCode", typ: "regex", want: false},
+		{name: "regex on header", cond: "json", ctx: "$response.header.Content-Type", typ: "regex", want: true},
+		{name: "regex undefined context", cond: ".*", ctx: "$response.header.Missing", typ: "regex", evalErr: true},
+		{name: "regex embedded", cond: "^{$steps.login.outputs.token}$", ctx: "$steps.login.outputs.token", typ: "regex", want: true},
+		{name: "regex invalid", cond: "(", ctx: "$statusCode", typ: "regex", compileErr: true},
+		{name: "regex needs context", cond: "x", typ: "regex", compileErr: true},
+		// jsonpath: seed style comparisons.
+		{name: "seed style equal", cond: `$.jobProperties.jobStatus == "COMPLETED"`, ctx: "$response.body", typ: "jsonpath", want: true},
+		{name: "seed style other", cond: `$.jobProperties.jobStatus == "FAILED"`, ctx: "$response.body", typ: "jsonpath", want: false},
+		{name: "seed style case-sensitive", cond: `$.jobProperties.jobStatus == "completed"`, ctx: "$response.body", typ: "jsonpath", want: false},
+		{name: "length style", cond: `$.items.length > 0`, ctx: "$response.body", typ: "jsonpath", want: true},
+		{name: "length style false", cond: `$.items.length > 5`, ctx: "$response.body", typ: "jsonpath", want: false},
+		{name: "length of string", cond: `$.text.length == 5`, ctx: "$response.body", typ: "jsonpath", want: true},
+		{name: "length in string literal untouched", cond: `$.status == "x.length"`, ctx: "$response.body", typ: "jsonpath", want: false},
+		{name: "logical ops", cond: `$.count > 1 && $.status == "Available" || $.flag == false`, ctx: "$response.body", typ: "jsonpath", want: true},
+		{name: "function form", cond: `count($.items[*]) == 2`, ctx: "$response.body", typ: "jsonpath", want: true},
+		// jsonpath: RFC 9535 queries pass when they select something.
+		{name: "rfc query selects", cond: `$.items[?@.id == 'a']`, ctx: "$response.body", typ: "jsonpath", want: true},
+		{name: "rfc query empty", cond: `$.items[?@.id == 'z']`, ctx: "$response.body", typ: "jsonpath", want: false},
+		{name: "rfc existence", cond: `$.jobProperties.jobStatus`, ctx: "$response.body", typ: "jsonpath", want: true},
+		{name: "rfc missing", cond: `$.nope`, ctx: "$response.body", typ: "jsonpath", want: false},
+		// The spec's own example filters the root object.
+		{name: "root filter spec example", cond: `$[?count(@.pets) > 0]`, ctx: "$response.body", typ: "jsonpath", want: true},
+		{name: "root filter false", cond: `$[?count(@.pets) > 5]`, ctx: "$response.body", typ: "jsonpath", want: false},
+		{name: "root filter on array", cond: `$[?@.id == 2]`, ctx: "$steps.list.outputs.pets", typ: "jsonpath", want: true},
+		{name: "goessner version", cond: `$.items[0]`, ctx: "$response.body", typ: "jsonpath", ver: JSONPathGoessner, want: true},
+		{name: "unknown version", cond: `$.items[0]`, ctx: "$response.body", typ: "jsonpath", ver: "v9", compileErr: true},
+		{name: "jsonpath json string context", cond: `$.a.b == 5`, ctx: "$inputs.bodyText", typ: "jsonpath", want: true},
+		{name: "jsonpath embedded", cond: `$.status == "{$response.body#/status}"`, ctx: "$response.body", typ: "jsonpath", want: true},
+		{name: "jsonpath invalid", cond: `$.items[?`, ctx: "$response.body", typ: "jsonpath", compileErr: true},
+		{name: "jsonpath non-singular comparison", cond: `$.items[*].id == "a"`, ctx: "$response.body", typ: "jsonpath", compileErr: true},
+		{name: "jsonpath undefined context", cond: `$.x`, ctx: "$inputs.nope", typ: "jsonpath", evalErr: true},
+		{name: "xpath", cond: "/a", ctx: "$response.body", typ: "xpath", unsupported: true},
+		{name: "unknown type", cond: "x", ctx: "$statusCode", typ: "glob", compileErr: true},
+		{name: "bad context", cond: "x", ctx: "statusCode", typ: "regex", compileErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := CompileCriterion(tt.cond, tt.ctx, tt.typ, tt.ver)
+			if tt.unsupported {
+				if !errors.Is(err, ErrXPathUnsupported) {
+					t.Fatalf("err = %v, want ErrXPathUnsupported", err)
+				}
+				return
+			}
+			if tt.compileErr {
+				if err == nil {
+					t.Fatal("compiled, want error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("compile: %v", err)
+			}
+			got, err := c.Eval(res)
+			if tt.evalErr {
+				if err == nil || got {
+					t.Fatalf("Eval = %v, %v; want false and an error", got, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Eval: %v", err)
+			}
+			if got != tt.want {
+				t.Fatalf("Eval = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRewriteLength(t *testing.T) {
+	for in, want := range map[string]string{
+		"$.items.length > 0":           "length($.items) > 0",
+		"@.a['b'].length == 1":         "length(@.a['b']) == 1",
+		"$.a.lengthy == 1":             "$.a.lengthy == 1",
+		`$.a == "$.b.length"`:          `$.a == "$.b.length"`,
+		"$.x.length > 1 && @.y.length": "length($.x) > 1 && length(@.y)",
+	} {
+		if got := rewriteLength(in); got != want {
+			t.Errorf("rewriteLength(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

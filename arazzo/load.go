@@ -1,0 +1,214 @@
+package arazzo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/openhealthimaging/ohi/arazzo/expr"
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxDocumentSize bounds the size of an Arazzo or OpenAPI document read by
+// a [Fetcher] with no explicit limit.
+const MaxDocumentSize = 32 << 20
+
+// ParseError is a document that is not well-formed YAML or JSON, or whose
+// values have the wrong types for the Arazzo model.
+type ParseError struct {
+	File      string
+	Line, Col int
+	Msg       string
+}
+
+func (e *ParseError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Fetcher reads documents from local files and http(s) URLs.
+type Fetcher struct {
+	// Client is used for http(s) URLs; nil means a client with a 30s
+	// timeout.
+	Client *http.Client
+	// MaxBytes bounds a document's size; 0 means MaxDocumentSize.
+	MaxBytes int64
+}
+
+// Read returns the bytes at location, a file path, a file:// URL or an
+// http(s) URL.
+func (f *Fetcher) Read(ctx context.Context, location string) ([]byte, error) {
+	limit := f.MaxBytes
+	if limit <= 0 {
+		limit = MaxDocumentSize
+	}
+	if isHTTP(location) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, location, nil)
+		if err != nil {
+			return nil, err
+		}
+		c := f.Client
+		if c == nil {
+			c = &http.Client{Timeout: 30 * time.Second}
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("GET %s: %s", location, resp.Status)
+		}
+		return readLimited(resp.Body, limit, location)
+	}
+	p := location
+	if strings.HasPrefix(p, "file://") {
+		u, err := url.Parse(p)
+		if err != nil {
+			return nil, err
+		}
+		p = u.Path
+	}
+	fh, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	return readLimited(fh, limit, location)
+}
+
+func readLimited(r io.Reader, limit int64, name string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: document larger than %d bytes", name, limit)
+	}
+	return b, nil
+}
+
+func isHTTP(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
+
+// ResolveReference resolves ref (a URL or path, possibly relative) against
+// the location of the referring document.
+func ResolveReference(base, ref string) (string, error) {
+	if isHTTP(ref) || filepath.IsAbs(ref) {
+		return ref, nil
+	}
+	if strings.HasPrefix(ref, "file://") {
+		u, err := url.Parse(ref)
+		if err != nil {
+			return "", err
+		}
+		return u.Path, nil
+	}
+	if isHTTP(base) {
+		b, err := url.Parse(base)
+		if err != nil {
+			return "", err
+		}
+		r, err := url.Parse(ref)
+		if err != nil {
+			return "", err
+		}
+		return b.ResolveReference(r).String(), nil
+	}
+	if u, err := url.Parse(ref); err == nil && u.Scheme != "" && len(u.Scheme) > 1 {
+		return "", fmt.Errorf("unsupported URL scheme %q", u.Scheme)
+	}
+	return filepath.Join(filepath.Dir(base), filepath.FromSlash(ref)), nil
+}
+
+// Load reads and parses an Arazzo document.
+func (f *Fetcher) Load(ctx context.Context, location string) (*Document, error) {
+	b, err := f.Read(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(b, location)
+}
+
+// Parse parses an Arazzo document (YAML or JSON) read from location.
+func Parse(data []byte, location string) (*Document, error) {
+	var root yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &ParseError{File: location, Msg: "empty document"}
+		}
+		return nil, yamlError(location, err)
+	}
+	d := &Document{URL: location, Root: &root}
+	var raw any
+	if err := root.Decode(&raw); err != nil {
+		return nil, yamlError(location, err)
+	}
+	d.Raw = expr.Normalize(raw)
+	if _, ok := d.Raw.(map[string]any); !ok {
+		return nil, &ParseError{File: location, Line: 1, Col: 1, Msg: "document must be an object"}
+	}
+	if err := root.Decode(d); err != nil {
+		return nil, yamlError(location, err)
+	}
+	normalizeValues(d)
+	return d, nil
+}
+
+func yamlError(file string, err error) error {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	var line int
+	if _, e := fmt.Sscanf(msg, "line %d:", &line); e == nil {
+		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = strings.Join(te.Errors, "; ")
+		line = 0
+		fmt.Sscanf(te.Errors[0], "line %d:", &line)
+	}
+	return &ParseError{File: file, Line: line, Col: 1, Msg: msg}
+}
+
+// normalizeValues converts YAML-typed literal values to the JSON data model.
+func normalizeValues(d *Document) {
+	fix := func(ps []Parameter) {
+		for i := range ps {
+			ps[i].Value = expr.Normalize(ps[i].Value)
+		}
+	}
+	for k, p := range d.Components.Parameters {
+		p.Value = expr.Normalize(p.Value)
+		d.Components.Parameters[k] = p
+	}
+	for k, v := range d.Components.Inputs {
+		d.Components.Inputs[k] = expr.Normalize(v)
+	}
+	for wi := range d.Workflows {
+		w := &d.Workflows[wi]
+		w.Inputs = expr.Normalize(w.Inputs)
+		fix(w.Parameters)
+		for si := range w.Steps {
+			s := &w.Steps[si]
+			fix(s.Parameters)
+			if s.RequestBody != nil {
+				s.RequestBody.Payload = expr.Normalize(s.RequestBody.Payload)
+				for ri := range s.RequestBody.Replacements {
+					s.RequestBody.Replacements[ri].Value = expr.Normalize(s.RequestBody.Replacements[ri].Value)
+				}
+			}
+		}
+	}
+}
