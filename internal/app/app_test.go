@@ -593,3 +593,84 @@ func TestImportJobFailures(t *testing.T) {
 	_, err = ts.client.GetDICOMImportJob(ctx, &mi.GetDICOMImportJobInput{DatastoreId: &dsID, JobId: aws.String("abc")})
 	wantCode(t, err, "ResourceNotFoundException")
 }
+
+func TestImportJobIdempotencyAndVersions(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	ctx := context.Background()
+	c := ts.client
+	dsID := ts.createDatastore("idem")
+	writeStudy(t, filepath.Join(ts.dataDir, "buckets", "in-bucket", "s"), synth.Config{Instances: 2, Rows: 16, Cols: 16, Seed: 3})
+	in := &mi.StartDICOMImportJobInput{DatastoreId: &dsID, DataAccessRoleArn: aws.String(roleARN), ClientToken: aws.String("job-token"),
+		InputS3Uri: aws.String("s3://in-bucket/s/"), OutputS3Uri: aws.String("s3://out-bucket/o/")}
+	first, err := c.StartDICOMImportJob(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := c.StartDICOMImportJob(ctx, in)
+	if err != nil || *second.JobId != *first.JobId {
+		t.Fatalf("replayed start = %v, %v; want job %s", second, err, *first.JobId)
+	}
+	in.OutputS3Uri = aws.String("s3://out-bucket/other/")
+	_, err = c.StartDICOMImportJob(ctx, in)
+	wantCode(t, err, "ConflictException")
+
+	// Three more imports of the same series: versions 2..4 of one image set.
+	var setID string
+	for i := 0; i < 3; i++ {
+		if p := ts.importDir(dsID, "in-bucket", "s/"); p.JobStatus != types.JobStatusCompleted {
+			t.Fatalf("import %d: %s", i, p.JobStatus)
+		}
+	}
+	res, err := c.SearchImageSets(ctx, &mi.SearchImageSetsInput{DatastoreId: &dsID})
+	if err != nil || len(res.ImageSetsMetadataSummaries) != 1 {
+		t.Fatalf("search = %+v, %v", res, err)
+	}
+	setID = *res.ImageSetsMetadataSummaries[0].ImageSetId
+	if v := *res.ImageSetsMetadataSummaries[0].Version; v != 4 {
+		// The first job may still be running when the others start; all four
+		// append to the one primary image set in some order.
+		waitFor(t, "version 4", func() (bool, error) {
+			g, err := c.GetImageSet(ctx, &mi.GetImageSetInput{DatastoreId: &dsID, ImageSetId: &setID})
+			return err == nil && *g.VersionId == "4", err
+		})
+	}
+	var versions []string
+	p := mi.NewListImageSetVersionsPaginator(c, &mi.ListImageSetVersionsInput{DatastoreId: &dsID, ImageSetId: &setID, MaxResults: aws.Int32(3)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range page.ImageSetPropertiesList {
+			versions = append(versions, *v.VersionId)
+		}
+	}
+	if strings.Join(versions, ",") != "4,3,2,1" {
+		t.Fatalf("versions = %v, want 4,3,2,1", versions)
+	}
+	for _, v := range []string{"1", "4"} {
+		md, err := c.GetImageSetMetadata(ctx, &mi.GetImageSetMetadataInput{DatastoreId: &dsID, ImageSetId: &setID, VersionId: aws.String(v)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		md.ImageSetMetadataBlob.Close()
+	}
+	_, err = c.GetImageSetMetadata(ctx, &mi.GetImageSetMetadataInput{DatastoreId: &dsID, ImageSetId: &setID, VersionId: aws.String("x1")})
+	wantCode(t, err, "ValidationException")
+	_, err = c.GetImageSetMetadata(ctx, &mi.GetImageSetMetadataInput{DatastoreId: &dsID, ImageSetId: aws.String(strings.Repeat("c", 32))})
+	wantCode(t, err, "ResourceNotFoundException")
+	// A page token is bound to its request.
+	page, err := c.ListImageSetVersions(ctx, &mi.ListImageSetVersionsInput{DatastoreId: &dsID, ImageSetId: &setID, MaxResults: aws.Int32(1)})
+	if err != nil || page.NextToken == nil {
+		t.Fatalf("first page = %+v, %v", page, err)
+	}
+	_, err = c.SearchImageSets(ctx, &mi.SearchImageSetsInput{DatastoreId: &dsID, NextToken: page.NextToken})
+	wantCode(t, err, "ValidationException")
+	tampered := *page.NextToken
+	tampered = tampered[:len(tampered)-2] + "AA"
+	_, err = c.ListImageSetVersions(ctx, &mi.ListImageSetVersionsInput{DatastoreId: &dsID, ImageSetId: &setID, NextToken: &tampered})
+	wantCode(t, err, "ValidationException")
+	// The Update, Copy and Delete operations are not implemented yet and say so.
+	_, err = c.DeleteImageSet(ctx, &mi.DeleteImageSetInput{DatastoreId: &dsID, ImageSetId: &setID})
+	wantCode(t, err, "NotImplementedException")
+}
