@@ -18,12 +18,22 @@ const (
 // WorkflowStatus is the detailed status of an image set version.
 type WorkflowStatus string
 
-// Workflow statuses used by ohi.
+// Workflow statuses (the model's ImageSetWorkflowStatus).
 const (
-	WorkflowCreated  WorkflowStatus = "CREATED"
-	WorkflowImported WorkflowStatus = "IMPORTED"
-	WorkflowDeleted  WorkflowStatus = "DELETED"
-	WorkflowDeleting WorkflowStatus = "DELETING"
+	WorkflowCreated                     WorkflowStatus = "CREATED"
+	WorkflowCopied                      WorkflowStatus = "COPIED"
+	WorkflowCopying                     WorkflowStatus = "COPYING"
+	WorkflowCopyingWithReadOnlyAccess   WorkflowStatus = "COPYING_WITH_READ_ONLY_ACCESS"
+	WorkflowCopyFailed                  WorkflowStatus = "COPY_FAILED"
+	WorkflowUpdating                    WorkflowStatus = "UPDATING"
+	WorkflowUpdatingForStudyConsistency WorkflowStatus = "UPDATING_FOR_STUDY_CONSISTENCY"
+	WorkflowUpdated                     WorkflowStatus = "UPDATED"
+	WorkflowUpdateFailed                WorkflowStatus = "UPDATE_FAILED"
+	WorkflowDeleting                    WorkflowStatus = "DELETING"
+	WorkflowDeleted                     WorkflowStatus = "DELETED"
+	WorkflowImporting                   WorkflowStatus = "IMPORTING"
+	WorkflowImported                    WorkflowStatus = "IMPORTED"
+	WorkflowImportFailed                WorkflowStatus = "IMPORT_FAILED"
 )
 
 // ImageSet is the latest state of an image set: one DICOM series (or a

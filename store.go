@@ -79,6 +79,18 @@ type MetadataStore interface {
 	// set it fails with ErrConflict unless its latest version is
 	// c.Version-1.
 	ImageSetCommit(ctx context.Context, c *ImageSetCommit) error
+	// ImageSetChange applies new versions, locks and pending settlements to
+	// one or more image sets in one transaction; see ImageSetChange.
+	ImageSetChange(ctx context.Context, c *ImageSetChange) error
+	// PendingSettles lists pending settlements due at or before due.
+	PendingSettles(ctx context.Context, due time.Time, limit int) ([]*PendingSettle, error)
+	// ImageSetSettle applies a pending settlement and removes it. For kind
+	// "delete" it also unlinks the image set's frames, forgets frames no
+	// other image set uses, and records the deletion time.
+	ImageSetSettle(ctx context.Context, p *PendingSettle, at time.Time) error
+	// FramesOnlyIn returns the frames that no image set other than the
+	// given one references.
+	FramesOnlyIn(ctx context.Context, imageSetID string) ([]*Frame, error)
 	// ImageSetSearch runs a search; see ImageSetQuery.
 	ImageSetSearch(ctx context.Context, q *ImageSetQuery) ([]*ImageSet, error)
 
@@ -109,10 +121,44 @@ type ImportItem struct {
 type ImageSetCommit struct {
 	ImageSet    ImageSet // the state after the commit; Version is the new version
 	MetadataKey string
+	Forced      bool // the version was produced with force
 	Frames      []*Frame
 	// Items are the import items this version includes; they are marked
 	// committed to ImageSet.ID in the same transaction.
 	Items []*ImportItem
+}
+
+// ImageSetChange is an atomic change of image sets: every commit, lock and
+// pending settlement is applied, or none is.
+type ImageSetChange struct {
+	Commits []*ImageSetCommit
+	Locks   []ImageSetLock
+	Pending []*PendingSettle
+}
+
+// ImageSetLock changes the state and status of an image set without a new
+// version. It fails with ErrConflict unless the image set is ACTIVE at
+// version Version.
+type ImageSetLock struct {
+	DatastoreID, ImageSetID string
+	Version                 int64
+	State                   ImageSetState
+	Status                  WorkflowStatus
+	UpdatedAt               time.Time
+}
+
+// PendingSettle is a state change due later: an asynchronous operation
+// (update, copy, delete) that settles its image set when it finishes.
+type PendingSettle struct {
+	DatastoreID, ImageSetID string
+	Kind                    string // "settle" or "delete"
+	State                   ImageSetState
+	Status                  WorkflowStatus
+	Message                 string
+	// UpdateVersion also sets the state, status and message of the
+	// image set's latest version row.
+	UpdateVersion bool
+	Due           time.Time
 }
 
 // ImageSetQuery is a search over a data store's image sets (deleted ones

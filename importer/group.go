@@ -2,19 +2,17 @@ package importer
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/openhealthimaging/ohi"
 	"github.com/openhealthimaging/ohi/dicom"
+	"github.com/openhealthimaging/ohi/metadoc"
 )
 
 // storedFrame is a frame written to the blob store.
@@ -69,164 +67,9 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// groupingKey holds the elements HealthImaging compares to decide whether
-// instances belong to the same primary image set: PatientID, StudyDate,
-// AccessionNumber, StudyInstanceUID and StudyID (study level), and
-// SeriesInstanceUID and SeriesNumber (series level).
-type groupingKey [7]string
-
-func textOf(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return strings.TrimSpace(x)
-	case []any:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			parts[i] = textOf(e)
-		}
-		return strings.Join(parts, `\`)
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case json.Number:
-		return x.String()
-	}
-	return strings.TrimSpace(fmt.Sprint(v))
-}
-
-func keyOf(patient, study, series map[string]any) groupingKey {
-	return groupingKey{
-		textOf(patient["PatientID"]), textOf(study["StudyDate"]), textOf(study["AccessionNumber"]),
-		textOf(study["StudyInstanceUID"]), textOf(study["StudyID"]),
-		textOf(series["SeriesInstanceUID"]), textOf(series["SeriesNumber"]),
-	}
-}
-
-// document is an image set metadata document (healthimaging-api.md §6.3).
-// Instances stay raw JSON so appending to a large image set does not
-// re-encode what is already there.
-type document struct {
-	SchemaVersion string     `json:"SchemaVersion"`
-	DatastoreID   string     `json:"DatastoreID"`
-	ImageSetID    string     `json:"ImageSetID"`
-	Patient       docLevel   `json:"Patient"`
-	Study         studyLevel `json:"Study"`
-}
-
-type docLevel struct {
-	DICOM map[string]any `json:"DICOM"`
-}
-
-type studyLevel struct {
-	DICOM  map[string]any          `json:"DICOM"`
-	Series map[string]*seriesLevel `json:"Series"`
-}
-
-type seriesLevel struct {
-	DICOM     map[string]any             `json:"DICOM"`
-	Instances map[string]json.RawMessage `json:"Instances"`
-}
-
-// instanceDoc is one instance of the metadata document.
-type instanceDoc struct {
-	DICOM                   map[string]any    `json:"DICOM"`
-	DICOMVRs                map[string]string `json:"DICOMVRs,omitempty"`
-	StoredTransferSyntaxUID string            `json:"StoredTransferSyntaxUID"`
-	ImageFrames             []frameDoc        `json:"ImageFrames"`
-}
-
-type frameDoc struct {
-	ID               string `json:"ID"`
-	FrameSizeInBytes int64  `json:"FrameSizeInBytes"`
-}
-
-func newDocument(datastoreID, imageSetID string, first *parsedInstance) *document {
-	return &document{
-		SchemaVersion: "1.1", DatastoreID: datastoreID, ImageSetID: imageSetID,
-		Patient: docLevel{DICOM: first.Patient},
-		Study: studyLevel{DICOM: first.Study, Series: map[string]*seriesLevel{
-			first.SeriesUID: {DICOM: first.Series, Instances: map[string]json.RawMessage{}},
-		}},
-	}
-}
-
-func (d *document) series() *seriesLevel {
-	for _, s := range d.Study.Series {
-		return s
-	}
-	return nil
-}
-
-// add puts an instance into the document, replacing an instance with the
-// same SOP Instance UID.
-func (d *document) add(p *parsedInstance) {
-	frames := make([]frameDoc, len(p.Frames))
-	for i, f := range p.Frames {
-		frames[i] = frameDoc{ID: f.ID, FrameSizeInBytes: f.Size}
-	}
-	d.series().Instances[p.SOPInstanceUID] = mustJSON(instanceDoc{DICOM: p.Instance, DICOMVRs: p.VRs, StoredTransferSyntaxUID: p.TransferSyntax, ImageFrames: frames})
-}
-
-func (d *document) key() groupingKey {
-	return keyOf(d.Patient.DICOM, d.Study.DICOM, d.series().DICOM)
-}
-
-// tags derives the search attributes of an image set from its document.
-func (d *document) tags() ohi.DICOMTags {
-	p, st, se := d.Patient.DICOM, d.Study.DICOM, d.series().DICOM
-	t := ohi.DICOMTags{
-		PatientID: textOf(p["PatientID"]), PatientName: textOf(p["PatientName"]), PatientBirthDate: textOf(p["PatientBirthDate"]),
-		PatientSex: textOf(p["PatientSex"]), StudyInstanceUID: textOf(st["StudyInstanceUID"]), StudyID: textOf(st["StudyID"]),
-		StudyDescription: textOf(st["StudyDescription"]), AccessionNumber: textOf(st["AccessionNumber"]),
-		StudyDate: textOf(st["StudyDate"]), StudyTime: textOf(st["StudyTime"]),
-		SeriesInstanceUID: textOf(se["SeriesInstanceUID"]), SeriesModality: textOf(se["Modality"]),
-		SeriesBodyPart: textOf(se["BodyPartExamined"]), InstanceCount: len(d.series().Instances),
-	}
-	if n, err := strconv.ParseInt(textOf(se["SeriesNumber"]), 10, 32); err == nil {
-		v := int32(n)
-		t.SeriesNumber = &v
-	}
-	return t
-}
-
-func (im *Importer) loadDocument(ctx context.Context, key string) (*document, error) {
-	obj, err := im.Blobs.Open(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer obj.Close()
-	zr, err := gzip.NewReader(obj)
-	if err != nil {
-		return nil, err
-	}
-	var d document
-	dec := json.NewDecoder(zr)
-	dec.UseNumber()
-	if err := dec.Decode(&d); err != nil {
-		return nil, fmt.Errorf("decode metadata %s: %w", key, err)
-	}
-	if len(d.Study.Series) != 1 {
-		return nil, fmt.Errorf("metadata %s has %d series, want 1", key, len(d.Study.Series))
-	}
-	return &d, nil
-}
-
-func (im *Importer) saveDocument(ctx context.Context, key string, d *document) error {
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if err := json.NewEncoder(zw).Encode(d); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	return im.Blobs.Put(ctx, key, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
-}
-
 // instanceGroup is a set of parsed items of one series with one grouping key.
 type instanceGroup struct {
-	key   groupingKey
+	key   metadoc.GroupingKey
 	items []*ohi.ImportItem
 	insts []*parsedInstance
 }
@@ -249,7 +92,7 @@ func (im *Importer) group(ctx context.Context, job *ohi.ImportJob, log *slog.Log
 		if err := dec.Decode(&p); err != nil {
 			return fmt.Errorf("decode import item %s: %w", it.Key, err)
 		}
-		k := keyOf(p.Patient, p.Study, p.Series)
+		k := metadoc.KeyOf(p.Patient, p.Study, p.Series)
 		groups, ok := bySeries[p.SeriesUID]
 		if !ok {
 			seriesOrder = append(seriesOrder, p.SeriesUID)
@@ -302,9 +145,12 @@ func (im *Importer) tryCommitGroup(ctx context.Context, job *ohi.ImportJob, seri
 	if err != nil && !errors.Is(err, ohi.ErrNotFound) {
 		return err
 	}
-	var doc *document
+	var doc *metadoc.Document
 	set := ohi.ImageSet{DatastoreID: job.DatastoreID, State: ohi.ImageSetActive, UpdatedAt: now}
 	switch {
+	case primary != nil && primary.State == ohi.ImageSetLocked:
+		// An update, copy or delete is settling; retry after it.
+		return ohi.Conflictf("primary image set %s is locked", primary.ID)
 	case primary == nil:
 		set.ID, set.Version, set.IsPrimary, set.CreatedAt, set.WorkflowStatus = ohi.NewID(), 1, true, now, ohi.WorkflowCreated
 	default:
@@ -316,7 +162,7 @@ func (im *Importer) tryCommitGroup(ctx context.Context, job *ohi.ImportJob, seri
 		if err != nil {
 			return err
 		}
-		if pdoc.key() == g.key && primary.State == ohi.ImageSetActive {
+		if pdoc.Key() == g.key && primary.State == ohi.ImageSetActive {
 			doc = pdoc
 			set.ID, set.Version, set.IsPrimary, set.CreatedAt, set.WorkflowStatus = primary.ID, primary.Version+1, true, primary.CreatedAt, ohi.WorkflowImported
 		} else {
@@ -324,17 +170,20 @@ func (im *Importer) tryCommitGroup(ctx context.Context, job *ohi.ImportJob, seri
 		}
 	}
 	if doc == nil {
-		doc = newDocument(job.DatastoreID, set.ID, g.insts[0])
+		first := g.insts[0]
+		doc = metadoc.New(job.DatastoreID, set.ID, first.Patient, first.Study, first.SeriesUID, first.Series)
 	}
 	var frames []*ohi.Frame
 	for _, p := range g.insts {
-		doc.add(p)
+		if err := doc.AddInstance(p.SOPInstanceUID, p.instanceDoc()); err != nil {
+			return err
+		}
 		for _, f := range p.Frames {
 			frames = append(frames, &ohi.Frame{ID: f.ID, ImageSetID: set.ID, BlobKey: f.Key, TransferSyntaxUID: p.TransferSyntax, Size: f.Size})
 		}
 	}
-	set.Tags = doc.tags()
-	key := MetadataKey(job.DatastoreID, set.ID, set.Version)
+	set.Tags = doc.Tags()
+	key := metadoc.BlobKey(job.DatastoreID, set.ID, set.Version)
 	if err := im.saveDocument(ctx, key, doc); err != nil {
 		return err
 	}
@@ -349,4 +198,29 @@ func (im *Importer) tryCommitGroup(ctx context.Context, job *ohi.ImportJob, seri
 	}
 	log.Info("image set committed", "imageSetId", set.ID, "version", set.Version, "primary", set.IsPrimary, "instances", len(g.items), "series", seriesUID)
 	return nil
+}
+
+func (p *parsedInstance) instanceDoc() *metadoc.Instance {
+	frames := make([]metadoc.Frame, len(p.Frames))
+	for i, f := range p.Frames {
+		frames[i] = metadoc.Frame{ID: f.ID, FrameSizeInBytes: f.Size}
+	}
+	return &metadoc.Instance{DICOM: p.Instance, DICOMVRs: p.VRs, StoredTransferSyntaxUID: p.TransferSyntax, ImageFrames: frames}
+}
+
+func (im *Importer) loadDocument(ctx context.Context, key string) (*metadoc.Document, error) {
+	obj, err := im.Blobs.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Close()
+	return metadoc.Decode(obj)
+}
+
+func (im *Importer) saveDocument(ctx context.Context, key string, d *metadoc.Document) error {
+	var buf bytes.Buffer
+	if err := d.Encode(&buf); err != nil {
+		return err
+	}
+	return im.Blobs.Put(ctx, key, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 }

@@ -352,8 +352,3 @@ func (im *Importer) storeFrames(ctx context.Context, job *ohi.ImportJob, inst *d
 func FrameKey(datastoreID, frameID string) string {
 	return "datastores/" + datastoreID + "/frames/" + frameID[:2] + "/" + frameID
 }
-
-// MetadataKey is the blob key of a new image set metadata document version.
-func MetadataKey(datastoreID, imageSetID string, version int64) string {
-	return fmt.Sprintf("datastores/%s/imagesets/%s/v%d-%s.json.gz", datastoreID, imageSetID, version, ohi.NewID()[:8])
-}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/openhealthimaging/ohi"
 	"github.com/openhealthimaging/ohi/api"
+	"github.com/openhealthimaging/ohi/metadoc"
 )
 
 // CreateDatastore implements api.Service. The data store is CREATING when
@@ -38,14 +39,14 @@ func (s *Service) CreateDatastore(ctx context.Context, in *api.CreateDatastoreRe
 				return nil, err
 			}
 		}
-		s.settle(ds.ID, ohi.DatastoreActive, ohi.DatastoreCreating)
+		s.settleDatastore(ds.ID, ohi.DatastoreActive, ohi.DatastoreCreating)
 	}
 	return &api.CreateDatastoreResponse{DatastoreId: &got.ID, DatastoreStatus: api.DatastoreStatus(got.Status)}, nil
 }
 
-// settle moves a data store from from to to after the transition delay, in
+// settleDatastore moves a data store from from to to after the transition delay, in
 // the background.
-func (s *Service) settle(id string, to, from ohi.DatastoreStatus) {
+func (s *Service) settleDatastore(id string, to, from ohi.DatastoreStatus) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -61,14 +62,34 @@ func (s *Service) settle(id string, to, from ohi.DatastoreStatus) {
 			return
 		}
 		if to == ohi.DatastoreDeleted {
-			_ = s.store.TagsDelete(context.Background(), s.DatastoreARN(id), s.tagKeys(id))
+			arn := s.DatastoreARN(id)
+			_ = s.store.TagsDelete(context.Background(), arn, s.tagKeysOf(arn))
+			s.reclaimDatastore(id)
 		}
 		s.logger.Info("data store "+string(to), "datastoreId", id)
 	}()
 }
 
-func (s *Service) tagKeys(datastoreID string) []string {
-	tags, err := s.store.TagsList(context.Background(), s.DatastoreARN(datastoreID))
+// reclaimDatastore removes every blob left under a deleted data store.
+func (s *Service) reclaimDatastore(id string) {
+	ctx := context.Background()
+	var keys []string
+	err := s.blobs.List(ctx, metadoc.DatastorePrefix(id), func(o ohi.ObjectInfo) error {
+		keys = append(keys, o.Key)
+		return nil
+	})
+	for _, k := range keys {
+		if derr := s.blobs.Delete(ctx, k); derr != nil && err == nil {
+			err = derr
+		}
+	}
+	if err != nil {
+		s.logger.Warn("reclaim storage of deleted data store", "datastoreId", id, "err", err)
+	}
+}
+
+func (s *Service) tagKeysOf(arn string) []string {
+	tags, err := s.store.TagsList(context.Background(), arn)
 	if err != nil {
 		return nil
 	}
@@ -94,7 +115,7 @@ func (s *Service) resumeTransitions(ctx context.Context) error {
 				if st == ohi.DatastoreDeleting {
 					to = ohi.DatastoreDeleted
 				}
-				s.settle(ds.ID, to, st)
+				s.settleDatastore(ds.ID, to, st)
 			}
 			if len(list) < 100 {
 				break
@@ -187,7 +208,7 @@ func (s *Service) DeleteDatastore(ctx context.Context, in *api.DeleteDatastoreRe
 	if err := s.store.DatastoreSetStatus(ctx, id, ohi.DatastoreDeleting, ohi.DatastoreActive, ohi.DatastoreCreateFailed); err != nil {
 		return nil, err
 	}
-	s.settle(id, ohi.DatastoreDeleted, ohi.DatastoreDeleting)
+	s.settleDatastore(id, ohi.DatastoreDeleted, ohi.DatastoreDeleting)
 	return &api.DeleteDatastoreResponse{DatastoreId: &id, DatastoreStatus: api.DatastoreStatusDeleting}, nil
 }
 

@@ -350,22 +350,3 @@ func (s *Service) ListImageSetVersions(ctx context.Context, in *api.ListImageSet
 	}
 	return out, nil
 }
-
-func notImplemented(op string) error {
-	return &api.Error{Code: "NotImplementedException", Status: 501, Message: op + " is not implemented by this version of ohi yet"}
-}
-
-// UpdateImageSetMetadata implements api.Service (not yet: issue 5).
-func (s *Service) UpdateImageSetMetadata(ctx context.Context, in *api.UpdateImageSetMetadataRequest) (*api.UpdateImageSetMetadataResponse, error) {
-	return nil, notImplemented("UpdateImageSetMetadata")
-}
-
-// CopyImageSet implements api.Service (not yet: issue 5).
-func (s *Service) CopyImageSet(ctx context.Context, in *api.CopyImageSetRequest) (*api.CopyImageSetResponse, error) {
-	return nil, notImplemented("CopyImageSet")
-}
-
-// DeleteImageSet implements api.Service (not yet: issue 5).
-func (s *Service) DeleteImageSet(ctx context.Context, in *api.DeleteImageSetRequest) (*api.DeleteImageSetResponse, error) {
-	return nil, notImplemented("DeleteImageSet")
-}

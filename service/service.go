@@ -101,6 +101,10 @@ func New(ctx context.Context, cfg Config, store ohi.MetadataStore, blobs ohi.Blo
 		cancel()
 		return nil, err
 	}
+	if err := s.resumeSettles(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
 	return s, nil
 }
 

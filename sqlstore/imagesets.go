@@ -108,61 +108,175 @@ func (s *Store) ImageSetVersions(ctx context.Context, datastoreID, id string, be
 
 // ImageSetCommit implements ohi.MetadataStore.
 func (s *Store) ImageSetCommit(ctx context.Context, c *ohi.ImageSetCommit) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return commitTx(ctx, tx, c) })
+}
+
+// commitTx writes one new image set version inside tx.
+func commitTx(ctx context.Context, tx *sql.Tx, c *ohi.ImageSetCommit) error {
 	is := &c.ImageSet
 	t := &is.Tags
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		var sn any
-		if t.SeriesNumber != nil {
-			sn = *t.SeriesNumber
+	var sn any
+	if t.SeriesNumber != nil {
+		sn = *t.SeriesNumber
+	}
+	vals := []any{is.ID, is.DatastoreID, is.Version, string(is.State), string(is.WorkflowStatus), is.IsPrimary, is.Message,
+		ms(is.CreatedAt), ms(is.UpdatedAt), ms(is.DeletedAt),
+		t.PatientID, t.PatientName, t.PatientBirthDate, t.PatientSex, t.StudyInstanceUID, t.StudyID, t.StudyDescription, t.AccessionNumber,
+		t.StudyDate, t.StudyTime, t.SeriesInstanceUID, t.SeriesModality, t.SeriesBodyPart, sn, t.InstanceCount,
+		ohi.StudyDateTimeKey(t.StudyDate, t.StudyTime)}
+	if is.Version == 1 {
+		_, err := tx.ExecContext(ctx, `INSERT INTO image_sets (`+imageSetCols+`, study_datetime) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)`, vals...)
+		if isUniqueViolation(err) {
+			return ohi.Conflictf("image set %s or a primary image set for series %s already exists", is.ID, t.SeriesInstanceUID)
 		}
-		vals := []any{is.ID, is.DatastoreID, is.Version, string(is.State), string(is.WorkflowStatus), is.IsPrimary, is.Message,
-			ms(is.CreatedAt), ms(is.UpdatedAt), ms(is.DeletedAt),
-			t.PatientID, t.PatientName, t.PatientBirthDate, t.PatientSex, t.StudyInstanceUID, t.StudyID, t.StudyDescription, t.AccessionNumber,
-			t.StudyDate, t.StudyTime, t.SeriesInstanceUID, t.SeriesModality, t.SeriesBodyPart, sn, t.InstanceCount,
-			ohi.StudyDateTimeKey(t.StudyDate, t.StudyTime)}
-		if is.Version == 1 {
-			_, err := tx.ExecContext(ctx, `INSERT INTO image_sets (`+imageSetCols+`, study_datetime) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)`, vals...)
-			if isUniqueViolation(err) {
-				return ohi.Conflictf("image set %s or a primary image set for series %s already exists", is.ID, t.SeriesInstanceUID)
-			}
-			if err != nil {
-				return err
-			}
-		} else {
-			res, err := tx.ExecContext(ctx, `UPDATE image_sets SET version = $3, state = $4, workflow_status = $5, is_primary = $6, message = $7,
-				created_at = $8, updated_at = $9, deleted_at = $10, patient_id = $11, patient_name = $12, patient_birth_date = $13, patient_sex = $14,
-				study_uid = $15, study_id = $16, study_description = $17, accession = $18, study_date = $19, study_time = $20, series_uid = $21,
-				modality = $22, body_part = $23, series_number = $24, instance_count = $25, study_datetime = $26
-				WHERE id = $1 AND datastore_id = $2 AND version = $3 - 1`, vals...)
+		if err != nil {
+			return err
+		}
+	} else {
+		res, err := tx.ExecContext(ctx, `UPDATE image_sets SET version = $3, state = $4, workflow_status = $5, is_primary = $6, message = $7,
+			created_at = $8, updated_at = $9, deleted_at = $10, patient_id = $11, patient_name = $12, patient_birth_date = $13, patient_sex = $14,
+			study_uid = $15, study_id = $16, study_description = $17, accession = $18, study_date = $19, study_time = $20, series_uid = $21,
+			modality = $22, body_part = $23, series_number = $24, instance_count = $25, study_datetime = $26
+			WHERE id = $1 AND datastore_id = $2 AND version = $3 - 1 AND state = 'ACTIVE'`, vals...)
+		if isUniqueViolation(err) {
+			return ohi.Conflictf("series %s already has a primary image set", t.SeriesInstanceUID)
+		}
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ohi.Conflictf("image set %s is locked or changed concurrently (expected ACTIVE at version %d)", is.ID, is.Version-1)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO image_set_versions (`+versionCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
+		is.ID, is.Version, string(is.State), string(is.WorkflowStatus), is.IsPrimary, is.Message, c.Forced,
+		ms(is.UpdatedAt), ms(is.UpdatedAt), ms(is.DeletedAt), c.MetadataKey); err != nil {
+		return err
+	}
+	for _, f := range c.Frames {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO frames (id, blob_key, transfer_syntax, size) VALUES ($1,$2,$3,$4) ON CONFLICT (id) DO NOTHING`,
+			f.ID, f.BlobKey, f.TransferSyntaxUID, f.Size); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO image_set_frames (image_set_id, frame_id) VALUES ($1,$2) ON CONFLICT DO NOTHING`, is.ID, f.ID); err != nil {
+			return err
+		}
+	}
+	for _, it := range c.Items {
+		if _, err := tx.ExecContext(ctx, `UPDATE import_items SET state = 'committed', image_set_id = $1, result = $2 WHERE job_id = $3 AND key = $4`,
+			is.ID, it.Result, it.JobID, it.Key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ImageSetChange implements ohi.MetadataStore.
+func (s *Store) ImageSetChange(ctx context.Context, c *ohi.ImageSetChange) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, l := range c.Locks {
+			res, err := tx.ExecContext(ctx, `UPDATE image_sets SET state = $1, workflow_status = $2, updated_at = $3
+				WHERE id = $4 AND datastore_id = $5 AND version = $6 AND state = 'ACTIVE'`,
+				string(l.State), string(l.Status), ms(l.UpdatedAt), l.ImageSetID, l.DatastoreID, l.Version)
 			if err != nil {
 				return err
 			}
 			if n, _ := res.RowsAffected(); n == 0 {
-				return ohi.Conflictf("image set %s changed concurrently (expected latest version %d)", is.ID, is.Version-1)
+				return ohi.Conflictf("image set %s is locked or is no longer at version %d", l.ImageSetID, l.Version)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO image_set_versions (`+versionCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
-			is.ID, is.Version, string(is.State), string(is.WorkflowStatus), is.IsPrimary, is.Message, false,
-			ms(is.UpdatedAt), ms(is.UpdatedAt), ms(is.DeletedAt), c.MetadataKey); err != nil {
-			return err
-		}
-		for _, f := range c.Frames {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO frames (id, blob_key, transfer_syntax, size) VALUES ($1,$2,$3,$4) ON CONFLICT (id) DO NOTHING`,
-				f.ID, f.BlobKey, f.TransferSyntaxUID, f.Size); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO image_set_frames (image_set_id, frame_id) VALUES ($1,$2) ON CONFLICT DO NOTHING`, is.ID, f.ID); err != nil {
+		for _, cm := range c.Commits {
+			if err := commitTx(ctx, tx, cm); err != nil {
 				return err
 			}
 		}
-		for _, it := range c.Items {
-			if _, err := tx.ExecContext(ctx, `UPDATE import_items SET state = 'committed', image_set_id = $1, result = $2 WHERE job_id = $3 AND key = $4`,
-				is.ID, it.Result, it.JobID, it.Key); err != nil {
+		for _, p := range c.Pending {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO image_set_pending (image_set_id, datastore_id, kind, state, workflow_status, message, update_version, due_at)
+				VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`, p.ImageSetID, p.DatastoreID, p.Kind, string(p.State), string(p.Status), p.Message, p.UpdateVersion, p.Due.UnixMilli()); err != nil {
+				if isUniqueViolation(err) {
+					return ohi.Conflictf("image set %s already has an operation in progress", p.ImageSetID)
+				}
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// PendingSettles implements ohi.MetadataStore.
+func (s *Store) PendingSettles(ctx context.Context, due time.Time, limit int) ([]*ohi.PendingSettle, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT image_set_id, datastore_id, kind, state, workflow_status, message, update_version, due_at
+		FROM image_set_pending WHERE due_at <= $1 ORDER BY due_at LIMIT `+fmt.Sprint(limit), due.UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*ohi.PendingSettle
+	for rows.Next() {
+		var p ohi.PendingSettle
+		var dueAt sql.NullInt64
+		if err := rows.Scan(&p.ImageSetID, &p.DatastoreID, &p.Kind, &p.State, &p.Status, &p.Message, &p.UpdateVersion, &dueAt); err != nil {
+			return nil, err
+		}
+		p.Due = fromMS(dueAt)
+		out = append(out, &p)
+	}
+	return out, rows.Err()
+}
+
+// ImageSetSettle implements ohi.MetadataStore.
+func (s *Store) ImageSetSettle(ctx context.Context, p *ohi.PendingSettle, at time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM image_set_pending WHERE image_set_id = $1 AND kind = $2`, p.ImageSetID, p.Kind)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // already settled
+		}
+		var deletedAt any
+		if p.Kind == "delete" {
+			deletedAt = at.UnixMilli()
+			if _, err := tx.ExecContext(ctx, `DELETE FROM frames WHERE id IN (SELECT frame_id FROM image_set_frames WHERE image_set_id = $1)
+				AND NOT EXISTS (SELECT 1 FROM image_set_frames o WHERE o.frame_id = frames.id AND o.image_set_id <> $1)`, p.ImageSetID); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM image_set_frames WHERE image_set_id = $1`, p.ImageSetID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE image_sets SET state = $1, workflow_status = $2, message = $3, updated_at = $4,
+			deleted_at = COALESCE($5, deleted_at) WHERE id = $6`, string(p.State), string(p.Status), p.Message, at.UnixMilli(), deletedAt, p.ImageSetID); err != nil {
+			return err
+		}
+		if p.UpdateVersion {
+			if _, err := tx.ExecContext(ctx, `UPDATE image_set_versions SET state = $1, workflow_status = $2, message = $3, updated_at = $4,
+				deleted_at = COALESCE($5, deleted_at) WHERE image_set_id = $6 AND version = (SELECT version FROM image_sets WHERE id = $6)`,
+				string(p.State), string(p.Status), p.Message, at.UnixMilli(), deletedAt, p.ImageSetID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// FramesOnlyIn implements ohi.MetadataStore.
+func (s *Store) FramesOnlyIn(ctx context.Context, imageSetID string) ([]*ohi.Frame, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT f.id, f.blob_key, f.transfer_syntax, f.size FROM image_set_frames isf JOIN frames f ON f.id = isf.frame_id
+		WHERE isf.image_set_id = $1 AND NOT EXISTS (SELECT 1 FROM image_set_frames o WHERE o.frame_id = isf.frame_id AND o.image_set_id <> $1)`, imageSetID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*ohi.Frame
+	for rows.Next() {
+		f := &ohi.Frame{ImageSetID: imageSetID}
+		if err := rows.Scan(&f.ID, &f.BlobKey, &f.TransferSyntaxUID, &f.Size); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
 }
 
 // FrameGet implements ohi.MetadataStore.

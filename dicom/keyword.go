@@ -1,0 +1,40 @@
+package dicom
+
+import (
+	"strconv"
+
+	"github.com/suyashkumar/dicom/pkg/tag"
+)
+
+// Attribute describes a data element as image set metadata names it: by
+// DICOM keyword, or by 8 uppercase hex digits for private and unknown tags.
+type Attribute struct {
+	Tag     uint32
+	Keyword string   // "" for private and unknown tags
+	VRs     []string // possible VRs from the dictionary; nil when unknown
+	Multi   bool     // the dictionary's VM allows more than one value
+	Private bool
+	Level   Level // where AHI places the element
+}
+
+// LookupAttribute resolves a metadata key: a keyword of the data
+// dictionary, or 8 hex digits. It reports false for anything else.
+func LookupAttribute(key string) (Attribute, bool) {
+	if len(key) == 8 {
+		if n, err := strconv.ParseUint(key, 16, 32); err == nil {
+			t := uint32(n)
+			a := Attribute{Tag: t, Private: (t>>16)%2 == 1, Level: LevelOf(t)}
+			if d, ok := lookup(t); ok {
+				a.Keyword, a.VRs, a.Multi = d.keyword, d.vrs, d.multi
+			}
+			return a, true
+		}
+	}
+	info, err := tag.FindByName(key)
+	if err != nil || len(info.VRs) == 0 {
+		return Attribute{}, false
+	}
+	t := uint32(info.Tag.Group)<<16 | uint32(info.Tag.Element)
+	return Attribute{Tag: t, Keyword: info.Keyword, VRs: info.VRs, Multi: info.VM != "1" && info.VM != "",
+		Level: LevelOf(t)}, true
+}
