@@ -28,7 +28,7 @@ test-short: ## fast unit tests only
 	$(GO) test -short ./...
 
 generate: ## regenerate api/zz_generated.go from the botocore model in ../shared
-	$(GO) run ./internal/apigen -model ../shared/healthimaging/medical-imaging-service-2.json -out api/zz_generated.go
+	$(GO) run ./internal/apigen -model ../shared/healthimaging/medical-imaging-service-2.json -out api/zz_generated.go -openapi api/openapi.json
 
 fuzz: ## run each fuzz target for 30s
 	bash scripts/fuzz.sh 30s

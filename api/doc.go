@@ -14,4 +14,4 @@
 // data-plane operations, and one listener serves both planes.
 package api
 
-//go:generate go run ../internal/apigen -model ../../shared/healthimaging/medical-imaging-service-2.json -out zz_generated.go
+//go:generate go run ../internal/apigen -model ../../shared/healthimaging/medical-imaging-service-2.json -out zz_generated.go -openapi openapi.json

@@ -28,6 +28,17 @@ func TestGeneratedIsCurrent(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatal("api/zz_generated.go is out of date: run `make generate`")
 	}
+	wantSpec, err := OpenAPI(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotSpec, err := os.ReadFile("../../api/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(gotSpec, wantSpec) {
+		t.Fatal("api/openapi.json is out of date: run `make generate`")
+	}
 }
 
 func TestGenerateRejectsBadModel(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -677,4 +678,28 @@ func TestImportJobIdempotencyAndVersions(t *testing.T) {
 	tampered = tampered[:len(tampered)-2] + "AA"
 	_, err = c.ListImageSetVersions(ctx, &mi.ListImageSetVersionsInput{DatastoreId: &dsID, ImageSetId: &setID, NextToken: &tampered})
 	wantCode(t, err, "ValidationException")
+}
+
+func TestUnauthenticatedEndpoints(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	for path, want := range map[string]string{"/healthz": "ok", "/openapi.json": `"operationId": "SearchImageSets"`} {
+		res, err := http.Get(ts.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Fatalf("GET %s = %d %.100s", path, res.StatusCode, b)
+		}
+	}
+	// Everything else needs a signature.
+	res, err := http.Get(ts.srv.URL + "/datastore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 403 || res.Header.Get("X-Amzn-ErrorType") != "MissingAuthenticationTokenException" || res.Header.Get("x-amzn-RequestId") == "" {
+		t.Fatalf("unsigned request = %d %v", res.StatusCode, res.Header)
+	}
 }
