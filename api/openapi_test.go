@@ -18,8 +18,8 @@ type botocore struct {
 			Method     string `json:"method"`
 			RequestURI string `json:"requestUri"`
 		} `json:"http"`
-		Input  struct{ Shape string } `json:"input"`
-		Output struct{ Shape string } `json:"output"`
+		Input  struct{ Shape string }   `json:"input"`
+		Output struct{ Shape string }   `json:"output"`
 		Errors []struct{ Shape string } `json:"errors"`
 	} `json:"operations"`
 	Shapes map[string]struct {
