@@ -40,7 +40,8 @@ type MetadataStore interface {
 	// previously created in the same data store with the same client token
 	// (ErrConflict if requestHash differs).
 	ImportJobCreate(ctx context.Context, job *ImportJob, clientToken, requestHash string) (got *ImportJob, created bool, err error)
-	// ImportJobGet returns a job of a data store, or ErrNotFound.
+	// ImportJobGet returns a job of a data store (any data store when
+	// datastoreID is ""), or ErrNotFound.
 	ImportJobGet(ctx context.Context, datastoreID, id string) (*ImportJob, error)
 	// ImportJobList lists a data store's jobs, newest first, after the
 	// cursor (a job id or "").
@@ -57,9 +58,26 @@ type MetadataStore interface {
 	// at start-up, when no other process can hold one).
 	ImportJobReleaseLeases(ctx context.Context) error
 
+	// ImportTasksCreate splits a job into tasks, one per batch of input
+	// keys, unless the job already has tasks. It reports whether it created
+	// them.
+	ImportTasksCreate(ctx context.Context, jobID string, batches [][]ObjectInfo) (bool, error)
+	// ImportTaskClaim leases a task that is not done, of a job that is
+	// IN_PROGRESS, whose lease expired; nil when there is none. With jobID
+	// set it only considers that job's tasks.
+	ImportTaskClaim(ctx context.Context, jobID, owner string, now, leaseUntil time.Time) (*ImportTask, error)
+	// ImportTaskRenew extends owner's lease on a task (ErrConflict when lost).
+	ImportTaskRenew(ctx context.Context, t *ImportTask, owner string, leaseUntil time.Time) error
+	// ImportTaskDone marks a task done.
+	ImportTaskDone(ctx context.Context, t *ImportTask) error
+	// ImportTasksPending counts a job's tasks that are not done.
+	ImportTasksPending(ctx context.Context, jobID string) (int, error)
+
 	// ImportItemPut records the outcome of one input file of a job,
 	// replacing any earlier record for the same key.
 	ImportItemPut(ctx context.Context, item *ImportItem) error
+	// ImportItemsRecorded reports which of keys have a recorded item.
+	ImportItemsRecorded(ctx context.Context, jobID string, keys []string) (map[string]bool, error)
 	// ImportItems returns every recorded item of a job in key order.
 	ImportItems(ctx context.Context, jobID string) ([]*ImportItem, error)
 
@@ -100,6 +118,14 @@ type MetadataStore interface {
 	// Setting returns a persistent server setting, creating it with init()
 	// on first use.
 	Setting(ctx context.Context, name string, init func() string) (string, error)
+}
+
+// ImportTask is a batch of one import job's input files that any worker
+// of any process may read.
+type ImportTask struct {
+	JobID   string
+	Seq     int64
+	Objects []ObjectInfo
 }
 
 // ImportItem is the recorded outcome of one input file of an import job.

@@ -128,9 +128,30 @@ func (im *Importer) group(ctx context.Context, job *ohi.ImportJob, log *slog.Log
 func (im *Importer) commitGroup(ctx context.Context, job *ohi.ImportJob, seriesUID string, g *instanceGroup, log *slog.Logger) error {
 	for attempt := 0; ; attempt++ {
 		err := im.tryCommitGroup(ctx, job, seriesUID, g, log)
-		if !errors.Is(err, ohi.ErrConflict) || attempt >= 20 {
+		if !errors.Is(err, ohi.ErrConflict) || attempt >= 50 {
 			return err
 		}
+		// Another worker may have committed some of these files (a job
+		// whose coordinator was replaced): keep only those still waiting.
+		items, err := im.Store.ImportItems(ctx, job.ID)
+		if err != nil {
+			return err
+		}
+		waiting := map[string]bool{}
+		for _, it := range items {
+			waiting[it.Key] = it.State == "parsed"
+		}
+		var keep instanceGroup
+		keep.key = g.key
+		for i, it := range g.items {
+			if waiting[it.Key] {
+				keep.items, keep.insts = append(keep.items, it), append(keep.insts, g.insts[i])
+			}
+		}
+		if len(keep.items) == 0 {
+			return nil
+		}
+		*g = keep
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

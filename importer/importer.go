@@ -94,10 +94,16 @@ func (im *Importer) logger() *slog.Logger {
 	return im.Logger
 }
 
-// Run executes (or resumes) job to its end and records the final status. It
-// returns an error only when the job was interrupted (context cancelled or
-// the metadata store failing); the job can then be run again.
-func (im *Importer) Run(ctx context.Context, job *ohi.ImportJob) error {
+// BatchSize is the number of input files in one import task (default 16).
+// Tasks are the unit of work that any worker of any process may claim.
+const BatchSize = 16
+
+// Start moves a SUBMITTED job to IN_PROGRESS, lists its input within the
+// quotas and splits it into tasks. It is idempotent. A job-level failure
+// (bad input prefix, quota exceeded) is recorded as FAILED and Start then
+// returns nil with job.Status FAILED; other errors interrupt the job, which
+// can be started again.
+func (im *Importer) Start(ctx context.Context, job *ohi.ImportJob) error {
 	log := im.logger().With("jobId", job.ID, "datastoreId", job.DatastoreID)
 	if job.Status == ohi.JobSubmitted {
 		job.Status = ohi.JobInProgress
@@ -108,79 +114,135 @@ func (im *Importer) Run(ctx context.Context, job *ohi.ImportJob) error {
 	} else {
 		log.Info("import job resumed", "input", job.InputS3URI)
 	}
-	start := time.Now()
-	sum, err := im.run(ctx, job, log)
+	in, inBucket, inPrefix, err := im.bucket(job.InputS3URI, "input")
+	if err == nil {
+		var objects []ohi.ObjectInfo
+		if objects, err = im.list(ctx, in, inBucket, inPrefix); err == nil {
+			var batches [][]ohi.ObjectInfo
+			for len(objects) > 0 {
+				n := min(len(objects), BatchSize)
+				batches = append(batches, objects[:n])
+				objects = objects[n:]
+			}
+			var created bool
+			if created, err = im.Store.ImportTasksCreate(ctx, job.ID, batches); err == nil && created {
+				log.Info("import job planned", "tasks", len(batches))
+			}
+		}
+	}
+	if IsJobFailure(err) {
+		return im.end(ctx, job, err, nil, log)
+	}
+	return err
+}
+
+// RunTask reads the files of one task that have no recorded outcome yet
+// and records each file's outcome.
+func (im *Importer) RunTask(ctx context.Context, task *ohi.ImportTask) error {
+	job, err := im.Store.ImportJobGet(ctx, "", task.JobID)
+	if err != nil {
+		return err
+	}
+	in, _, _, err := im.bucket(job.InputS3URI, "input")
+	if err != nil {
+		return err
+	}
+	keys := make([]string, len(task.Objects))
+	for i, o := range task.Objects {
+		keys[i] = o.Key
+	}
+	done, err := im.Store.ImportItemsRecorded(ctx, job.ID, keys)
+	if err != nil {
+		return err
+	}
+	var todo []ohi.ObjectInfo
+	for _, o := range task.Objects {
+		if !done[o.Key] {
+			todo = append(todo, o)
+		}
+	}
+	return im.readAll(ctx, job, in, todo)
+}
+
+// Finish groups the job's read files into image sets, writes the output
+// manifest and NDJSON files, and records COMPLETED (or FAILED when the
+// output cannot be written). Call it once every task is done.
+func (im *Importer) Finish(ctx context.Context, job *ohi.ImportJob) error {
+	log := im.logger().With("jobId", job.ID, "datastoreId", job.DatastoreID)
+	if err := im.group(ctx, job, log); err != nil {
+		return err
+	}
+	items, err := im.Store.ImportItems(ctx, job.ID)
+	if err != nil {
+		return err
+	}
+	out, _, outPrefix, err := im.bucket(job.OutputPrefixURI(), "output")
+	var sum *jobSummary
+	if err == nil {
+		sum, err = im.writeOutputs(ctx, job, out, outPrefix, items)
+		if err != nil && ctx.Err() == nil {
+			err = jobFailf("cannot write the job output to %s: %v", job.OutputPrefixURI(), err)
+		}
+	}
 	if err != nil && !IsJobFailure(err) {
 		return err
 	}
+	return im.end(ctx, job, err, sum, log)
+}
+
+// Run executes (or resumes) job to its end in this process: Start, every
+// task, Finish. It returns an error only when the job was interrupted.
+func (im *Importer) Run(ctx context.Context, job *ohi.ImportJob) error {
+	if err := im.Start(ctx, job); err != nil || job.Status == ohi.JobFailed {
+		return err
+	}
+	for {
+		now := time.Now()
+		task, err := im.Store.ImportTaskClaim(ctx, job.ID, "run-"+job.ID, now, now.Add(time.Hour))
+		if err != nil {
+			return err
+		}
+		if task == nil {
+			break
+		}
+		if err := im.RunTask(ctx, task); err != nil {
+			return err
+		}
+		if err := im.Store.ImportTaskDone(ctx, task); err != nil {
+			return err
+		}
+	}
+	return im.Finish(ctx, job)
+}
+
+// end records the job's final status.
+func (im *Importer) end(ctx context.Context, job *ohi.ImportJob, failure error, sum *jobSummary, log *slog.Logger) error {
 	job.EndedAt = time.Now().UTC()
-	if err != nil {
-		job.Status, job.Message = ohi.JobFailed, err.Error()
+	if failure != nil {
+		job.Status, job.Message = ohi.JobFailed, failure.Error()
 		log.Warn("import job failed", "reason", job.Message)
 	} else {
 		job.Status, job.Message = ohi.JobCompleted, ""
 		log.Info("import job completed", "scanned", sum.NumberOfScannedFiles, "imported", sum.NumberOfImportedFiles,
 			"customerErrors", sum.NumberOfFilesWithCustomerError, "serverErrors", sum.NumberOfFilesWithServerError,
-			"imageSets", sum.NumberOfGeneratedImageSets, "elapsed", time.Since(start).Round(time.Millisecond))
+			"imageSets", sum.NumberOfGeneratedImageSets, "elapsed", job.EndedAt.Sub(job.SubmittedAt).Round(time.Millisecond))
 	}
 	// The final status must be recorded even if the caller is shutting down.
 	return im.Store.ImportJobUpdate(context.WithoutCancel(ctx), job)
 }
 
-func (im *Importer) run(ctx context.Context, job *ohi.ImportJob, log *slog.Logger) (*jobSummary, error) {
-	inBucket, inPrefix, err := splitS3(job.InputS3URI)
+// bucket resolves an s3:// URI to its bucket store and key prefix; an
+// invalid URI or bucket is a job-level failure.
+func (im *Importer) bucket(uri, what string) (ohi.BlobStore, string, string, error) {
+	bucket, prefix, err := splitS3(uri)
 	if err != nil {
-		return nil, jobFailf("invalid inputS3Uri: %v", err)
+		return nil, "", "", jobFailf("invalid %s URI: %v", what, err)
 	}
-	in, err := im.Buckets.Bucket(inBucket)
+	b, err := im.Buckets.Bucket(bucket)
 	if err != nil {
-		return nil, jobFailf("cannot open input bucket %s: %v", inBucket, err)
+		return nil, "", "", jobFailf("cannot open %s bucket %s: %v", what, bucket, err)
 	}
-	outBucket, outPrefix, err := splitS3(job.OutputPrefixURI())
-	if err != nil {
-		return nil, jobFailf("invalid outputS3Uri: %v", err)
-	}
-	out, err := im.Buckets.Bucket(outBucket)
-	if err != nil {
-		return nil, jobFailf("cannot open output bucket %s: %v", outBucket, err)
-	}
-	objects, err := im.list(ctx, in, inBucket, inPrefix)
-	if err != nil {
-		return nil, err
-	}
-	done, err := im.Store.ImportItems(ctx, job.ID)
-	if err != nil {
-		return nil, err
-	}
-	seen := make(map[string]bool, len(done))
-	for _, it := range done {
-		seen[it.Key] = true
-	}
-	var todo []ohi.ObjectInfo
-	for _, o := range objects {
-		if !seen[o.Key] {
-			todo = append(todo, o)
-		}
-	}
-	log.Info("import job files", "total", len(objects), "toRead", len(todo))
-	if err := im.readAll(ctx, job, in, todo); err != nil {
-		return nil, err
-	}
-	if err := im.group(ctx, job, log); err != nil {
-		return nil, err
-	}
-	items, err := im.Store.ImportItems(ctx, job.ID)
-	if err != nil {
-		return nil, err
-	}
-	sum, err := im.writeOutputs(ctx, job, out, outPrefix, items)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, jobFailf("cannot write the job output to %s: %v", job.OutputPrefixURI(), err)
-	}
-	return sum, nil
+	return b, bucket, prefix, nil
 }
 
 func splitS3(uri string) (bucket, prefix string, err error) {

@@ -1,9 +1,19 @@
-// Package jobqueue runs import jobs durably. Jobs live in the metadata
-// store (the import_jobs table is the queue): a worker claims the oldest
-// unfinished job with a lease, renews the lease while it works, and records
-// the final status. A job whose worker died is claimed again once its lease
-// expires (or at once, in embedded mode, where the process that restarts is
-// the only one); the importer resumes it from its recorded progress.
+// Package jobqueue runs import jobs durably, across every worker of every
+// process that shares the metadata store. Jobs and their tasks live in the
+// store (import_jobs and import_tasks are the queue):
+//
+//   - a worker claims the oldest unfinished job with a lease, plans it
+//     (lists the input and splits it into tasks of a few files), and
+//     becomes its coordinator;
+//   - any worker claims any task of a running job with a lease and reads its
+//     files; so one large import uses the cores of every replica;
+//   - when no task is left, the coordinator groups the files into image
+//     sets, writes the output and records the final status.
+//
+// Leases are renewed while work runs. A job or task whose worker died is
+// claimed again once its lease expires (at once in embedded mode, where the
+// restarting process is the only one); the importer resumes it from its
+// recorded per-file progress, so each file is imported exactly once.
 package jobqueue
 
 import (
@@ -16,9 +26,14 @@ import (
 	"github.com/openhealthimaging/ohi"
 )
 
-// JobRunner runs one import job to its end; see importer.Importer.Run.
+// JobRunner does the work of import jobs; see importer.Importer.
 type JobRunner interface {
-	Run(ctx context.Context, job *ohi.ImportJob) error
+	// Start plans a job; a job-level failure leaves job.Status FAILED.
+	Start(ctx context.Context, job *ohi.ImportJob) error
+	// RunTask reads the files of one task.
+	RunTask(ctx context.Context, task *ohi.ImportTask) error
+	// Finish groups, writes the output and records the final status.
+	Finish(ctx context.Context, job *ohi.ImportJob) error
 }
 
 // Runner claims and runs import jobs.
@@ -34,8 +49,8 @@ type Runner struct {
 	// Poll is how often the queue is checked without a notification
 	// (default 2s).
 	Poll time.Duration
-	// Concurrency is the number of jobs run at once (default 1; each job
-	// already reads its files on every core).
+	// Concurrency is the number of workers (default 1; each task already
+	// reads its files on every core).
 	Concurrency int
 
 	once sync.Once
@@ -91,7 +106,7 @@ func (r *Runner) worker(ctx context.Context) {
 	t := time.NewTicker(r.Poll)
 	defer t.Stop()
 	for {
-		for ctx.Err() == nil && r.runOne(ctx) {
+		for ctx.Err() == nil && (r.runTask(ctx, "") || r.runJob(ctx)) {
 		}
 		select {
 		case <-ctx.Done():
@@ -102,13 +117,57 @@ func (r *Runner) worker(ctx context.Context) {
 	}
 }
 
-// runOne claims and runs one job; it reports whether it found one.
-func (r *Runner) runOne(ctx context.Context) bool {
+// backoff waits after a failure so a failing store is not hammered; the
+// lease then expires and the work is retried.
+func (r *Runner) backoff(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(r.Poll):
+	}
+}
+
+// runTask claims and runs one task (of job jobID, or of any job); it
+// reports whether it found one.
+func (r *Runner) runTask(ctx context.Context, jobID string) bool {
+	now := time.Now()
+	task, err := r.Store.ImportTaskClaim(ctx, jobID, r.Owner, now, now.Add(r.Lease))
+	if err != nil {
+		if ctx.Err() == nil {
+			r.Logger.Error("claim import task", "err", err)
+			r.backoff(ctx)
+		}
+		return false
+	}
+	if task == nil {
+		return false
+	}
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go r.renew(tctx, cancel, func(c context.Context, until time.Time) error {
+		return r.Store.ImportTaskRenew(c, task, r.Owner, until)
+	})
+	if err := r.Jobs.RunTask(tctx, task); err != nil {
+		if ctx.Err() == nil && tctx.Err() == nil {
+			r.Logger.Error("import task interrupted", "jobId", task.JobID, "task", task.Seq, "err", err)
+			r.backoff(ctx)
+		}
+		return true
+	}
+	if err := r.Store.ImportTaskDone(ctx, task); err != nil && ctx.Err() == nil {
+		r.Logger.Error("record import task done", "jobId", task.JobID, "task", task.Seq, "err", err)
+	}
+	return true
+}
+
+// runJob claims a job and coordinates it to its end; it reports whether it
+// found one.
+func (r *Runner) runJob(ctx context.Context) bool {
 	now := time.Now()
 	job, err := r.Store.ImportJobClaim(ctx, r.Owner, now, now.Add(r.Lease))
 	if err != nil {
 		if ctx.Err() == nil {
 			r.Logger.Error("claim import job", "err", err)
+			r.backoff(ctx)
 		}
 		return false
 	}
@@ -117,27 +176,56 @@ func (r *Runner) runOne(ctx context.Context) bool {
 	}
 	jctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go r.renew(jctx, cancel, job.ID)
-	err = r.Jobs.Run(jctx, job)
+	go r.renew(jctx, cancel, func(c context.Context, until time.Time) error {
+		return r.Store.ImportJobRenew(c, job.ID, r.Owner, until)
+	})
+	err = r.coordinate(jctx, job)
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
 		r.Logger.Info("import job interrupted by shutdown; it resumes at the next start", "jobId", job.ID)
-	case errors.Is(jctx.Err(), context.Canceled):
+	case jctx.Err() != nil:
 		r.Logger.Warn("import job lease lost; another worker resumes it", "jobId", job.ID)
 	default:
 		r.Logger.Error("import job interrupted", "jobId", job.ID, "err", err)
-		// Back off so a failing store is not hammered; the lease expires and
-		// the job is retried.
-		select {
-		case <-ctx.Done():
-		case <-time.After(r.Poll):
-		}
+		r.backoff(ctx)
 	}
 	return true
 }
 
-func (r *Runner) renew(ctx context.Context, cancel context.CancelFunc, id string) {
+func (r *Runner) coordinate(ctx context.Context, job *ohi.ImportJob) error {
+	if err := r.Jobs.Start(ctx, job); err != nil || job.Status == ohi.JobFailed {
+		return err
+	}
+	wait := time.NewTicker(min(r.Poll, 200*time.Millisecond))
+	defer wait.Stop()
+	for {
+		if r.runTask(ctx, job.ID) {
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		n, err := r.Store.ImportTasksPending(ctx, job.ID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return r.Jobs.Finish(ctx, job)
+		}
+		// Other workers hold the remaining tasks; help with other jobs'
+		// tasks meanwhile, then look again.
+		if !r.runTask(ctx, "") {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-wait.C:
+			}
+		}
+	}
+}
+
+func (r *Runner) renew(ctx context.Context, cancel context.CancelFunc, renew func(context.Context, time.Time) error) {
 	t := time.NewTicker(r.Lease / 3)
 	defer t.Stop()
 	for {
@@ -145,13 +233,13 @@ func (r *Runner) renew(ctx context.Context, cancel context.CancelFunc, id string
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := r.Store.ImportJobRenew(ctx, id, r.Owner, time.Now().Add(r.Lease)); err != nil {
+			if err := renew(ctx, time.Now().Add(r.Lease)); err != nil {
 				if errors.Is(err, ohi.ErrConflict) {
 					cancel()
 					return
 				}
 				if ctx.Err() == nil {
-					r.Logger.Warn("renew import job lease", "jobId", id, "err", err)
+					r.Logger.Warn("renew lease", "err", err)
 				}
 			}
 		}

@@ -163,9 +163,13 @@ func commitTx(ctx context.Context, tx *sql.Tx, c *ohi.ImageSetCommit) error {
 		}
 	}
 	for _, it := range c.Items {
-		if _, err := tx.ExecContext(ctx, `UPDATE import_items SET state = 'committed', image_set_id = $1, result = $2 WHERE job_id = $3 AND key = $4`,
-			is.ID, it.Result, it.JobID, it.Key); err != nil {
+		res, err := tx.ExecContext(ctx, `UPDATE import_items SET state = 'committed', image_set_id = $1, result = $2
+			WHERE job_id = $3 AND key = $4 AND state = 'parsed'`, is.ID, it.Result, it.JobID, it.Key)
+		if err != nil {
 			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ohi.Conflictf("import item %s of job %s is not waiting to be committed", it.Key, it.JobID)
 		}
 	}
 	return nil

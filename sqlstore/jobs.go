@@ -3,8 +3,10 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/openhealthimaging/ohi"
@@ -28,6 +30,14 @@ func scanJob(row interface{ Scan(...any) error }) (*ohi.ImportJob, error) {
 
 // ImportJobCreate implements ohi.MetadataStore.
 func (s *Store) ImportJobCreate(ctx context.Context, job *ohi.ImportJob, token, hash string) (*ohi.ImportJob, bool, error) {
+	got, created, err := s.importJobCreate(ctx, job, token, hash)
+	if isUniqueViolation(err) {
+		got, created, err = s.importJobCreate(ctx, job, token, hash)
+	}
+	return got, created, err
+}
+
+func (s *Store) importJobCreate(ctx context.Context, job *ohi.ImportJob, token, hash string) (*ohi.ImportJob, bool, error) {
 	var got *ohi.ImportJob
 	created := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -57,7 +67,7 @@ func (s *Store) ImportJobCreate(ctx context.Context, job *ohi.ImportJob, token, 
 
 // ImportJobGet implements ohi.MetadataStore.
 func (s *Store) ImportJobGet(ctx context.Context, datastoreID, id string) (*ohi.ImportJob, error) {
-	j, err := scanJob(s.r.QueryRowContext(ctx, `SELECT `+jobCols+` FROM import_jobs WHERE datastore_id = $1 AND id = $2`, datastoreID, id))
+	j, err := scanJob(s.r.QueryRowContext(ctx, `SELECT `+jobCols+` FROM import_jobs WHERE ($1 = '' OR datastore_id = $1) AND id = $2`, datastoreID, id))
 	if errors.Is(err, ohi.ErrNotFound) {
 		return nil, ohi.NotFoundf("import job %s does not exist in data store %s", id, datastoreID)
 	}
@@ -132,7 +142,10 @@ func (s *Store) ImportJobRenew(ctx context.Context, id, owner string, leaseUntil
 
 // ImportJobReleaseLeases implements ohi.MetadataStore.
 func (s *Store) ImportJobReleaseLeases(ctx context.Context) error {
-	_, err := s.w.ExecContext(ctx, `UPDATE import_jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`)
+	if _, err := s.w.ExecContext(ctx, `UPDATE import_jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`); err != nil {
+		return err
+	}
+	_, err := s.w.ExecContext(ctx, `UPDATE import_tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`)
 	return err
 }
 
@@ -160,4 +173,113 @@ func (s *Store) ImportItems(ctx context.Context, jobID string) ([]*ohi.ImportIte
 		out = append(out, &it)
 	}
 	return out, rows.Err()
+}
+
+// ImportTasksCreate implements ohi.MetadataStore.
+func (s *Store) ImportTasksCreate(ctx context.Context, jobID string, batches [][]ohi.ObjectInfo) (bool, error) {
+	created := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM import_tasks WHERE job_id = $1`, jobID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		for i, b := range batches {
+			keys, err := json.Marshal(b)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO import_tasks (job_id, seq, keys) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, jobID, i, string(keys)); err != nil {
+				return err
+			}
+		}
+		created = true
+		return nil
+	})
+	return created, err
+}
+
+// ImportTaskClaim implements ohi.MetadataStore.
+func (s *Store) ImportTaskClaim(ctx context.Context, jobID, owner string, now, leaseUntil time.Time) (*ohi.ImportTask, error) {
+	lock := ""
+	if s.dialect == dialectPostgres {
+		lock = " FOR UPDATE OF t SKIP LOCKED"
+	}
+	var t ohi.ImportTask
+	var objects string
+	err := s.w.QueryRowContext(ctx, `UPDATE import_tasks SET lease_owner = $1, lease_until = $2
+		WHERE (job_id, seq) = (SELECT t.job_id, t.seq FROM import_tasks t JOIN import_jobs j ON j.id = t.job_id
+			WHERE NOT t.done AND j.status = 'IN_PROGRESS' AND ($4 = '' OR t.job_id = $4)
+			AND (t.lease_until IS NULL OR t.lease_until < $3) ORDER BY j.submitted_at, t.job_id, t.seq LIMIT 1`+lock+`)
+		RETURNING job_id, seq, keys`, owner, leaseUntil.UnixMilli(), now.UnixMilli(), jobID).Scan(&t.JobID, &t.Seq, &objects)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(objects), &t.Objects); err != nil {
+		return nil, fmt.Errorf("import task %s/%d: %w", t.JobID, t.Seq, err)
+	}
+	return &t, nil
+}
+
+// ImportTaskRenew implements ohi.MetadataStore.
+func (s *Store) ImportTaskRenew(ctx context.Context, t *ohi.ImportTask, owner string, leaseUntil time.Time) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE import_tasks SET lease_until = $1 WHERE job_id = $2 AND seq = $3 AND lease_owner = $4`,
+		leaseUntil.UnixMilli(), t.JobID, t.Seq, owner)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ohi.Conflictf("lease on import task %s/%d lost", t.JobID, t.Seq)
+	}
+	return nil
+}
+
+// ImportTaskDone implements ohi.MetadataStore.
+func (s *Store) ImportTaskDone(ctx context.Context, t *ohi.ImportTask) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE import_tasks SET done = TRUE, lease_owner = NULL, lease_until = NULL WHERE job_id = $1 AND seq = $2`, t.JobID, t.Seq)
+	return err
+}
+
+// ImportTasksPending implements ohi.MetadataStore.
+func (s *Store) ImportTasksPending(ctx context.Context, jobID string) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM import_tasks WHERE job_id = $1 AND NOT done`, jobID).Scan(&n)
+	return n, err
+}
+
+// ImportItemsRecorded implements ohi.MetadataStore.
+func (s *Store) ImportItemsRecorded(ctx context.Context, jobID string, keys []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(keys))
+	for len(keys) > 0 {
+		n := min(len(keys), 500)
+		args := []any{jobID}
+		ph := make([]string, n)
+		for i, k := range keys[:n] {
+			args = append(args, k)
+			ph[i] = fmt.Sprintf("$%d", i+2)
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT key FROM import_items WHERE job_id = $1 AND key IN (`+strings.Join(ph, ",")+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		keys = keys[n:]
+	}
+	return out, nil
 }

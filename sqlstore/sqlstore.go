@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
@@ -60,6 +61,57 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// OpenPostgres connects to the PostgreSQL database at url
+// (postgres://user@host:port/db?...) and applies the migrations. Several
+// ohi processes may share one database.
+func OpenPostgres(ctx context.Context, url string) (*Store, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	s := &Store{w: db, r: db, dialect: dialectPostgres}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Open opens the store named by a URL: postgres:// or postgresql:// for
+// PostgreSQL, or a file path (optionally sqlite://PATH) for SQLite.
+func Open(ctx context.Context, url string) (*Store, error) {
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return OpenPostgres(ctx, url)
+	case strings.HasPrefix(url, "sqlite://"):
+		return OpenSQLite(ctx, strings.TrimPrefix(url, "sqlite://"))
+	}
+	return OpenSQLite(ctx, url)
+}
+
+// Shared reports whether other processes may use the same database (and
+// so hold import job leases): true for PostgreSQL.
+func (s *Store) Shared() bool { return s.dialect == dialectPostgres }
+
+// Migrate applies the migrations; OpenSQLite and OpenPostgres already do.
+func (s *Store) Migrate(ctx context.Context) error { return s.migrate(ctx) }
+
+// lockQuota serialises quota checks across processes sharing a database.
+func (s *Store) lockQuota(ctx context.Context, tx *sql.Tx, key int64) error {
+	if s.dialect != dialectPostgres {
+		return nil // SQLite has one writer
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, key)
+	return err
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -144,6 +196,16 @@ func scanDatastore(row interface{ Scan(...any) error }) (*ohi.Datastore, error) 
 
 // DatastoreCreate implements ohi.MetadataStore.
 func (s *Store) DatastoreCreate(ctx context.Context, ds *ohi.Datastore, token, hash string, maxActive int) (*ohi.Datastore, bool, error) {
+	got, created, err := s.datastoreCreate(ctx, ds, token, hash, maxActive)
+	if isUniqueViolation(err) {
+		// Another process inserted the same client token concurrently: the
+		// retry finds its data store.
+		got, created, err = s.datastoreCreate(ctx, ds, token, hash, maxActive)
+	}
+	return got, created, err
+}
+
+func (s *Store) datastoreCreate(ctx context.Context, ds *ohi.Datastore, token, hash string, maxActive int) (*ohi.Datastore, bool, error) {
 	var got *ohi.Datastore
 	created := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -157,6 +219,9 @@ func (s *Store) DatastoreCreate(ctx context.Context, ds *ohi.Datastore, token, h
 			got, err = scanDatastore(tx.QueryRowContext(ctx, `SELECT `+datastoreCols+` FROM datastores WHERE id = $1`, id))
 			return err
 		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if err := s.lockQuota(ctx, tx, 0x6f6869); err != nil {
 			return err
 		}
 		var n int

@@ -22,6 +22,7 @@ type cli struct {
 	Serve    ServeCmd    `cmd:"" help:"Run the HealthImaging-compatible API server."`
 	Workflow WorkflowCmd `cmd:"" help:"Run or validate Arazzo workflow documents."`
 	Synth    SynthCmd    `cmd:"" help:"Write synthetic DICOM studies for demos, tests and benchmarks."`
+	Migrate  MigrateCmd  `cmd:"" help:"Apply the metadata store's schema migrations."`
 	Version  VersionCmd  `cmd:"" help:"Print the version."`
 }
 

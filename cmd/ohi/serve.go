@@ -33,6 +33,8 @@ type ServeCmd struct {
 	SecretAccessKey string        `env:"OHI_SECRET_ACCESS_KEY" help:"Secret access key clients sign with."`
 	NoAuth          bool          `env:"OHI_NO_AUTH" help:"Disable signature verification (any client is accepted)."`
 	S3Endpoint      string        `env:"OHI_S3_ENDPOINT" help:"Read import input and write import output from this S3-compatible endpoint (standard AWS credential chain) instead of <data-dir>/buckets."`
+	Database        string        `env:"OHI_DATABASE" placeholder:"postgres://..." help:"Metadata database: a postgres:// URL shared by replicas (default: SQLite in the data directory)."`
+	BlobStore       string        `env:"OHI_BLOB_STORE" placeholder:"s3://BUCKET/PREFIX" help:"Storage for frames and metadata: an s3:// bucket and prefix shared by replicas, on --s3-endpoint or AWS (default: the data directory)."`
 	ImportWorkers   int           `env:"OHI_IMPORT_WORKERS" help:"Files read in parallel per import job (default: number of CPUs)."`
 	MaxFilesPerJob  int           `default:"5000" env:"OHI_MAX_FILES_PER_JOB" help:"Quota of files per import job."`
 	LogFormat       string        `default:"text" enum:"text,json" env:"OHI_LOG_FORMAT" help:"Log format: text or json."`
@@ -68,19 +70,35 @@ func (c *ServeCmd) Run() error {
 	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	unlock, err := lockDataDir(c.DataDir)
-	if err != nil {
-		return err
+	if c.Database == "" {
+		// The embedded database belongs to one process.
+		unlock, err := lockDataDir(c.DataDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 	}
-	defer unlock()
 
 	var buckets ohi.Buckets
-	if c.S3Endpoint != "" {
+	var blobs ohi.BlobStore
+	if c.S3Endpoint != "" || c.BlobStore != "" {
 		client, err := s3blob.NewClient(ctx, c.S3Endpoint, c.Region)
 		if err != nil {
-			return fmt.Errorf("S3 client for %s: %w", c.S3Endpoint, err)
+			return fmt.Errorf("S3 client for %q: %w", c.S3Endpoint, err)
 		}
-		buckets = &s3blob.Buckets{Client: client}
+		if c.S3Endpoint != "" {
+			buckets = &s3blob.Buckets{Client: client}
+		}
+		if c.BlobStore != "" {
+			bucket, prefix, _ := strings.Cut(strings.TrimPrefix(c.BlobStore, "s3://"), "/")
+			if !strings.HasPrefix(c.BlobStore, "s3://") || bucket == "" {
+				return &ExitError{Code: 2, Err: fmt.Errorf("--blob-store must be s3://BUCKET/PREFIX, got %q", c.BlobStore)}
+			}
+			if prefix != "" && !strings.HasSuffix(prefix, "/") {
+				prefix += "/"
+			}
+			blobs = s3blob.New(client, bucket, prefix)
+		}
 	}
 	var creds map[string]string
 	if c.NoAuth {
@@ -88,6 +106,7 @@ func (c *ServeCmd) Run() error {
 	} else {
 		ak, sk := c.AccessKeyID, c.SecretAccessKey
 		if ak == "" {
+			var err error
 			if ak, sk, err = loadOrCreateCredentials(c.DataDir); err != nil {
 				return err
 			}
@@ -95,7 +114,7 @@ func (c *ServeCmd) Run() error {
 		creds = map[string]string{ak: sk}
 		logger.Info("signature verification on", "accessKeyId", ak, "region", c.Region)
 	}
-	a, err := app.New(ctx, app.Config{DataDir: c.DataDir, Region: c.Region, AccountID: c.AccountID, Credentials: creds,
+	a, err := app.New(ctx, app.Config{DataDir: c.DataDir, Database: c.Database, Blobs: blobs, Region: c.Region, AccountID: c.AccountID, Credentials: creds,
 		Buckets: buckets, ImportWorkers: c.ImportWorkers, Limits: importer.Limits{MaxFiles: c.MaxFilesPerJob}, Logger: logger})
 	if err != nil {
 		return err

@@ -28,7 +28,15 @@ import (
 
 // Config configures an App. DataDir is required.
 type Config struct {
-	DataDir   string
+	// DataDir holds the embedded database, blobs and buckets by default,
+	// and temporary files always.
+	DataDir string
+	// Database is the metadata store: "" for SQLite in DataDir, or a
+	// postgres:// URL shared by every replica.
+	Database string
+	// Blobs is the storage area for frames and metadata documents; nil
+	// means DataDir/blobs. Replicas share an S3 bucket (blob/s3blob).
+	Blobs     ohi.BlobStore
 	Region    string // default us-east-1
 	AccountID string // default 123456789012
 	// Credentials maps access key ids to secrets; nil disables signature
@@ -49,7 +57,7 @@ type Config struct {
 // App is a wired server process.
 type App struct {
 	Store   *sqlstore.Store
-	Blobs   *fileblob.Store
+	Blobs   ohi.BlobStore
 	Buckets ohi.Buckets
 	Service *service.Service
 	Runner  *jobqueue.Runner
@@ -80,18 +88,26 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			return fail(err)
 		}
 	}
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "ohi.db"))
+	dbURL := cfg.Database
+	if dbURL == "" {
+		dbURL = filepath.Join(cfg.DataDir, "ohi.db")
+	}
+	store, err := sqlstore.Open(ctx, dbURL)
 	if err != nil {
 		return fail(fmt.Errorf("open metadata store: %w", err))
 	}
 	a.Store = store
 	a.closers = append(a.closers, store.Close)
-	blobs, err := fileblob.New(filepath.Join(cfg.DataDir, "blobs"))
-	if err != nil {
-		return fail(fmt.Errorf("open blob store: %w", err))
+	blobs := cfg.Blobs
+	if blobs == nil {
+		fb, err := fileblob.New(filepath.Join(cfg.DataDir, "blobs"))
+		if err != nil {
+			return fail(fmt.Errorf("open blob store: %w", err))
+		}
+		a.closers = append(a.closers, fb.Close)
+		blobs = fb
 	}
 	a.Blobs = blobs
-	a.closers = append(a.closers, blobs.Close)
 	a.Buckets = cfg.Buckets
 	if a.Buckets == nil {
 		fb := &fileblob.Buckets{Root: filepath.Join(cfg.DataDir, "buckets")}
@@ -121,12 +137,15 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	return a, nil
 }
 
-// Start runs the import job workers until Close. Jobs a previous process
-// left unfinished resume at once: the caller guarantees that no other
-// process uses the same data directory.
+// Start runs the import job workers until Close. With the embedded
+// database, jobs a previous process left unfinished resume at once (the
+// caller guarantees that no other process uses the data directory); with a
+// shared database they resume when their leases expire.
 func (a *App) Start(ctx context.Context) error {
-	if err := a.Store.ImportJobReleaseLeases(ctx); err != nil {
-		return err
+	if !a.Store.Shared() {
+		if err := a.Store.ImportJobReleaseLeases(ctx); err != nil {
+			return err
+		}
 	}
 	rctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel

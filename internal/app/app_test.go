@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +25,11 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/openhealthimaging/ohi"
+	"github.com/openhealthimaging/ohi/blob/s3blob"
 	"github.com/openhealthimaging/ohi/internal/app"
+	"github.com/openhealthimaging/ohi/internal/s3test"
+	"github.com/openhealthimaging/ohi/internal/testdb"
 	"github.com/openhealthimaging/ohi/synth"
 )
 
@@ -74,12 +79,42 @@ func startServer(t *testing.T, dataDir string) *testServer {
 	return startServerDelay(t, dataDir, 50*time.Millisecond)
 }
 
+// backend is the storage the tests run on: OHI_TEST_BACKEND=embedded
+// (SQLite and files, the default) or "postgres" (PostgreSQL from
+// internal/testdb and frames in a real S3-compatible server on loopback).
+type backend struct {
+	database string
+	blobs    ohi.BlobStore
+}
+
+var backends sync.Map // data directory → *backend, so a restart finds the same storage
+
+func backendFor(t *testing.T, dataDir string) *backend {
+	t.Helper()
+	if b, ok := backends.Load(dataDir); ok {
+		return b.(*backend)
+	}
+	b := &backend{}
+	switch os.Getenv("OHI_TEST_BACKEND") {
+	case "", "embedded":
+	case "postgres":
+		b.database = testdb.Postgres(t)
+		srv := s3test.Start(t, "ohi-blobs")
+		b.blobs = s3blob.New(srv.Client(), "ohi-blobs", "test/")
+	default:
+		t.Fatalf("unknown OHI_TEST_BACKEND %q", os.Getenv("OHI_TEST_BACKEND"))
+	}
+	backends.Store(dataDir, b)
+	return b
+}
+
 // startServerDelay starts a server whose asynchronous operations settle
 // after delay.
 func startServerDelay(t *testing.T, dataDir string, delay time.Duration) *testServer {
 	t.Helper()
 	ctx := context.Background()
-	a, err := app.New(ctx, app.Config{DataDir: dataDir, Credentials: map[string]string{testAK: testSecret},
+	be := backendFor(t, dataDir)
+	a, err := app.New(ctx, app.Config{DataDir: dataDir, Database: be.database, Blobs: be.blobs, Credentials: map[string]string{testAK: testSecret},
 		TransitionDelay: delay, JobPoll: 100 * time.Millisecond, ImportWorkers: 2,
 		Logger: testLogger()})
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	mi "github.com/aws/aws-sdk-go-v2/service/medicalimaging"
 	"github.com/aws/aws-sdk-go-v2/service/medicalimaging/types"
 
+	"github.com/openhealthimaging/ohi"
 	"github.com/openhealthimaging/ohi/synth"
 )
 
@@ -397,6 +397,10 @@ func TestCopyAndDeleteImageSet(t *testing.T) {
 	wantCode(t, err, "ResourceNotFoundException")
 
 	// Delete everything, then the data store; its storage is reclaimed.
+	stored := 0
+	if err := ts.app.Blobs.List(ctx, "datastores/"+ds+"/", func(ohi.ObjectInfo) error { stored++; return nil }); err != nil || stored == 0 {
+		t.Fatalf("no blobs under the data store before deletion (%d, %v)", stored, err)
+	}
 	for _, id := range []string{primary, nonPrimary} {
 		if _, err := c.DeleteImageSet(ctx, &mi.DeleteImageSetInput{DatastoreId: &ds, ImageSetId: &id}); err != nil {
 			t.Fatal(err)
@@ -416,12 +420,7 @@ func TestCopyAndDeleteImageSet(t *testing.T) {
 	})
 	waitFor(t, "storage reclaimed", func() (bool, error) {
 		n := 0
-		err := filepath.Walk(filepath.Join(ts.dataDir, "blobs", "datastores", ds), func(p string, fi os.FileInfo, err error) error {
-			if err == nil && !fi.IsDir() {
-				n++
-			}
-			return nil
-		})
+		err := ts.app.Blobs.List(ctx, "datastores/"+ds+"/", func(ohi.ObjectInfo) error { n++; return nil })
 		return n == 0, err
 	})
 }
