@@ -8,7 +8,8 @@ LDFLAGS := -X main.version=$(VERSION)
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-build: ## build bin/ohi
+build: ## build bin/ohi (installs the codec libraries first when run as root on Debian)
+	bash scripts/check-deps.sh --install
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ohi ./cmd/ohi
 
 run: build ## run the server on the embedded default (127.0.0.1:8080, ./ohi-data)

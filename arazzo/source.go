@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-openapi/jsonpointer"
@@ -29,6 +30,9 @@ type OpenAPISource struct {
 	Doc  *openapi3.T
 	// ServerOverride replaces the document's servers when non-empty.
 	ServerOverride string
+
+	opsOnce sync.Once
+	ops     map[string]*Operation // by operationId, built on first use
 }
 
 // Operation is an OpenAPI operation a step resolved to.
@@ -255,21 +259,31 @@ func (b *Bundle) ResolveOperationID(doc *Document, id string) (*Operation, error
 
 var methods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
+// findOperationID returns the operation of src with operationId id, or
+// nil. Should several share the id, the first in sorted path order, then
+// method order, wins. The index is built once per source.
 func findOperationID(src *OpenAPISource, id string) *Operation {
-	if src.Doc.Paths == nil {
-		return nil
-	}
-	keys := src.Doc.Paths.InMatchingOrder()
-	sort.Strings(keys)
-	for _, k := range keys {
-		item := src.Doc.Paths.Value(k)
-		for _, m := range methods {
-			if op := item.GetOperation(strings.ToUpper(m)); op != nil && op.OperationID == id {
-				return newOperation(src, k, m, item, op)
+	src.opsOnce.Do(func() {
+		src.ops = map[string]*Operation{}
+		if src.Doc.Paths == nil {
+			return
+		}
+		keys := src.Doc.Paths.InMatchingOrder()
+		sort.Strings(keys)
+		for _, k := range keys {
+			item := src.Doc.Paths.Value(k)
+			for _, m := range methods {
+				op := item.GetOperation(strings.ToUpper(m))
+				if op == nil || op.OperationID == "" {
+					continue
+				}
+				if _, dup := src.ops[op.OperationID]; !dup {
+					src.ops[op.OperationID] = newOperation(src, k, m, item, op)
+				}
 			}
 		}
-	}
-	return nil
+	})
+	return src.ops[id]
 }
 
 func newOperation(src *OpenAPISource, key, method string, item *openapi3.PathItem, op *openapi3.Operation) *Operation {

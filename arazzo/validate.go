@@ -110,6 +110,26 @@ func at(path []any, more ...any) []any {
 	return append(append(out, path...), more...)
 }
 
+// ValidateStructure checks doc only against the structure the Arazzo 1.0.x
+// JSON Schema describes (required fields, types, patterns, enumerations,
+// unknown fields): the verdict of the official schema, without the
+// semantic rules [Validate] adds. Diagnostics are sorted by position.
+func ValidateStructure(doc *Document) []Diagnostic {
+	v := &validator{doc: doc}
+	v.structure()
+	v.sort()
+	return v.out
+}
+
+func (v *validator) sort() {
+	sort.SliceStable(v.out, func(i, j int) bool {
+		if v.out[i].Line != v.out[j].Line {
+			return v.out[i].Line < v.out[j].Line
+		}
+		return v.out[i].Col < v.out[j].Col
+	})
+}
+
 // Validate checks doc against the structure the Arazzo 1.0.x JSON Schema
 // describes and against the semantic rules of the specification (unique
 // ids, resolvable targets, parseable runtime expressions and criteria,
@@ -122,12 +142,7 @@ func Validate(doc *Document, b *Bundle) []Diagnostic {
 	if !HasErrors(v.out) {
 		v.semantics()
 	}
-	sort.SliceStable(v.out, func(i, j int) bool {
-		if v.out[i].Line != v.out[j].Line {
-			return v.out[i].Line < v.out[j].Line
-		}
-		return v.out[i].Col < v.out[j].Col
-	})
+	v.sort()
 	return v.out
 }
 

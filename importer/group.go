@@ -17,10 +17,13 @@ import (
 
 // storedFrame is a frame written to the blob store.
 type storedFrame struct {
-	ID    string `json:"id"`
-	Key   string `json:"key"`
-	Size  int64  `json:"size"`
-	Index int    `json:"index"`
+	ID        string                  `json:"id"`
+	Key       string                  `json:"key"`
+	Size      int64                   `json:"size"` // bytes stored (and served by GetImageFrame)
+	Index     int                     `json:"index"`
+	Checksums []metadoc.LevelChecksum `json:"checksums,omitempty"`
+	Min       *int64                  `json:"min,omitempty"`
+	Max       *int64                  `json:"max,omitempty"`
 }
 
 // failure is the recorded outcome of a file that could not be imported.
@@ -224,7 +227,8 @@ func (im *Importer) tryCommitGroup(ctx context.Context, job *ohi.ImportJob, seri
 func (p *parsedInstance) instanceDoc() *metadoc.Instance {
 	frames := make([]metadoc.Frame, len(p.Frames))
 	for i, f := range p.Frames {
-		frames[i] = metadoc.Frame{ID: f.ID, FrameSizeInBytes: f.Size}
+		frames[i] = metadoc.Frame{ID: f.ID, FrameSizeInBytes: f.Size, PixelDataChecksumFromBaseToFullResolution: f.Checksums,
+			MinPixelValue: f.Min, MaxPixelValue: f.Max}
 	}
 	return &metadoc.Instance{DICOM: p.Instance, DICOMVRs: p.VRs, StoredTransferSyntaxUID: p.TransferSyntax, ImageFrames: frames}
 }

@@ -13,6 +13,7 @@
 package importer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,7 +29,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/openhealthimaging/ohi"
+	"github.com/openhealthimaging/ohi/codec"
 	"github.com/openhealthimaging/ohi/dicom"
+	"github.com/openhealthimaging/ohi/metadoc"
 )
 
 // Limits are the per-job quotas. Zero fields take the AWS HealthImaging
@@ -361,7 +364,11 @@ func (im *Importer) readOne(ctx context.Context, job *ohi.ImportJob, in ohi.Blob
 	}
 	defer inst.Close()
 	parsed, err := im.storeFrames(ctx, job, inst)
-	if err != nil {
+	var ff *fileFailure
+	switch {
+	case errors.As(err, &ff):
+		return fail(ff.kind, ff.msg)
+	case err != nil:
 		return fail("InternalServerException", "cannot store the image frames: "+err.Error())
 	}
 	item.State = "parsed"
@@ -395,9 +402,31 @@ func (im *Importer) openAt(ctx context.Context, in ohi.BlobStore, o ohi.ObjectIn
 }
 
 // storeFrames writes each frame of inst to the blob store and returns the
-// instance as the importer records it.
+// instance as the importer records it. Frames of transfer syntaxes that AWS
+// HealthImaging transcodes are decoded, encoded as lossless HTJ2K
+// (1.2.840.10008.1.2.4.202), verified by decoding them again and comparing
+// with the source pixels, and stored with their checksums and pixel range;
+// the others (JPEG baseline, lossy JPEG 2000 and HTJ2K, video) are stored as
+// received, and so are frames the codecs cannot represent exactly.
 func (im *Importer) storeFrames(ctx context.Context, job *ohi.ImportJob, inst *dicom.Instance) (*parsedInstance, error) {
 	p := newParsedInstance(inst)
+	if len(inst.Frames) > 0 && inst.FloatPixels == 0 && !codec.KeepsOriginal(inst.TransferSyntaxUID) {
+		frames, photometric, err := im.transcode(ctx, job, inst)
+		var ce *codec.Error
+		switch {
+		case err == nil:
+			p.Frames, p.TransferSyntax = frames, codec.StoredTransferSyntax
+			if photometric != "" {
+				p.Instance["PhotometricInterpretation"] = photometric
+			}
+			return p, nil
+		case errors.As(err, &ce) && ce.Code == codec.CodeUnsupported:
+			p.Warnings = append(p.Warnings, dicom.Warning{Code: "StoredAsReceived",
+				Message: "the pixel data is stored in its original transfer syntax: " + ce.Reason})
+		default:
+			return nil, err
+		}
+	}
 	for i, fr := range inst.Frames {
 		id := ohi.NewID()
 		key := FrameKey(job.DatastoreID, id)
@@ -408,6 +437,81 @@ func (im *Importer) storeFrames(ctx context.Context, job *ohi.ImportJob, inst *d
 		p.Frames = append(p.Frames, storedFrame{ID: id, Key: key, Size: size, Index: i})
 	}
 	return p, nil
+}
+
+// fileFailure is a reason to fail one file (not the job).
+type fileFailure struct{ kind, msg string }
+
+func (e *fileFailure) Error() string { return e.msg }
+
+// transcode encodes every frame of inst as verified lossless HTJ2K. On an
+// error it removes the frames it stored. Corrupt pixel data and a failed
+// verification are *fileFailure; codec.CodeUnsupported means the frames
+// should be kept as received.
+func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dicom.Instance) (frames []storedFrame, photometric string, err error) {
+	defer func() {
+		if err != nil {
+			for _, f := range frames {
+				_ = im.Blobs.Delete(context.WithoutCancel(ctx), f.Key)
+			}
+			frames = nil
+		}
+	}()
+	img := codec.Image{Rows: inst.Rows, Columns: inst.Columns, SamplesPerPixel: inst.SamplesPerPixel, BitsAllocated: inst.BitsAllocated,
+		BitsStored: inst.BitsStored, PixelRepresentation: inst.PixelRepresentation, PlanarConfiguration: inst.PlanarConfiguration,
+		Photometric: inst.PhotometricInterpretation}
+	var buf []byte
+	for i, fr := range inst.Frames {
+		if err := ctx.Err(); err != nil {
+			return frames, "", err
+		}
+		size := fr.Size()
+		if size > codec.MaxFrameBytes {
+			return frames, "", &codec.Error{Code: codec.CodeUnsupported, Reason: fmt.Sprintf("frame %d has %d bytes", i+1, size)}
+		}
+		if int64(cap(buf)) < size {
+			buf = make([]byte, size)
+		}
+		buf = buf[:size]
+		if _, err := io.ReadFull(fr.Reader(inst.Source), buf); err != nil {
+			return frames, "", err
+		}
+		img.BitOffset = fr.BitOffset
+		px, err := codec.Decode(buf, inst.TransferSyntaxUID, img)
+		if err != nil {
+			var ce *codec.Error
+			if errors.As(err, &ce) && ce.Code == codec.CodeCorrupt {
+				return frames, "", &fileFailure{"ValidationException", fmt.Sprintf("the pixel data of frame %d cannot be decoded: %s", i+1, ce.Reason)}
+			}
+			return frames, "", err
+		}
+		cs, err := codec.EncodeHTJ2K(px)
+		if err != nil {
+			return frames, "", err
+		}
+		sums, err := codec.VerifyChecksums(cs, px.Data)
+		if errors.Is(err, codec.ErrVerify) {
+			return frames, "", &fileFailure{"InternalServerException", fmt.Sprintf("pixel data verification failed for frame %d: the HTJ2K encoding does not decode to the original pixels", i+1)}
+		}
+		if err != nil {
+			return frames, "", err
+		}
+		lo, hi := codec.MinMax(px)
+		id := ohi.NewID()
+		key := FrameKey(job.DatastoreID, id)
+		if err := im.Blobs.Put(ctx, key, bytes.NewReader(cs), int64(len(cs))); err != nil {
+			return frames, "", err
+		}
+		levels := make([]metadoc.LevelChecksum, len(sums))
+		for j, s := range sums {
+			levels[j] = metadoc.LevelChecksum{Width: s.Width, Height: s.Height, Checksum: s.Checksum}
+		}
+		frames = append(frames, storedFrame{ID: id, Key: key, Size: int64(len(cs)), Index: i, Checksums: levels, Min: &lo, Max: &hi})
+		if px.Photometric != "" {
+			photometric = px.Photometric
+		}
+	}
+	return frames, photometric, nil
 }
 
 // FrameKey is the blob key of a frame.

@@ -153,9 +153,13 @@ func (r *Runner) runTask(ctx context.Context, jobID string) bool {
 		}
 		return true
 	}
-	if err := r.Store.ImportTaskDone(ctx, task); err != nil && ctx.Err() == nil {
-		r.Logger.Error("record import task done", "jobId", task.JobID, "task", task.Seq, "err", err)
+	if err := r.Store.ImportTaskDone(ctx, task); err != nil {
+		if ctx.Err() == nil {
+			r.Logger.Error("record import task done", "jobId", task.JobID, "task", task.Seq, "err", err)
+		}
+		return true
 	}
+	r.Logger.Info("import task done", "jobId", task.JobID, "task", task.Seq, "files", len(task.Objects))
 	return true
 }
 

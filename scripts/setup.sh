@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh installs what ohi's tests need on a Debian machine, idempotently:
-# the offline DICOM test corpora (scripts/install-corpora.sh). It needs root
+# the codec libraries and tools (apt-get) and the offline DICOM test corpora
+# (scripts/install-corpora.sh). It needs root
 # for apt-get the first time; later runs find everything installed and
 # return at once.
 set -euo pipefail
@@ -10,6 +11,11 @@ need=()
 command -v go >/dev/null || { echo "setup: Go is required (https://go.dev/dl)" >&2; exit 1; }
 command -v python3 >/dev/null || need+=(python3)
 command -v npm >/dev/null || need+=(npm)
+# Codec libraries (package codec: OpenJPH for HTJ2K, GDCM for JPEG, JPEG-LS
+# and JPEG 2000) and OpenJPEG's tools, the independent decoder of its tests.
+for pkg in libopenjph-dev openjph-tools libgdcm-dev libopenjp2-tools; do
+	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
 	echo "setup: installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive

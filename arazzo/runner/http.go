@@ -131,10 +131,12 @@ func (w *wfRun) call(ctx context.Context, step *arazzo.Step, op *arazzo.Operatio
 		req.Header[k] = vs
 	}
 	ex.url = u.String()
+	before := req.Header.Clone()
 	redact, err := w.r.opts.Auth.Authenticate(ctx, req, body, op)
 	if err != nil {
 		return nil, fmt.Errorf("authentication: %w", err)
 	}
+	ex.secrets = credentialValues(req, before, redact)
 	start := time.Now()
 	resp, err := w.r.opts.Client.Do(req)
 	if err != nil {

@@ -57,9 +57,39 @@ func ValidateInputs(doc *arazzo.Document, wf *arazzo.Workflow, inputs map[string
 	if wf.Inputs == nil {
 		return nil
 	}
+	sch, err := compileInputSchema(doc, wf)
+	if err != nil {
+		return err
+	}
+	return validateWith(sch, wf, inputs)
+}
+
+// validateInputs is ValidateInputs with the compiled schemas cached in the
+// runner (a workflow run many times, as a nested or dependsOn workflow or
+// by a long-lived caller, is compiled once).
+func (r *Runner) validateInputs(doc *arazzo.Document, wf *arazzo.Workflow, inputs map[string]any) error {
+	if wf.Inputs == nil {
+		return nil
+	}
+	sch, ok := r.schemas[wf]
+	if !ok {
+		var err error
+		if sch, err = compileInputSchema(doc, wf); err != nil {
+			return err
+		}
+		if r.schemas == nil {
+			r.schemas = map[*arazzo.Workflow]*jsonschema.Schema{}
+		}
+		r.schemas[wf] = sch
+	}
+	return validateWith(sch, wf, inputs)
+}
+
+// compileInputSchema compiles the input schema of wf, a workflow of doc.
+func compileInputSchema(doc *arazzo.Document, wf *arazzo.Workflow) (*jsonschema.Schema, error) {
 	idx := workflowIndex(doc, wf)
 	if idx < 0 {
-		return fmt.Errorf("workflow %s not in document", wf.WorkflowID)
+		return nil, fmt.Errorf("workflow %s not in document", wf.WorkflowID)
 	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
@@ -67,15 +97,20 @@ func ValidateInputs(doc *arazzo.Document, wf *arazzo.Workflow, inputs map[string
 	const base = "urn:ohi:arazzo"
 	raw, err := toSchemaJSON(doc.Raw)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := c.AddResource(base, raw); err != nil {
-		return fmt.Errorf("workflow %s: input schema: %w", wf.WorkflowID, err)
+		return nil, fmt.Errorf("workflow %s: input schema: %w", wf.WorkflowID, err)
 	}
 	sch, err := c.Compile(fmt.Sprintf("%s#/workflows/%d/inputs", base, idx))
 	if err != nil {
-		return fmt.Errorf("workflow %s: input schema: %w", wf.WorkflowID, err)
+		return nil, fmt.Errorf("workflow %s: input schema: %w", wf.WorkflowID, err)
 	}
+	return sch, nil
+}
+
+// validateWith validates inputs against a compiled input schema of wf.
+func validateWith(sch *jsonschema.Schema, wf *arazzo.Workflow, inputs map[string]any) error {
 	inst, err := toSchemaJSON(inputs)
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ type exchange struct {
 	reqBody    any
 	respHeader http.Header
 	respBody   any
+	secrets    []string // credentials sent, never to be shown
 }
 
 func undefined(format string, a ...any) error {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/openhealthimaging/ohi/arazzo"
 	"github.com/openhealthimaging/ohi/arazzo/expr"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Defaults for [Options].
@@ -127,7 +128,8 @@ type Runner struct {
 	steps     int
 	records   []StepRecord
 	workflows map[string]*workflowState
-	compiled  map[arazzo.Criterion]*expr.Criterion // criteria without embedded expressions
+	compiled  map[arazzo.Criterion]*expr.Criterion    // criteria without embedded expressions
+	schemas   map[*arazzo.Workflow]*jsonschema.Schema // compiled input schemas
 }
 
 type workflowState struct {
@@ -208,7 +210,7 @@ func (r *Runner) Run(ctx context.Context, workflowID string, inputs map[string]a
 		inputs = map[string]any{}
 	}
 	applyDefaults(doc, wf, inputs)
-	if err := ValidateInputs(doc, wf, inputs); err != nil {
+	if err := r.validateInputs(doc, wf, inputs); err != nil {
 		return nil, err
 	}
 	r.steps, r.records = 0, nil
@@ -255,7 +257,7 @@ func (r *Runner) runWorkflow(ctx context.Context, doc *arazzo.Document, wf *araz
 			return st, fmt.Errorf("dependsOn: %w", err)
 		}
 		din := filterInputs(ddoc, dwf, inputs)
-		if err := ValidateInputs(ddoc, dwf, din); err != nil {
+		if err := r.validateInputs(ddoc, dwf, din); err != nil {
 			return st, fmt.Errorf("dependsOn %s: %w", dep, err)
 		}
 		if _, err := r.runWorkflow(ctx, ddoc, dwf, din, depth+1); err != nil {
@@ -425,7 +427,7 @@ func (w *wfRun) gotoWorkflow(ctx context.Context, ref string) error {
 		return fmt.Errorf("goto: %w", err)
 	}
 	din := filterInputs(ddoc, dwf, w.state.inputs)
-	if err := ValidateInputs(ddoc, dwf, din); err != nil {
+	if err := w.r.validateInputs(ddoc, dwf, din); err != nil {
 		return fmt.Errorf("goto %s: %w", ref, err)
 	}
 	if _, err := w.r.runWorkflow(ctx, ddoc, dwf, din, w.depth+1); err != nil {
@@ -660,7 +662,7 @@ func (w *wfRun) runOperationStep(ctx context.Context, step *arazzo.Step) stepRes
 	if len(step.SuccessCriteria) == 0 {
 		res.success = ex.status >= 200 && ex.status < 300
 		if !res.success {
-			res.err = fmt.Errorf("HTTP status %d (no successCriteria: a 2xx status is required)", ex.status)
+			res.err = fmt.Errorf("HTTP status %d%s (no successCriteria: a 2xx status is required)", ex.status, summarySuffix(ex))
 		}
 		return res
 	}
@@ -670,7 +672,7 @@ func (w *wfRun) runOperationStep(ctx context.Context, step *arazzo.Step) stepRes
 	case err != nil:
 		res.err = err
 	case !ok:
-		res.err = fmt.Errorf("success criteria not met (HTTP status %d)", ex.status)
+		res.err = fmt.Errorf("success criteria not met (HTTP status %d%s)", ex.status, summarySuffix(ex))
 	}
 	return res
 }
@@ -695,7 +697,7 @@ func (w *wfRun) runWorkflowStep(ctx context.Context, step *arazzo.Step) (stepRes
 		in[p.Name] = v
 	}
 	applyDefaults(ddoc, dwf, in)
-	if err := ValidateInputs(ddoc, dwf, in); err != nil {
+	if err := w.r.validateInputs(ddoc, dwf, in); err != nil {
 		return stepResult{err: err}, nil
 	}
 	st, err := w.r.runWorkflow(ctx, ddoc, dwf, in, w.depth+1)

@@ -32,7 +32,7 @@ type ServeCmd struct {
 	AccessKeyID     string        `env:"OHI_ACCESS_KEY_ID" help:"Access key id clients sign with. With no credentials and no --no-auth, a key pair is generated into the data directory."`
 	SecretAccessKey string        `env:"OHI_SECRET_ACCESS_KEY" help:"Secret access key clients sign with."`
 	NoAuth          bool          `env:"OHI_NO_AUTH" help:"Disable signature verification (any client is accepted)."`
-	S3Endpoint      string        `env:"OHI_S3_ENDPOINT" help:"Read import input and write import output from this S3-compatible endpoint (standard AWS credential chain) instead of <data-dir>/buckets."`
+	S3Endpoint      string        `name:"s3-endpoint" env:"OHI_S3_ENDPOINT" help:"Read import input and write import output from this S3-compatible endpoint (standard AWS credential chain) instead of <data-dir>/buckets."`
 	Database        string        `env:"OHI_DATABASE" placeholder:"postgres://..." help:"Metadata database: a postgres:// URL shared by replicas (default: SQLite in the data directory)."`
 	BlobStore       string        `env:"OHI_BLOB_STORE" placeholder:"s3://BUCKET/PREFIX" help:"Storage for frames and metadata: an s3:// bucket and prefix shared by replicas, on --s3-endpoint or AWS (default: the data directory)."`
 	ImportWorkers   int           `env:"OHI_IMPORT_WORKERS" help:"Files read in parallel per import job (default: number of CPUs)."`

@@ -57,12 +57,18 @@ func splitPairs(flag string, vals []string) (map[string]string, error) {
 
 // Run runs the workflow.
 func (c *workflowRunCmd) Run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	return c.run(ctx, os.Stdout, os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
+}
+
+// run is the body of Run: the result goes to stdout, progress and -v logs
+// to stderr; stderrTTY says whether stderr is a terminal (live progress).
+func (c *workflowRunCmd) run(ctx context.Context, stdout, stderr io.Writer, stderrTTY bool) error {
 	servers, err := splitPairs("server", c.Server)
 	if err != nil {
 		return usageErr(err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 
@@ -120,11 +126,11 @@ func (c *workflowRunCmd) Run() error {
 		PollInterval: c.PollInterval,
 	}
 	if c.Verbose {
-		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	var prog *progress
-	if c.Output == "text" && (term.IsTerminal(int(os.Stderr.Fd())) || c.Verbose) {
-		prog = &progress{w: os.Stderr, live: term.IsTerminal(int(os.Stderr.Fd())), start: time.Now()}
+	if c.Output == "text" && (stderrTTY || c.Verbose) {
+		prog = &progress{w: stderr, live: stderrTTY, start: time.Now()}
 		opts.OnStepStart, opts.OnStep, opts.OnWait = prog.stepStart, prog.step, prog.wait
 	}
 	start := time.Now()
@@ -134,13 +140,13 @@ func (c *workflowRunCmd) Run() error {
 	}
 	prog.done()
 	if c.Output == "json" {
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(res); err != nil {
 			return err
 		}
 	} else {
-		printSummary(os.Stdout, res, time.Since(start))
+		printSummary(stdout, res, time.Since(start))
 	}
 	if res.Status != runner.StatusSucceeded {
 		return &ExitError{Code: 1}

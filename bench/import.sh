@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# bench/import.sh: import throughput of ohi against Orthanc on this machine.
+#
+# 1. Generates a 1,000-instance 512x512 16-bit CT series with `ohi synth`
+#    (once, cached in .cache/bench/).
+# 2. Starts `ohi serve` on a fresh data directory (SigV4 on, loopback, free
+#    port), creates a data store and imports the series with
+#    StartDICOMImportJob from s3://bench-in/ct/ (= DATADIR/buckets/bench-in/ct,
+#    hard links to the cached files). Timed from the StartDICOMImportJob call
+#    until GetDICOMImportJob (polled every 20 ms) reports COMPLETED; the
+#    server's peak RSS is its VmHWM at that moment.
+# 3. Times SearchImageSets on that one-series data store.
+# 4. Stops ohi, starts Orthanc with its own configuration on a free loopback
+#    port, uploads the same files with POST /instances from 2 parallel
+#    keep-alive clients (ohi's import job also reads 2 files at a time: one
+#    per CPU), and times /tools/find on the same data.
+#
+# The two imports are not the same operation: ohi's job reads the files from
+# its local bucket directory, while Orthanc receives every file over HTTP
+# from a client that shares the same 2 CPUs. The summary says so.
+#
+# Usage: bash bench/import.sh   (from anywhere; takes about 1-2 minutes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+trap bench_cleanup EXIT
+SECONDS=0
+LOAD_START=$(cut -d" " -f1-3 /proc/loadavg)
+
+bench_init
+ensure_series
+
+log "ohi: import job of the series"
+ohidir="$BENCH_WORK/ohi"
+mkdir -p "$ohidir/buckets/bench-in"
+cp -al "$SERIES_DIR" "$ohidir/buckets/bench-in/ct" 2>/dev/null || cp -r "$SERIES_DIR" "$ohidir/buckets/bench-in/ct"
+rm -f "$ohidir/buckets/bench-in/ct/.complete"
+sync
+start_ohi "$ohidir"
+timeout 360 "$OHIBENCH" import -endpoint "$OHI_URL" -access-key "$BENCH_AK" -secret "$BENCH_SK" \
+	-input s3://bench-in/ct/ -dir "$ohidir/buckets/bench-in/ct" -pid "$OHI_PID" \
+	-samples "$BENCH_WORK/series.json" -result "$RESULTS"
+. "$RESULTS"
+
+log "ohi: SearchImageSets on the imported series (1 patient, 1 study, 1 image set)"
+timeout 300 "$OHIBENCH" search -endpoint "$OHI_URL" -access-key "$BENCH_AK" -secret "$BENCH_SK" \
+	-datastore "$OHI_DATASTORE" -samples "$BENCH_WORK/series.json" -kinds no-filter,patientId-equal,studyUID-equal \
+	-n 1000 -prefix OHI_SMALL -label "1,000-instance series" -result "$RESULTS"
+stop_pid "$OHI_PID"
+OHI_STORED_MB=$(du -sb "$ohidir/blobs" | awk '{printf "%.0f", $1 / 1e6}')
+rm -rf "$ohidir"
+
+have_orthanc=0
+sync
+if start_orthanc "$BENCH_WORK/orthanc"; then
+	have_orthanc=1
+	log "Orthanc: POST /instances of the same files, 2 keep-alive clients"
+	timeout 360 "$OHIBENCH" orthanc-upload -url "$ORTHANC_URL" -dir "$SERIES_DIR" -clients 2 -pid "$ORTHANC_PID" -result "$RESULTS"
+	log "Orthanc: /tools/find on the same series"
+	timeout 300 "$OHIBENCH" orthanc-find -url "$ORTHANC_URL" -samples "$BENCH_WORK/series.json" -n 1000 \
+		-label "1,000-instance series" -result "$RESULTS"
+	stop_pid "$ORTHANC_PID"
+	ORTHANC_STORED_MB=$(du -sb "$BENCH_WORK/orthanc/storage" | awk '{printf "%.0f", $1 / 1e6}')
+fi
+. "$RESULTS"
+
+echo
+echo "==================== bench/import.sh summary ===================="
+echo "date $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -sr), ohi $(git describe --tags --always --dirty 2>/dev/null || echo dev)"
+echo "input: $OHI_IMPORT_FILES instances, 512x512 16-bit CT, $OHI_IMPORT_MB MB (ohi synth --seed 1)"
+printf '%-34s %9s %8s %8s %9s %8s %9s\n' "" "inst/s" "MB/s" "wall s" "peakRSS" "CPU s" "stored"
+printf '%-34s %9s %8s %8s %6s MB %8s %6s MB\n' "ohi import job (local bucket dir)" "$OHI_IMPORT_IPS" "$OHI_IMPORT_MBPS" \
+	"$OHI_IMPORT_WALL_S" "$OHI_IMPORT_PEAK_RSS_MB" "$OHI_IMPORT_CPU_S" "$OHI_STORED_MB"
+if [ "$have_orthanc" = 1 ]; then
+	printf '%-34s %9s %8s %8s %6s MB %8s %6s MB\n' "Orthanc POST /instances (HTTP, 2c)" "$ORTHANC_UPLOAD_IPS" "$ORTHANC_UPLOAD_MBPS" \
+		"$ORTHANC_UPLOAD_WALL_S" "$ORTHANC_UPLOAD_PEAK_RSS_MB" "$ORTHANC_UPLOAD_CPU_S" "$ORTHANC_STORED_MB"
+	echo "ratio ohi/Orthanc, instances/s: $(ratio "$OHI_IMPORT_IPS" "$ORTHANC_UPLOAD_IPS")  (peak RSS: $(ratio "$OHI_IMPORT_PEAK_RSS_MB" "$ORTHANC_UPLOAD_PEAK_RSS_MB"))"
+	echo "note: ohi reads the files from its local bucket directory; Orthanc receives them over HTTP"
+	echo "      from a client on the same 2 CPUs. Not the same operation; Orthanc's figure is as measured."
+else
+	echo "Orthanc: not installed, no comparison"
+fi
+echo "lookups on this one series, 1,000 sequential requests each, p50 / p99 ms:"
+printf '  %-44s %13s\n' "ohi SearchImageSets no filter" "$OHI_SMALL_NO_FILTER_P50_MS / $OHI_SMALL_NO_FILTER_P99_MS"
+printf '  %-44s %13s\n' "ohi SearchImageSets EQUAL DICOMPatientId" "$OHI_SMALL_PATIENTID_EQUAL_P50_MS / $OHI_SMALL_PATIENTID_EQUAL_P99_MS"
+printf '  %-44s %13s\n' "ohi SearchImageSets EQUAL StudyInstanceUID" "$OHI_SMALL_STUDYUID_EQUAL_P50_MS / $OHI_SMALL_STUDYUID_EQUAL_P99_MS"
+if [ "$have_orthanc" = 1 ]; then
+	printf '  %-44s %13s\n' "Orthanc /tools/find Study, no filter" "$ORTHANC_FIND_STUDY_ALL_P50_MS / $ORTHANC_FIND_STUDY_ALL_P99_MS"
+	printf '  %-44s %13s\n' "Orthanc /tools/find Study by PatientID" "$ORTHANC_FIND_STUDY_BY_PATIENTID_P50_MS / $ORTHANC_FIND_STUDY_BY_PATIENTID_P99_MS"
+	printf '  %-44s %13s\n' "Orthanc /tools/find Series by StudyInstUID" "$ORTHANC_FIND_SERIES_BY_STUDYUID_P50_MS / $ORTHANC_FIND_SERIES_BY_STUDYUID_P99_MS"
+	echo "  ratio ohi/Orthanc p50 (below 1: ohi faster): no filter $(ratio "$OHI_SMALL_NO_FILTER_P50_MS" "$ORTHANC_FIND_STUDY_ALL_P50_MS")," \
+		"patient $(ratio "$OHI_SMALL_PATIENTID_EQUAL_P50_MS" "$ORTHANC_FIND_STUDY_BY_PATIENTID_P50_MS")," \
+		"study $(ratio "$OHI_SMALL_STUDYUID_EQUAL_P50_MS" "$ORTHANC_FIND_SERIES_BY_STUDYUID_P50_MS")"
+fi
+echo "total time ${SECONDS}s; load average at start $LOAD_START, at end $(cut -d" " -f1-3 /proc/loadavg)"
+echo "================================================================="

@@ -1,0 +1,88 @@
+// Package codec decodes the pixel data of DICOM frames in every transfer
+// syntax ohi imports and encodes them as lossless HTJ2K, the way AWS
+// HealthImaging stores frames (StoredTransferSyntaxUID
+// 1.2.840.10008.1.2.4.202), with the checksums AHI publishes.
+//
+// # Decoding
+//
+// Decode takes the bytes of one frame as package dicom locates them, the
+// transfer syntax and the Image Pixel attributes, and returns Pixels:
+// interleaved samples of 1, 2 or 4 bytes (BitsAllocated 1 and 8 give 1 byte,
+// 16 gives 2, 32 gives 4), little endian.
+//
+//   - Native (implicit and explicit little endian, deflated, which package
+//     dicom inflates, encapsulated uncompressed, and explicit big endian,
+//     which is byte-swapped): BitsAllocated 1, 8, 16 and 32, signed or not.
+//     1-bit frames are unpacked LSB first from Image.BitOffset to one byte
+//     (0 or 1) per pixel. Planar configuration 1 is interleaved. Native
+//     YBR_FULL_422 is expanded to YBR_FULL, the pixels of each pair sharing
+//     the pair's chroma (Pixels.Photometric says so).
+//   - RLE Lossless: pure Go (PS3.5 Annex G), 8, 16 and 32-bit samples.
+//   - JPEG (.50, .51 12-bit, lossless .57 and .70), JPEG-LS (.80, .81) and
+//     JPEG 2000 (.90 to .93): GDCM 3.0 through a C++ shim (gdcm_shim.cpp).
+//   - HTJ2K (.201, .202, .203): OpenJPH 0.9.0 (ojph_shim.cpp).
+//
+// Samples are kept exactly as stored: bits above BitsStored (overlays,
+// unmasked sign bits) are not cleared, so the decoded bytes are the original
+// pixel bytes. MinMax reads values through BitsStored, as DICOM defines
+// them.
+//
+// Why GDCM for the legacy syntaxes: it is one dependency (libgdcm-dev) and
+// one C++ API for all of them, and it is the only packaged library on Debian
+// bookworm that decodes 12-bit lossy JPEG (libjpeg-turbo 2.1.5 has neither
+// 12-bit nor lossless support). CharLS and OpenJPEG, the alternatives for
+// JPEG-LS and JPEG 2000, are what GDCM itself calls, so calling them
+// directly would save only GDCM's copy of the frame, at the price of two
+// more shims and a lossless JPEG decoder in Go. Measured per 2048x2048
+// 16-bit frame on one core (docs: dicom-peers.md 2.2): 40-70 ms for JPEG and
+// JPEG-LS, about 230 ms for JPEG 2000 (OpenJPEG's own speed). On the
+// installed corpora every lossless frame decodes, and frames of the same
+// image in native, RLE, JPEG-LS and JPEG 2000 lossless decode to the same
+// values (TestCorpusSameImage).
+//
+// # Untrusted input
+//
+// Every decoder checks the frame against the attributes before allocating:
+// the decoded size must not exceed MaxFrameBytes, native frames must hold
+// the bytes the attributes need, RLE frames cannot declare more than 64
+// times their size, and the header of every codestream (JPEG SOF, JPEG-LS
+// SOF55, JPEG 2000 SIZ, HTJ2K SIZ read by OpenJPH) must give the image size
+// and sample count of the attributes before the C++ decoder runs. The shims
+// catch every C++ exception; OpenJPH's and GDCM's messages are not printed
+// (OpenJPH 0.9.0 ignores custom message handlers, so its streams are
+// replaced and the error text is returned in the error instead).
+// Both libraries are built with assertions enabled: a codestream that gets
+// past their header checks and trips an assertion aborts the process.
+//
+// # Encoding
+//
+// EncodeHTJ2K writes a lossless codestream: reversible 5/3 wavelet, RPCL
+// progression, 64x64 code blocks, one tile, as many decompositions as make
+// the lowest resolution at most 64 pixels (3 for 512, 5 for 2048), and no
+// multi-component transform (RGB stays RGB, so the Photometric
+// Interpretation does not change). OpenJPH 0.9.0 cannot write TLM markers,
+// which DICOM requires for .202, so EncodeHTJ2K inserts a TLM segment (Stlm
+// 0x60: 16-bit tile index, 32-bit tile-part length) at the end of the main
+// header; the codestream has one tile-part, so the TLM does not yet mark
+// resolution boundaries.
+//
+// The codestream precision is chosen so that decoding gives back Pixels.Data
+// byte for byte: the bits the sample values need (which may exceed
+// BitsStored when bits above it are set), raised to BitsStored and to the
+// range that selects the same sample size on decode (1-8 bits decode to 1
+// byte, 9-16 to 2, 17 and more to 4; so BitsAllocated 16 with BitsStored 8
+// is coded with precision 9). OpenJPH 0.9.0 codes at most
+// MaxHTJ2KPrecision (26) bits exactly: 32-bit frames whose values need more
+// give an Unsupported error, and the importer keeps such frames as they are.
+//
+// # Checksums
+//
+// Checksums gives AHI's PixelDataChecksumFromBaseToFullResolution: for each
+// resolution level, lowest first, the size and the CRC-32 (IEEE) of the
+// pixels decoded at that level, in the layout of Pixels.Data: 1 byte per
+// sample up to 8 bits, 2 bytes little endian up to 16, 4 above, components
+// interleaved. This is the buffer OpenJPH's decoder produces, which AWS's
+// pixel verification sample checksums, and the full-resolution entry equals
+// crc32.ChecksumIEEE of the Pixels.Data given to EncodeHTJ2K (for 1-bit
+// frames, the unpacked one byte per pixel).
+package codec
