@@ -355,7 +355,7 @@ func (s *Store) ImageSetSearch(ctx context.Context, q *ohi.ImageSetQuery) ([]*oh
 	}
 	query := `SELECT ` + imageSetCols + ` FROM image_sets WHERE ` + strings.Join(where, " AND ") +
 		fmt.Sprintf(` ORDER BY %s %s, id %s LIMIT %d`, sortCol, dir, dir, q.Limit)
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -372,18 +372,41 @@ func (s *Store) ImageSetSearch(ctx context.Context, q *ohi.ImageSetQuery) ([]*oh
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	// Study-wide counts for the page's rows.
+	// Study-wide counts for the page's studies, in one grouped query.
+	studies := map[string][]*ohi.ImageSet{}
+	args = []any{q.DatastoreID}
+	var ph []string
 	for _, is := range out {
-		if is.Tags.StudyInstanceUID == "" {
+		uid := is.Tags.StudyInstanceUID
+		if uid == "" {
 			continue
 		}
-		var series, inst sql.NullInt64
-		err := s.r.QueryRowContext(ctx, `SELECT COUNT(DISTINCT series_uid), SUM(instance_count) FROM image_sets
-			WHERE datastore_id = $1 AND study_uid = $2 AND is_primary AND state <> 'DELETED'`, q.DatastoreID, is.Tags.StudyInstanceUID).Scan(&series, &inst)
+		if _, seen := studies[uid]; !seen {
+			args = append(args, uid)
+			ph = append(ph, fmt.Sprintf("$%d", len(args)))
+		}
+		studies[uid] = append(studies[uid], is)
+	}
+	if len(ph) > 0 {
+		rows, err := s.query(ctx, `SELECT study_uid, COUNT(DISTINCT series_uid), SUM(instance_count) FROM image_sets
+			WHERE datastore_id = $1 AND study_uid IN (`+strings.Join(ph, ",")+`) AND is_primary AND state <> 'DELETED' GROUP BY study_uid`, args...)
 		if err != nil {
 			return nil, err
 		}
-		is.Tags.NumberOfStudyRelatedSeries, is.Tags.NumberOfStudyRelatedInstances = int(series.Int64), int(inst.Int64)
+		defer rows.Close()
+		for rows.Next() {
+			var uid string
+			var series, inst sql.NullInt64
+			if err := rows.Scan(&uid, &series, &inst); err != nil {
+				return nil, err
+			}
+			for _, is := range studies[uid] {
+				is.Tags.NumberOfStudyRelatedSeries, is.Tags.NumberOfStudyRelatedInstances = int(series.Int64), int(inst.Int64)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
@@ -37,6 +39,34 @@ type Store struct {
 	w       *sql.DB // writes (one connection on SQLite)
 	r       *sql.DB // reads
 	dialect dialect
+
+	stmts sync.Map // query text → *sql.Stmt on r, for the hot read paths
+	nstmt atomic.Int32
+}
+
+// maxCachedStmts bounds the prepared statement cache.
+const maxCachedStmts = 512
+
+// query runs a read query through a cached prepared statement, so hot
+// queries (search) are not parsed again on every call.
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st, ok := s.stmts.Load(q); ok {
+		return st.(*sql.Stmt).QueryContext(ctx, args...)
+	}
+	if s.nstmt.Load() >= maxCachedStmts {
+		return s.r.QueryContext(ctx, q, args...)
+	}
+	st, err := s.r.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		st = prev.(*sql.Stmt)
+	} else {
+		s.nstmt.Add(1)
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 var _ ohi.MetadataStore = (*Store)(nil)
@@ -145,6 +175,10 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
