@@ -40,6 +40,7 @@ type ServeCmd struct {
 	LogFormat       string        `default:"text" enum:"text,json" env:"OHI_LOG_FORMAT" help:"Log format: text or json."`
 	LogLevel        string        `default:"info" enum:"debug,info,warn,error" env:"OHI_LOG_LEVEL" help:"Log level."`
 	ShutdownTimeout time.Duration `default:"30s" env:"OHI_SHUTDOWN_TIMEOUT" help:"How long a shutdown waits for requests in flight."`
+	Lease           time.Duration `default:"30s" env:"OHI_LEASE" help:"With a shared database: how long an import job or task stays claimed by a replica that stopped (crashed), before another replica takes it over."`
 }
 
 var accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
@@ -115,7 +116,7 @@ func (c *ServeCmd) Run() error {
 		logger.Info("signature verification on", "accessKeyId", ak, "region", c.Region)
 	}
 	a, err := app.New(ctx, app.Config{DataDir: c.DataDir, Database: c.Database, Blobs: blobs, Region: c.Region, AccountID: c.AccountID, Credentials: creds,
-		Buckets: buckets, ImportWorkers: c.ImportWorkers, Limits: importer.Limits{MaxFiles: c.MaxFilesPerJob}, Logger: logger})
+		Buckets: buckets, ImportWorkers: c.ImportWorkers, Lease: c.Lease, Limits: importer.Limits{MaxFiles: c.MaxFilesPerJob}, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,9 @@ type Config struct {
 	TransitionDelay time.Duration
 	// JobPoll is how often idle import workers look for jobs (default 2s).
 	JobPoll time.Duration
+	// Lease is how long an import job or task stays claimed by a worker
+	// that stopped renewing it (default 30s); then another worker takes it.
+	Lease time.Duration
 	Logger  *slog.Logger
 }
 
@@ -116,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	imp := &importer.Importer{Store: store, Blobs: blobs, Buckets: a.Buckets, Logger: logger,
 		Workers: cfg.ImportWorkers, Limits: cfg.Limits, TempDir: filepath.Join(cfg.DataDir, "tmp")}
-	a.Runner = &jobqueue.Runner{Store: store, Jobs: imp, Logger: logger, Poll: cfg.JobPoll}
+	a.Runner = &jobqueue.Runner{Store: store, Jobs: imp, Logger: logger, Poll: cfg.JobPoll, Lease: cfg.Lease}
 	svc, err := service.New(ctx, service.Config{Region: cfg.Region, AccountID: cfg.AccountID, TransitionDelay: cfg.TransitionDelay},
 		store, blobs, a.Runner, logger)
 	if err != nil {
