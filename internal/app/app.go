@@ -53,8 +53,8 @@ type Config struct {
 	JobPoll time.Duration
 	// Lease is how long an import job or task stays claimed by a worker
 	// that stopped renewing it (default 30s); then another worker takes it.
-	Lease time.Duration
-	Logger  *slog.Logger
+	Lease  time.Duration
+	Logger *slog.Logger
 }
 
 // App is a wired server process.
