@@ -106,6 +106,8 @@ type MetadataStore interface {
 	// "delete" it also unlinks the image set's frames, forgets frames no
 	// other image set uses, and records the deletion time.
 	ImageSetSettle(ctx context.Context, p *PendingSettle, at time.Time) error
+	// FramesKnown reports which of the frame ids have a frame row.
+	FramesKnown(ctx context.Context, ids []string) (map[string]bool, error)
 	// FramesOnlyIn returns the frames that no image set other than the
 	// given one references.
 	FramesOnlyIn(ctx context.Context, imageSetID string) ([]*Frame, error)

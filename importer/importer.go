@@ -175,6 +175,9 @@ func (im *Importer) Finish(ctx context.Context, job *ohi.ImportJob) error {
 	if err := im.group(ctx, job, log); err != nil {
 		return err
 	}
+	if err := im.sweep(ctx, job, log); err != nil {
+		return err
+	}
 	items, err := im.Store.ImportItems(ctx, job.ID)
 	if err != nil {
 		return err
@@ -429,7 +432,7 @@ func (im *Importer) storeFrames(ctx context.Context, job *ohi.ImportJob, inst *d
 	}
 	for i, fr := range inst.Frames {
 		id := ohi.NewID()
-		key := FrameKey(job.DatastoreID, id)
+		key := FrameKey(job.DatastoreID, job.ID, id)
 		size := fr.Size()
 		if err := im.Blobs.Put(ctx, key, fr.Reader(inst.Source), size); err != nil {
 			return nil, err
@@ -498,7 +501,7 @@ func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dic
 		}
 		lo, hi := codec.MinMax(px)
 		id := ohi.NewID()
-		key := FrameKey(job.DatastoreID, id)
+		key := FrameKey(job.DatastoreID, job.ID, id)
 		if err := im.Blobs.Put(ctx, key, bytes.NewReader(cs), int64(len(cs))); err != nil {
 			return frames, "", err
 		}
@@ -514,7 +517,51 @@ func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dic
 	return frames, photometric, nil
 }
 
-// FrameKey is the blob key of a frame.
-func FrameKey(datastoreID, frameID string) string {
-	return "datastores/" + datastoreID + "/frames/" + frameID[:2] + "/" + frameID
+// FrameKey is the blob key of a frame written by an import job. Grouping
+// frames by job lets Finish find the frames a crash left unreferenced.
+func FrameKey(datastoreID, jobID, frameID string) string {
+	return jobFramesPrefix(datastoreID, jobID) + frameID
+}
+
+func jobFramesPrefix(datastoreID, jobID string) string {
+	return "datastores/" + datastoreID + "/frames/" + jobID + "/"
+}
+
+// sweep deletes the frames of a job that no image set references: frames
+// stored by a worker that crashed before it recorded the file's outcome
+// (the file was then read again, with new frames). It runs when every file
+// of the job is committed or failed.
+func (im *Importer) sweep(ctx context.Context, job *ohi.ImportJob, log *slog.Logger) error {
+	prefix := jobFramesPrefix(job.DatastoreID, job.ID)
+	if tr, ok := im.Blobs.(ohi.TempRemover); ok {
+		if err := tr.RemoveTemp(ctx, prefix); err != nil {
+			return err
+		}
+	}
+	var ids, keys []string
+	err := im.Blobs.List(ctx, prefix, func(o ohi.ObjectInfo) error {
+		keys = append(keys, o.Key)
+		ids = append(ids, path.Base(o.Key))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	known, err := im.Store.FramesKnown(ctx, ids)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for i, id := range ids {
+		if !known[id] {
+			if err := im.Blobs.Delete(ctx, keys[i]); err != nil {
+				return err
+			}
+			n++
+		}
+	}
+	if n > 0 {
+		log.Info("removed frames of interrupted reads", "frames", n)
+	}
+	return nil
 }

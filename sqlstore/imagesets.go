@@ -410,3 +410,35 @@ func (s *Store) ImageSetSearch(ctx context.Context, q *ohi.ImageSetQuery) ([]*oh
 	}
 	return out, nil
 }
+
+// FramesKnown implements ohi.MetadataStore.
+func (s *Store) FramesKnown(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		args := make([]any, n)
+		ph := make([]string, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+			ph[i] = fmt.Sprintf("$%d", i+1)
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT id FROM frames WHERE id IN (`+strings.Join(ph, ",")+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}

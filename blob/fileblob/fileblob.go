@@ -412,3 +412,39 @@ func (s *Store) walk(ctx context.Context, dir, namePrefix string, fn func(ohi.Ob
 	}
 	return nil
 }
+
+// RemoveTemp removes the temporary files that writes interrupted by a crash
+// left in the directory dir (a key prefix naming a directory, without a
+// trailing slash), not recursing. The caller guarantees that no write into
+// dir is in progress. It implements ohi.TempRemover.
+func (s *Store) RemoveTemp(ctx context.Context, dir string) error {
+	dir = strings.TrimSuffix(dir, "/")
+	if err := checkKey(dir); err != nil {
+		return err
+	}
+	d, err := s.root.Open(dir)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	entries, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if strings.HasPrefix(e.Name(), tempPrefix) && e.Type().IsRegular() {
+			if err := s.root.Remove(dir + "/" + e.Name()); err != nil && !isNotFound(err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+var _ ohi.TempRemover = (*Store)(nil)

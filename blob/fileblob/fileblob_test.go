@@ -240,3 +240,32 @@ func TestBuckets(t *testing.T) {
 		t.Error("Bucket returned a different store for the same name")
 	}
 }
+
+func TestRemoveTemp(t *testing.T) {
+	dir := t.TempDir()
+	s, err := fileblob.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Put(ctx, "job/frames/a", strings.NewReader("x"), 1); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, "job", "frames", ".ohi-tmp-crashed")
+	if err := os.WriteFile(stale, []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveTemp(ctx, "job/frames/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("temporary file still there: %v", err)
+	}
+	if _, err := s.Stat(ctx, "job/frames/a"); err != nil {
+		t.Fatalf("RemoveTemp removed an object: %v", err)
+	}
+	if err := s.RemoveTemp(ctx, "../x"); err == nil {
+		t.Fatal("RemoveTemp accepted a path outside the store")
+	}
+}
