@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,13 +14,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	mi "github.com/aws/aws-sdk-go-v2/service/medicalimaging"
 	"github.com/aws/aws-sdk-go-v2/service/medicalimaging/types"
-	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/openhealthimaging/ohi/codec"
+	"github.com/openhealthimaging/ohi/internal/miclient"
 	"github.com/openhealthimaging/ohi/synth"
 )
 
@@ -36,54 +33,8 @@ const (
 // authArgs are the serve flags for the fixed test key pair.
 var authArgs = []string{"--access-key-id", testAK, "--secret-access-key", testSecret}
 
-// disableHostPrefix stops the SDK from sending data-plane calls to
-// runtime-<host>, which does not resolve for a loopback endpoint.
-func disableHostPrefix(stack *middleware.Stack) error {
-	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("DisableEndpointHostPrefix",
-		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			return next.HandleInitialize(smithyhttp.DisableEndpointHostPrefix(ctx, true), in)
-		}), middleware.Before)
-}
-
-// privateBodyTransport sends a private copy of each request body. The SDK
-// closes the request body as soon as the response headers arrive; on
-// loopback the server can answer before net/http's write loop is done with
-// the body (after writing it, the loop reads once more to check for EOF).
-// That read then fails, and the write loop closes the connection under the
-// response body being read: "use of closed network connection" on streamed
-// frames larger than the 4 KiB read buffer (aws/aws-sdk-go-v2#2737). A body
-// the SDK cannot close avoids the race; request bodies here are small JSON.
-type privateBodyTransport struct{ base http.RoundTripper }
-
-func (t privateBodyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return t.base.RoundTrip(r)
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	r.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	r2 := r.Clone(r.Context())
-	r2.Body = io.NopCloser(bytes.NewReader(b))
-	r2.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-	return t.base.RoundTrip(r2)
-}
-
-// httpClient is shared by the SDK clients of all tests.
-var httpClient = &http.Client{Transport: privateBodyTransport{base: http.DefaultTransport.(*http.Transport).Clone()}}
-
 // newClient returns a HealthImaging client for endpoint without retries.
-func newClient(endpoint, ak, secret string) *mi.Client {
-	return mi.New(mi.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider(ak, secret, ""),
-		APIOptions:   []func(*middleware.Stack) error{disableHostPrefix},
-		Retryer:      aws.NopRetryer{},
-		HTTPClient:   httpClient,
-	})
-}
+func newClient(endpoint, ak, secret string) *mi.Client { return miclient.New(endpoint, ak, secret) }
 
 func callCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), callLimit)

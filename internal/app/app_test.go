@@ -19,17 +19,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	mi "github.com/aws/aws-sdk-go-v2/service/medicalimaging"
 	"github.com/aws/aws-sdk-go-v2/service/medicalimaging/types"
 	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/openhealthimaging/ohi"
 	"github.com/openhealthimaging/ohi/blob/s3blob"
 	"github.com/openhealthimaging/ohi/codec"
 	"github.com/openhealthimaging/ohi/internal/app"
+	"github.com/openhealthimaging/ohi/internal/miclient"
 	"github.com/openhealthimaging/ohi/internal/s3test"
 	"github.com/openhealthimaging/ohi/internal/testdb"
 	"github.com/openhealthimaging/ohi/synth"
@@ -40,15 +38,6 @@ const (
 	testSecret = "ohi-test-secret"
 	roleARN    = "arn:aws:iam::123456789012:role/ImportRole"
 )
-
-// disableHostPrefix stops the SDK from sending data-plane calls to
-// runtime-<host>, which does not resolve for a local endpoint.
-func disableHostPrefix(stack *middleware.Stack) error {
-	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("DisableEndpointHostPrefix",
-		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			return next.HandleInitialize(smithyhttp.DisableEndpointHostPrefix(ctx, true), in)
-		}), middleware.Before)
-}
 
 // testLogger discards server logs unless OHI_TEST_LOG is set.
 func testLogger() *slog.Logger {
@@ -66,39 +55,7 @@ type testServer struct {
 	client  *mi.Client
 }
 
-// privateBodyTransport sends a private copy of each request body: the SDK
-// closes request bodies as soon as response headers arrive, which on
-// loopback can make net/http close the connection under a streamed response
-// (aws/aws-sdk-go-v2#2737; see e2e/client_test.go).
-type privateBodyTransport struct{ base http.RoundTripper }
-
-func (t privateBodyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return t.base.RoundTrip(r)
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	r.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	r2 := r.Clone(r.Context())
-	r2.Body = io.NopCloser(bytes.NewReader(b))
-	r2.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-	return t.base.RoundTrip(r2)
-}
-
-var httpClient = &http.Client{Transport: privateBodyTransport{base: http.DefaultTransport.(*http.Transport).Clone()}}
-
-func newClient(url, ak, secret string) *mi.Client {
-	return mi.New(mi.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(url),
-		Credentials:  credentials.NewStaticCredentialsProvider(ak, secret, ""),
-		APIOptions:   []func(*middleware.Stack) error{disableHostPrefix},
-		Retryer:      aws.NopRetryer{},
-		HTTPClient:   httpClient,
-	})
-}
+func newClient(url, ak, secret string) *mi.Client { return miclient.New(url, ak, secret) }
 
 func startServer(t *testing.T, dataDir string) *testServer {
 	t.Helper()
