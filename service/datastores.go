@@ -16,8 +16,13 @@ func (s *Service) CreateDatastore(ctx context.Context, in *api.CreateDatastoreRe
 		return nil, ohi.Validationf("tags", "a resource can have at most %d tags", maxTags)
 	}
 	format := string(in.LosslessStorageFormat)
-	if format == "" {
+	switch format {
+	case "":
 		format = string(api.LosslessStorageFormatHtj2k)
+	case string(api.LosslessStorageFormatJpeg2000Lossless):
+		// Storing frames as JPEG 2000 lossless is not implemented; refusing
+		// is better than silently storing HTJ2K.
+		return nil, ohi.Validationf("losslessStorageFormat", "JPEG_2000_LOSSLESS is not supported by this version of ohi; omit it or use HTJ2K")
 	}
 	hash := fingerprint(str(in.DatastoreName), in.Tags, str(in.KmsKeyArn), str(in.LambdaAuthorizerArn), format)
 	now := time.Now().UTC()

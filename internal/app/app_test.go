@@ -745,3 +745,13 @@ func TestUnauthenticatedEndpoints(t *testing.T) {
 		t.Fatalf("unsigned request = %d %v", res.StatusCode, res.Header)
 	}
 }
+
+func TestUnsupportedStorageFormat(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	_, err := ts.client.CreateDatastore(context.Background(), &mi.CreateDatastoreInput{DatastoreName: aws.String("j2k"),
+		LosslessStorageFormat: types.LosslessStorageFormatJpeg2000Lossless})
+	wantCode(t, err, "ValidationException")
+	if !strings.Contains(err.Error(), "losslessStorageFormat") {
+		t.Fatalf("message does not name the field: %v", err)
+	}
+}
