@@ -74,6 +74,9 @@ type Importer struct {
 	TempDir string
 	// DICOM bounds the work on one file.
 	DICOM dicom.Options
+
+	slotsOnce sync.Once
+	slots     chan struct{}
 }
 
 // jobError is a job-level failure: the job ends FAILED with this message.
@@ -447,74 +450,111 @@ type fileFailure struct{ kind, msg string }
 
 func (e *fileFailure) Error() string { return e.msg }
 
-// transcode encodes every frame of inst as verified lossless HTJ2K. On an
-// error it removes the frames it stored. Corrupt pixel data and a failed
+// transcode encodes every frame of inst as verified lossless HTJ2K, frames
+// in parallel (bounded, with every file's frames, by the importer's codec
+// slots, so a single multi-frame file uses every core). On an error it
+// removes the frames it stored. Corrupt pixel data and a failed
 // verification are *fileFailure; codec.CodeUnsupported means the frames
 // should be kept as received.
-func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dicom.Instance) (frames []storedFrame, photometric string, err error) {
-	defer func() {
-		if err != nil {
-			for _, f := range frames {
-				_ = im.Blobs.Delete(context.WithoutCancel(ctx), f.Key)
-			}
-			frames = nil
-		}
-	}()
+func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dicom.Instance) ([]storedFrame, string, error) {
 	img := codec.Image{Rows: inst.Rows, Columns: inst.Columns, SamplesPerPixel: inst.SamplesPerPixel, BitsAllocated: inst.BitsAllocated,
 		BitsStored: inst.BitsStored, PixelRepresentation: inst.PixelRepresentation, PlanarConfiguration: inst.PlanarConfiguration,
 		Photometric: inst.PhotometricInterpretation}
-	var buf []byte
+	frames := make([]storedFrame, len(inst.Frames))
+	photometric := make([]string, len(inst.Frames))
+	slots := im.codecSlots()
+	g, gctx := errgroup.WithContext(ctx)
 	for i, fr := range inst.Frames {
-		if err := ctx.Err(); err != nil {
-			return frames, "", err
+		select {
+		case slots <- struct{}{}:
+		case <-gctx.Done():
 		}
-		size := fr.Size()
-		if size > codec.MaxFrameBytes {
-			return frames, "", &codec.Error{Code: codec.CodeUnsupported, Reason: fmt.Sprintf("frame %d has %d bytes", i+1, size)}
+		if gctx.Err() != nil {
+			break
 		}
-		if int64(cap(buf)) < size {
-			buf = make([]byte, size)
-		}
-		buf = buf[:size]
-		if _, err := io.ReadFull(fr.Reader(inst.Source), buf); err != nil {
-			return frames, "", err
-		}
-		img.BitOffset = fr.BitOffset
-		px, err := codec.Decode(buf, inst.TransferSyntaxUID, img)
-		if err != nil {
-			var ce *codec.Error
-			if errors.As(err, &ce) && ce.Code == codec.CodeCorrupt {
-				return frames, "", &fileFailure{"ValidationException", fmt.Sprintf("the pixel data of frame %d cannot be decoded: %s", i+1, ce.Reason)}
+		g.Go(func() error {
+			defer func() { <-slots }()
+			var err error
+			frames[i], photometric[i], err = im.transcodeFrame(gctx, job, inst, i, fr, img)
+			return err
+		})
+	}
+	err := g.Wait()
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		for _, f := range frames {
+			if f.Key != "" {
+				_ = im.Blobs.Delete(context.WithoutCancel(ctx), f.Key)
 			}
-			return frames, "", err
 		}
-		cs, err := codec.EncodeHTJ2K(px)
-		if err != nil {
-			return frames, "", err
-		}
-		sums, err := codec.VerifyChecksums(cs, px.Data)
-		if errors.Is(err, codec.ErrVerify) {
-			return frames, "", &fileFailure{"InternalServerException", fmt.Sprintf("pixel data verification failed for frame %d: the HTJ2K encoding does not decode to the original pixels", i+1)}
-		}
-		if err != nil {
-			return frames, "", err
-		}
-		lo, hi := codec.MinMax(px)
-		id := ohi.NewID()
-		key := FrameKey(job.DatastoreID, job.ID, id)
-		if err := im.Blobs.Put(ctx, key, bytes.NewReader(cs), int64(len(cs))); err != nil {
-			return frames, "", err
-		}
-		levels := make([]metadoc.LevelChecksum, len(sums))
-		for j, s := range sums {
-			levels[j] = metadoc.LevelChecksum{Width: s.Width, Height: s.Height, Checksum: s.Checksum}
-		}
-		frames = append(frames, storedFrame{ID: id, Key: key, Size: int64(len(cs)), Index: i, Checksums: levels, Min: &lo, Max: &hi})
-		if px.Photometric != "" {
-			photometric = px.Photometric
+		return nil, "", err
+	}
+	pi := ""
+	for _, p := range photometric {
+		if p != "" {
+			pi = p
 		}
 	}
-	return frames, photometric, nil
+	return frames, pi, nil
+}
+
+// codecSlots bounds the frames being transcoded at once across the whole
+// importer (default: the number of workers).
+func (im *Importer) codecSlots() chan struct{} {
+	im.slotsOnce.Do(func() {
+		n := im.Workers
+		if n <= 0 {
+			n = runtime.NumCPU()
+		}
+		im.slots = make(chan struct{}, n)
+	})
+	return im.slots
+}
+
+// transcodeFrame decodes, encodes, verifies and stores frame i.
+func (im *Importer) transcodeFrame(ctx context.Context, job *ohi.ImportJob, inst *dicom.Instance, i int, fr dicom.Frame, img codec.Image) (storedFrame, string, error) {
+	size := fr.Size()
+	if size > codec.MaxFrameBytes {
+		return storedFrame{}, "", &codec.Error{Code: codec.CodeUnsupported, Reason: fmt.Sprintf("frame %d has %d bytes", i+1, size)}
+	}
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(fr.Reader(inst.Source), buf); err != nil {
+		return storedFrame{}, "", err
+	}
+	img.BitOffset = fr.BitOffset
+	px, err := codec.Decode(buf, inst.TransferSyntaxUID, img)
+	if err != nil {
+		var ce *codec.Error
+		if errors.As(err, &ce) && ce.Code == codec.CodeCorrupt {
+			return storedFrame{}, "", &fileFailure{"ValidationException", fmt.Sprintf("the pixel data of frame %d cannot be decoded: %s", i+1, ce.Reason)}
+		}
+		return storedFrame{}, "", err
+	}
+	buf = nil
+	cs, err := codec.EncodeHTJ2K(px)
+	if err != nil {
+		return storedFrame{}, "", err
+	}
+	sums, err := codec.VerifyChecksums(cs, px.Data)
+	if errors.Is(err, codec.ErrVerify) {
+		return storedFrame{}, "", &fileFailure{"InternalServerException", fmt.Sprintf("pixel data verification failed for frame %d: the HTJ2K encoding does not decode to the original pixels", i+1)}
+	}
+	if err != nil {
+		return storedFrame{}, "", err
+	}
+	lo, hi := codec.MinMax(px)
+	id := ohi.NewID()
+	key := FrameKey(job.DatastoreID, job.ID, id)
+	if err := im.Blobs.Put(ctx, key, bytes.NewReader(cs), int64(len(cs))); err != nil {
+		return storedFrame{}, "", err
+	}
+	levels := make([]metadoc.LevelChecksum, len(sums))
+	for j, s := range sums {
+		levels[j] = metadoc.LevelChecksum{Width: s.Width, Height: s.Height, Checksum: s.Checksum}
+	}
+	return storedFrame{ID: id, Key: key, Size: int64(len(cs)), Index: i, Checksums: levels, Min: &lo, Max: &hi}, px.Photometric, nil
 }
 
 // FrameKey is the blob key of a frame written by an import job. Grouping

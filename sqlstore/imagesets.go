@@ -38,7 +38,7 @@ func scanImageSet(row interface{ Scan(...any) error }) (*ohi.ImageSet, error) {
 
 // ImageSetGet implements ohi.MetadataStore.
 func (s *Store) ImageSetGet(ctx context.Context, datastoreID, id string) (*ohi.ImageSet, error) {
-	is, err := scanImageSet(s.r.QueryRowContext(ctx, `SELECT `+imageSetCols+` FROM image_sets WHERE datastore_id = $1 AND id = $2`, datastoreID, id))
+	is, err := scanImageSet(s.queryRow(ctx, `SELECT `+imageSetCols+` FROM image_sets WHERE datastore_id = $1 AND id = $2`, datastoreID, id))
 	if errors.Is(err, ohi.ErrNotFound) {
 		return nil, ohi.NotFoundf("image set %s does not exist in data store %s", id, datastoreID)
 	}
@@ -75,7 +75,7 @@ func (s *Store) ImageSetVersionGet(ctx context.Context, datastoreID, id string, 
 	if version == 0 {
 		version = is.Version
 	}
-	v, err := scanVersion(s.r.QueryRowContext(ctx, `SELECT `+versionCols+` FROM image_set_versions WHERE image_set_id = $1 AND version = $2`, id, version))
+	v, err := scanVersion(s.queryRow(ctx, `SELECT `+versionCols+` FROM image_set_versions WHERE image_set_id = $1 AND version = $2`, id, version))
 	if errors.Is(err, ohi.ErrNotFound) {
 		return nil, ohi.NotFoundf("version %d of image set %s does not exist", version, id)
 	}
@@ -286,7 +286,7 @@ func (s *Store) FramesOnlyIn(ctx context.Context, imageSetID string) ([]*ohi.Fra
 // FrameGet implements ohi.MetadataStore.
 func (s *Store) FrameGet(ctx context.Context, datastoreID, imageSetID, frameID string) (*ohi.Frame, error) {
 	var f ohi.Frame
-	err := s.r.QueryRowContext(ctx, `SELECT f.id, f.blob_key, f.transfer_syntax, f.size FROM image_set_frames isf
+	err := s.queryRow(ctx, `SELECT f.id, f.blob_key, f.transfer_syntax, f.size FROM image_set_frames isf
 		JOIN frames f ON f.id = isf.frame_id JOIN image_sets i ON i.id = isf.image_set_id
 		WHERE isf.image_set_id = $1 AND isf.frame_id = $2 AND i.datastore_id = $3`, imageSetID, frameID, datastoreID).Scan(&f.ID, &f.BlobKey, &f.TransferSyntaxUID, &f.Size)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -67,7 +67,7 @@ func (s *Store) importJobCreate(ctx context.Context, job *ohi.ImportJob, token, 
 
 // ImportJobGet implements ohi.MetadataStore.
 func (s *Store) ImportJobGet(ctx context.Context, datastoreID, id string) (*ohi.ImportJob, error) {
-	j, err := scanJob(s.r.QueryRowContext(ctx, `SELECT `+jobCols+` FROM import_jobs WHERE ($1 = '' OR datastore_id = $1) AND id = $2`, datastoreID, id))
+	j, err := scanJob(s.queryRow(ctx, `SELECT `+jobCols+` FROM import_jobs WHERE ($1 = '' OR datastore_id = $1) AND id = $2`, datastoreID, id))
 	if errors.Is(err, ohi.ErrNotFound) {
 		return nil, ohi.NotFoundf("import job %s does not exist in data store %s", id, datastoreID)
 	}

@@ -47,14 +47,15 @@ type Store struct {
 // maxCachedStmts bounds the prepared statement cache.
 const maxCachedStmts = 512
 
-// query runs a read query through a cached prepared statement, so hot
-// queries (search) are not parsed again on every call.
-func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+// stmt returns a cached prepared statement for a read query, so hot
+// queries (search, frame lookups) are not parsed again on every call; nil
+// when the cache is full.
+func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	if st, ok := s.stmts.Load(q); ok {
-		return st.(*sql.Stmt).QueryContext(ctx, args...)
+		return st.(*sql.Stmt), nil
 	}
 	if s.nstmt.Load() >= maxCachedStmts {
-		return s.r.QueryContext(ctx, q, args...)
+		return nil, nil
 	}
 	st, err := s.r.PrepareContext(ctx, q)
 	if err != nil {
@@ -62,11 +63,31 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 	}
 	if prev, loaded := s.stmts.LoadOrStore(q, st); loaded {
 		st.Close()
-		st = prev.(*sql.Stmt)
-	} else {
-		s.nstmt.Add(1)
+		return prev.(*sql.Stmt), nil
+	}
+	s.nstmt.Add(1)
+	return st, nil
+}
+
+// query runs a read query through a cached prepared statement.
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return s.r.QueryContext(ctx, q, args...)
 	}
 	return st.QueryContext(ctx, args...)
+}
+
+// queryRow runs a single-row read query through a cached prepared statement.
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := s.stmt(ctx, q)
+	if err != nil || st == nil {
+		return s.r.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 var _ ohi.MetadataStore = (*Store)(nil)
@@ -288,7 +309,7 @@ func (s *Store) datastoreCreate(ctx context.Context, ds *ohi.Datastore, token, h
 
 // DatastoreGet implements ohi.MetadataStore.
 func (s *Store) DatastoreGet(ctx context.Context, id string) (*ohi.Datastore, error) {
-	d, err := scanDatastore(s.r.QueryRowContext(ctx, `SELECT `+datastoreCols+` FROM datastores WHERE id = $1`, id))
+	d, err := scanDatastore(s.queryRow(ctx, `SELECT `+datastoreCols+` FROM datastores WHERE id = $1`, id))
 	if errors.Is(err, ohi.ErrNotFound) {
 		return nil, ohi.NotFoundf("data store %s does not exist", id)
 	}
