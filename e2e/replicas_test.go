@@ -35,25 +35,31 @@ var chaosInput = synth.Config{Studies: 4, Series: 5, Instances: 100, Rows: 32, C
 const (
 	// chaosLease is the lease of the replicas (--lease): a task or job held
 	// by the killed replica is taken over this long after its last renewal.
-	chaosLease = 6 * time.Second
-	// chaosFramesPerSeries frames of every series (all of them) are read
-	// back from every replica and compared with the generated pixels.
-	chaosFramesPerSeries = 100
-	taskDoneMsg          = `msg="import task done"`
+	chaosLease  = 6 * time.Second
+	taskDoneMsg = `msg="import task done"`
 )
 
 var taskSeqRE = regexp.MustCompile(` task=(\d+) `)
 
 // TestReplicasChaos runs three replicas of `ohi serve` on one PostgreSQL
 // database and one S3-compatible service (moto), imports 2,000 files through
-// replica 1, SIGKILLs replica 2 while it holds an import task lease (after it
-// has finished some tasks), restarts it a few seconds later and checks that
-// the job completes with every file imported exactly once and that every
-// replica serves the same image sets and the same frames.
+// replica 1, SIGKILLs one replica while it holds an import task lease (after
+// it has finished some tasks), restarts it a few seconds later and checks
+// that the job completes with every file imported exactly once and that
+// every replica serves the same image sets and the same frames. The killed
+// replica is replica 2 (a worker), then replica 1 (which also coordinates
+// the job, so the job lease is taken over too).
 func TestReplicasChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: three replicas import 2,000 files while one of them is killed and restarted")
 	}
+	t.Run("kill-worker", func(t *testing.T) { testReplicasChaos(t, 1, 100) })
+	t.Run("kill-coordinator", func(t *testing.T) { testReplicasChaos(t, 0, 10) })
+}
+
+// testReplicasChaos kills replica victim+1 mid-import and reads back
+// framesPerSeries frames of every series from every replica.
+func testReplicasChaos(t *testing.T, victimIdx, framesPerSeries int) {
 	began := time.Now()
 	dbURL := testdb.Postgres(t)
 	moto := s3test.Start(t, "ohi-storage", "dicom-in", "dicom-out")
@@ -106,40 +112,41 @@ func TestReplicasChaos(t *testing.T) {
 	importStart := time.Now()
 	nTasks := (n + 15) / 16
 
-	// Watch the task queue and replica 2's log; kill replica 2 while it
-	// holds a task lease, once it has finished at least two tasks and while
-	// at least a third of the tasks are still to do.
+	// Watch the task queue and the victim's log; kill the victim while it
+	// holds a task lease, once it has finished at least three tasks, a
+	// quarter of the tasks are done and at least a third are still to do.
 	w := &taskWatch{db: db, jobID: jobID, owners: map[int64]string{}}
-	victim := replicas[1]
-	var owner2 string
+	victim := replicas[victimIdx]
+	name := fmt.Sprintf("replica %d", victimIdx+1)
+	var victimOwner string
 	var killedTask taskLease
 	var doneAtKill, victimDone int
-	waitFor(t, "replica 2 holding a task lease mid-import", 90*time.Second, 20*time.Millisecond, func() (bool, error) {
+	waitFor(t, name+" holding a task lease mid-import", 90*time.Second, 20*time.Millisecond, func() (bool, error) {
 		snap, err := w.poll(callCtx(t))
 		if err != nil {
 			return false, err
 		}
 		if victim.Exited() {
-			return false, fmt.Errorf("replica 2 exited before the kill:\n%s", victim.Log.Tail(20))
+			return false, fmt.Errorf("%s exited before the kill:\n%s", name, victim.Log.Tail(20))
 		}
 		if len(snap.all) > 0 && len(snap.all) != nTasks {
 			return false, fmt.Errorf("the job has %d tasks, want %d", len(snap.all), nTasks)
 		}
 		if len(snap.all) > 0 && snap.done*3 > nTasks*2 {
-			return false, fmt.Errorf("%d of %d tasks done before replica 2 was caught holding a lease: make the input bigger", snap.done, nTasks)
+			return false, fmt.Errorf("%d of %d tasks done before %s was caught holding a lease: make the input bigger", snap.done, nTasks, name)
 		}
-		if owner2 == "" {
+		if victimOwner == "" {
 			for _, seq := range doneTasks(victim.Log) {
 				if o := w.owners[seq]; o != "" {
-					owner2 = o
+					victimOwner = o
 				}
 			}
 		}
-		if owner2 == "" || len(doneTasks(victim.Log)) < 3 || snap.done < nTasks/4 {
+		if victimOwner == "" || len(doneTasks(victim.Log)) < 3 || snap.done < nTasks/4 {
 			return false, nil
 		}
 		for _, l := range snap.leased {
-			if l.owner == owner2 {
+			if l.owner == victimOwner {
 				victim.Kill()
 				victimDone, doneAtKill = len(doneTasks(victim.Log)), snap.done
 				return true, nil
@@ -150,13 +157,13 @@ func TestReplicasChaos(t *testing.T) {
 	killedAt := time.Now()
 	// The lease the dead replica left (read after the kill: it may have
 	// renewed it, or moved on to its next task, since the snapshot).
-	leases, err := w.db.QueryContext(callCtx(t), `SELECT seq, lease_until FROM import_tasks WHERE job_id = $1 AND lease_owner = $2 AND NOT done`, jobID, owner2)
+	leases, err := w.db.QueryContext(callCtx(t), `SELECT seq, lease_until FROM import_tasks WHERE job_id = $1 AND lease_owner = $2 AND NOT done`, jobID, victimOwner)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var held []taskLease
 	for leases.Next() {
-		l := taskLease{owner: owner2}
+		l := taskLease{owner: victimOwner}
 		if err := leases.Scan(&l.seq, &l.until); err != nil {
 			t.Fatal(err)
 		}
@@ -173,13 +180,13 @@ func TestReplicasChaos(t *testing.T) {
 	case 1:
 		killedTask = held[0]
 	default:
-		t.Fatalf("replica 2 held %d task leases when it was killed, want at most 1 (it runs one task at a time): %+v", len(held), held)
+		t.Fatalf("%s held %d task leases when it was killed, want at most 1 (it runs one task at a time): %+v", name, len(held), held)
 	}
-	t.Logf("SIGKILLed replica 2 %v into the import: it had finished %d tasks (%s) and held task %d; %d of %d tasks done",
-		killedAt.Sub(importStart).Round(time.Millisecond), victimDone, strings.Join(seqStrings(doneTasks(victim.Log)), ","),
+	t.Logf("SIGKILLed %s %v into the import: it had finished %d tasks (%s) and held task %d; %d of %d tasks done",
+		name, killedAt.Sub(importStart).Round(time.Millisecond), victimDone, strings.Join(seqStrings(doneTasks(victim.Log)), ","),
 		killedTask.seq, doneAtKill, nTasks)
 	if victimDone < 3 || victim.Log.Count(`msg="import job completed"`) != 0 {
-		t.Fatalf("replica 2 had not done work before the kill, or the job had completed: %d tasks done", victimDone)
+		t.Fatalf("%s had not done work before the kill, or the job had completed: %d tasks done", name, victimDone)
 	}
 	if g, err := c[2].GetDICOMImportJob(callCtx(t), &mi.GetDICOMImportJobInput{DatastoreId: &ds, JobId: &jobID}); err != nil {
 		t.Fatal(err)
@@ -199,16 +206,16 @@ func TestReplicasChaos(t *testing.T) {
 			jobID, killedTask.seq).Scan(&owner, &until, &done); err != nil {
 			t.Fatal(err)
 		}
-		if done || owner != owner2 || until.Int64 != killedTask.until {
+		if done || owner != victimOwner || until.Int64 != killedTask.until {
 			t.Fatalf("task %d %v after the kill: done %v, owner %q lease until %d; want the dead lease (owner %q until %d)",
-				killedTask.seq, time.Since(killedAt).Round(time.Millisecond), done, owner, until.Int64, owner2, killedTask.until)
+				killedTask.seq, time.Since(killedAt).Round(time.Millisecond), done, owner, until.Int64, victimOwner, killedTask.until)
 		}
 	}
 
-	// Restart replica 2 on the same flags and wait for the job via replica
-	// 3, still watching the queue (to see the dead lease taken over).
+	// Restart the victim on the same flags and wait for the job via
+	// replica 3, still watching the queue (to see the dead lease taken over).
 	time.Sleep(time.Second)
-	replicas[1] = startServer(t, opts[1])
+	replicas[victimIdx] = startServer(t, opts[victimIdx])
 	c = clients()
 	stopWatch := make(chan struct{})
 	watched := make(chan struct{})
@@ -235,25 +242,44 @@ func TestReplicasChaos(t *testing.T) {
 	for i, r := range replicas {
 		perReplica[i] = r.Log.Count(taskDoneMsg)
 	}
-	t.Logf("job COMPLETED %v after the start; import tasks done per replica after the restart: %v (killed replica 2 did %d before the kill)",
-		importWall.Round(time.Millisecond), perReplica, victimDone)
+	t.Logf("job COMPLETED %v after the start; import tasks done per replica after the restart: %v (killed %s did %d before the kill)",
+		importWall.Round(time.Millisecond), perReplica, name, victimDone)
+	resumed := 0
 	for i, r := range replicas {
 		if r.Log.Count(`msg="import job started"`) > 0 {
 			t.Logf("replica %d coordinated the job", i+1)
 		}
-		if r.Log.Count(`msg="import job resumed"`) > 0 {
+		if n := r.Log.Count(`msg="import job resumed"`); n > 0 {
+			resumed += n
 			t.Logf("replica %d resumed the job as its coordinator", i+1)
 		}
 	}
-	if o, ok := w.takeover(killedTask.seq, owner2); ok && killedTask.seq >= 0 {
+	switch coordinator := victim.Log.Count(`msg="import job started"`) > 0; {
+	case coordinator && resumed == 0:
+		t.Fatalf("%s coordinated the job and was killed, but no replica logged that it resumed the job", name)
+	case !coordinator && resumed > 0:
+		t.Fatalf("the job was resumed %d times although its coordinator was not killed", resumed)
+	}
+	if victimIdx == 0 && victim.Log.Count(`msg="import job started"`) == 0 {
+		t.Fatalf("%s, which received StartDICOMImportJob, did not coordinate the job: this case no longer kills the coordinator", name)
+	}
+	if o, ok := w.takeover(killedTask.seq, victimOwner); ok && killedTask.seq >= 0 {
 		t.Logf("task %d was seen claimed again (by owner %s) after its lease expired", killedTask.seq, o)
 	}
 	// Every task was logged done, the killed one by a live replica; a task
 	// done twice would mean a live lease was taken over.
 	doneBy := map[int64][]string{}
-	for i, l := range []*logLines{replicas[0].Log, victim.Log, replicas[1].Log, replicas[2].Log} {
+	logs := map[string]*logLines{name + " (killed)": victim.Log}
+	for i, r := range replicas {
+		label := fmt.Sprintf("replica %d", i+1)
+		if i == victimIdx {
+			label += " (restarted)"
+		}
+		logs[label] = r.Log
+	}
+	for label, l := range logs {
 		for _, seq := range doneTasks(l) {
-			doneBy[seq] = append(doneBy[seq], []string{"replica 1", "replica 2 (killed)", "replica 2 (restarted)", "replica 3"}[i])
+			doneBy[seq] = append(doneBy[seq], label)
 		}
 	}
 	for seq := range int64(nTasks) {
@@ -266,7 +292,7 @@ func TestReplicasChaos(t *testing.T) {
 	}
 	if killedTask.seq >= 0 {
 		t.Logf("the killed task %d was finished by %v", killedTask.seq, doneBy[killedTask.seq])
-		if slices.Contains(doneBy[killedTask.seq], "replica 2 (killed)") {
+		if slices.Contains(doneBy[killedTask.seq], name+" (killed)") {
 			t.Fatalf("the killed replica logged task %d done", killedTask.seq)
 		}
 	}
@@ -378,7 +404,7 @@ func TestReplicasChaos(t *testing.T) {
 			t.Fatalf("SOP instance %s is in image set %s; its series is in %s and success.ndjson says %s",
 				sop, setID, bySeries[g.SeriesUID(r)], setOfKey[chaosKey(g, r)])
 		}
-		if rng.IntN(cfg.Instances) < chaosFramesPerSeries {
+		if rng.IntN(cfg.Instances) < framesPerSeries {
 			frames = append(frames, frameRef{ref: r, setID: setID, frameID: frameIDs[sop]})
 		}
 	}
@@ -412,6 +438,28 @@ func TestReplicasChaos(t *testing.T) {
 	}
 	t.Logf("checked %d SOP instances in %d image sets and %d frames × 3 replicas; total %v",
 		len(instances), len(sets), len(frames), time.Since(began).Round(time.Millisecond))
+
+	// For the record: objects in the shared storage area beyond the frames
+	// and metadata documents the image sets reference were written by the
+	// killed replica for files it had not recorded yet (they were read again).
+	stored := countObjects(t, s3c, "ohi-storage", "ohi/")
+	t.Logf("%d objects in s3://ohi-storage/ohi/ for %d frames and %d metadata documents (%d more)",
+		stored, n, len(sets), stored-n-len(sets))
+}
+
+// countObjects counts the objects under a prefix (at most 100,000).
+func countObjects(t *testing.T, c *s3.Client, bucket, prefix string) int {
+	t.Helper()
+	n := 0
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: &prefix})
+	for p.HasMorePages() && n < 100000 {
+		page, err := p.NextPage(callCtx(t))
+		if err != nil {
+			t.Fatalf("list s3://%s/%s: %v", bucket, prefix, err)
+		}
+		n += len(page.Contents)
+	}
+	return n
 }
 
 // chaosKey is the input object key of an instance.
