@@ -60,3 +60,10 @@ type Buckets interface {
 	// wrapping ErrInvalidKey for a name that is not a valid bucket name.
 	Bucket(name string) (BlobStore, error)
 }
+
+// TempRemover is implemented by blob stores whose interrupted writes can
+// leave temporary files behind (the file system store). RemoveTemp removes
+// them from the directory dir, where no write may be in progress.
+type TempRemover interface {
+	RemoveTemp(ctx context.Context, dir string) error
+}
