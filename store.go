@@ -70,8 +70,9 @@ type MetadataStore interface {
 	ImportTaskRenew(ctx context.Context, t *ImportTask, owner string, leaseUntil time.Time) error
 	// ImportTaskDone marks a task done.
 	ImportTaskDone(ctx context.Context, t *ImportTask) error
-	// ImportTasksPending counts a job's tasks that are not done.
-	ImportTasksPending(ctx context.Context, jobID string) (int, error)
+	// ImportTasksPending counts a job's tasks that are not done, and all
+	// its tasks.
+	ImportTasksPending(ctx context.Context, jobID string) (pending, total int, err error)
 
 	// ImportItemPut records the outcome of one input file of a job,
 	// replacing any earlier record for the same key.

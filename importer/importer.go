@@ -120,6 +120,9 @@ func (im *Importer) Start(ctx context.Context, job *ohi.ImportJob) error {
 	} else {
 		log.Info("import job resumed", "input", job.InputS3URI)
 	}
+	if _, total, err := im.Store.ImportTasksPending(ctx, job.ID); err != nil || total > 0 {
+		return err // planned before the job was interrupted: never list again
+	}
 	in, inBucket, inPrefix, err := im.bucket(job.InputS3URI, "input")
 	if err == nil {
 		var objects []ohi.ObjectInfo

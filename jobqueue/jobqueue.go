@@ -210,7 +210,7 @@ func (r *Runner) coordinate(ctx context.Context, job *ohi.ImportJob) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		n, err := r.Store.ImportTasksPending(ctx, job.ID)
+		n, _, err := r.Store.ImportTasksPending(ctx, job.ID)
 		if err != nil {
 			return err
 		}

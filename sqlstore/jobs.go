@@ -246,10 +246,10 @@ func (s *Store) ImportTaskDone(ctx context.Context, t *ohi.ImportTask) error {
 }
 
 // ImportTasksPending implements ohi.MetadataStore.
-func (s *Store) ImportTasksPending(ctx context.Context, jobID string) (int, error) {
-	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM import_tasks WHERE job_id = $1 AND NOT done`, jobID).Scan(&n)
-	return n, err
+func (s *Store) ImportTasksPending(ctx context.Context, jobID string) (pending, total int, err error) {
+	var p sql.NullInt64
+	err = s.r.QueryRowContext(ctx, `SELECT SUM(CASE WHEN done THEN 0 ELSE 1 END), COUNT(*) FROM import_tasks WHERE job_id = $1`, jobID).Scan(&p, &total)
+	return int(p.Int64), total, err
 }
 
 // ImportItemsRecorded implements ohi.MetadataStore.
