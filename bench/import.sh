@@ -9,8 +9,19 @@
 #    hard links to the cached files). Timed from the StartDICOMImportJob call
 #    until GetDICOMImportJob (polled every 20 ms) reports COMPLETED; the
 #    server's peak RSS is its VmHWM at that moment.
+#    Every frame is transcoded to verified lossless HTJ2K on the way in, so
+#    the job also reports MB/s of pixel data (decoded bytes) and MB of pixel
+#    data per CPU second of the server (user + system from /proc/PID/stat).
 # 3. Times SearchImageSets on that one-series data store.
-# 4. Stops ohi, starts Orthanc with its own configuration on a free loopback
+# 4. `ohibench pixels` takes 50 frames spread over the series and, on one
+#    core, times package codec's per-frame steps (decode, HTJ2K encode,
+#    verifying decode with checksums, min/max) and OpenJPH's ojph_compress
+#    encoding the same frames from PGM files with the same parameters (its
+#    own "Elapsed time", which is CPU time, file I/O included; median of 3
+#    passes), on one thread and with 2 at once (as the import runs). The
+#    import's pixel MB per server CPU second is then compared with
+#    OpenJPH's encode MB per CPU second.
+# 5. Stops ohi, starts Orthanc with its own configuration on a free loopback
 #    port, uploads the same files with POST /instances from 2 parallel
 #    keep-alive clients (ohi's import job also reads 2 files at a time: one
 #    per CPU), and times /tools/find on the same data.
@@ -32,9 +43,7 @@ ensure_series
 
 log "ohi: import job of the series"
 ohidir="$BENCH_WORK/ohi"
-mkdir -p "$ohidir/buckets/bench-in"
-cp -al "$SERIES_DIR" "$ohidir/buckets/bench-in/ct" 2>/dev/null || cp -r "$SERIES_DIR" "$ohidir/buckets/bench-in/ct"
-rm -f "$ohidir/buckets/bench-in/ct/.complete"
+link_input "$SERIES_DIR" "$ohidir" ct
 sync
 start_ohi "$ohidir"
 timeout 360 "$OHIBENCH" import -endpoint "$OHI_URL" -access-key "$BENCH_AK" -secret "$BENCH_SK" \
@@ -49,6 +58,12 @@ timeout 300 "$OHIBENCH" search -endpoint "$OHI_URL" -access-key "$BENCH_AK" -sec
 stop_pid "$OHI_PID"
 OHI_STORED_MB=$(du -sb "$ohidir/blobs" | awk '{printf "%.0f", $1 / 1e6}')
 rm -rf "$ohidir"
+
+have_ojph=0
+ojph=$(command -v ojph_compress || true)
+[ -n "$ojph" ] && have_ojph=1 || echo "bench: ojph_compress missing (apt-get install openjph-tools); no OpenJPH comparison" >&2
+log "codec steps and OpenJPH's ojph_compress on 50 frames of the series, one core"
+timeout 300 "$OHIBENCH" pixels -dir "$SERIES_DIR" -sample 50 -passes 3 -ojph "$ojph" -result "$RESULTS"
 
 have_orthanc=0
 sync
@@ -79,6 +94,20 @@ if [ "$have_orthanc" = 1 ]; then
 	echo "      from a client on the same 2 CPUs. Not the same operation; Orthanc's figure is as measured."
 else
 	echo "Orthanc: not installed, no comparison"
+fi
+echo "pixel data (decoded): $OHI_IMPORT_FRAMES frames, $OHI_IMPORT_PIXEL_MB MB, stored as HTJ2K in $OHI_STORED_MB MB"
+echo "  ohi import: $OHI_IMPORT_PIXEL_MBPS MB/s of pixel data over the wall time, using $OHI_IMPORT_CORES cores on average"
+echo "  ohi import per core: $OHI_IMPORT_PIXEL_MB_PER_CPU_S MB of pixel data per server CPU second (read, parse, decode,"
+echo "    HTJ2K encode, verifying decode + checksums, min/max, blob writes + fsync, metadata, SQLite)"
+echo "  package codec on 50 sample frames, CPU time: encode $CODEC_ENCODE_MBPS MB/s, verifying decode + checksums $CODEC_VERIFY_MBPS MB/s,"
+echo "    decode + encode + verify + min/max $CODEC_PIPELINE_MBPS MB/s on 1 thread, $CODEC_PIPELINE_MBPS_PAR MB/s per thread with 2 at once;" \
+	"$CODEC_HTJ2K_KB KB a frame"
+if [ "$have_ojph" = 1 ]; then
+	echo "  OpenJPH ojph_compress, same frames and parameters, its CPU time: $OJPH_ENCODE_MBPS MB/s in 1 process," \
+		"$OJPH_ENCODE_MBPS_PAR MB/s per process with 2 at once ($OJPH_HTJ2K_KB KB a frame)"
+	echo "  ratio to OpenJPH's encode per core, 2 at once (target >= 0.8): import $(ratio "$OHI_IMPORT_PIXEL_MB_PER_CPU_S" "$OJPH_ENCODE_MBPS_PAR")," \
+		"codec steps $(ratio "$CODEC_PIPELINE_MBPS_PAR" "$OJPH_ENCODE_MBPS_PAR"), encode alone $(ratio "$CODEC_ENCODE_MBPS_PAR" "$OJPH_ENCODE_MBPS_PAR")"
+	echo "  ratio on 1 thread: codec steps $(ratio "$CODEC_PIPELINE_MBPS" "$OJPH_ENCODE_MBPS"), encode alone $(ratio "$CODEC_ENCODE_MBPS" "$OJPH_ENCODE_MBPS")"
 fi
 echo "lookups on this one series, 1,000 sequential requests each, p50 / p99 ms:"
 printf '  %-44s %13s\n' "ohi SearchImageSets no filter" "$OHI_SMALL_NO_FILTER_P50_MS / $OHI_SMALL_NO_FILTER_P99_MS"

@@ -1,4 +1,4 @@
-# bench/lib.sh: helpers shared by bench/import.sh and bench/search.sh. Source
+# bench/lib.sh: helpers shared by the bench/*.sh scripts. Source
 # it from the repository root. Every process started here is recorded and
 # stopped by bench_cleanup (run it from an EXIT trap).
 
@@ -41,19 +41,37 @@ bench_cleanup() {
 	[ -n "$BENCH_WORK" ] && rm -rf "$BENCH_WORK"
 }
 
+# synth_cached NAME FILES SYNTH-ARGS...: runs `ohi synth --out DIR SYNTH-ARGS`
+# once into $BENCH_CACHE/NAME and checks that DIR holds FILES .dcm files.
+# Sets SYNTH_DIR.
+synth_cached() {
+	local name=$1 want=$2 n
+	shift 2
+	SYNTH_DIR="$BENCH_CACHE/$name"
+	if [ ! -f "$SYNTH_DIR/.complete" ]; then
+		log "Generating $name into $SYNTH_DIR (once)"
+		rm -rf "$SYNTH_DIR"
+		timeout 600 "$OHI" synth --out "$SYNTH_DIR" "$@"
+		touch "$SYNTH_DIR/.complete"
+	fi
+	n=$(find "$SYNTH_DIR" -name '*.dcm' | wc -l)
+	[ "$n" = "$want" ] || die "$SYNTH_DIR holds $n files, want $want (delete it to regenerate)"
+}
+
 # ensure_series: a 1,000-instance 512x512 16-bit CT series, generated once
 # into the cache. Sets SERIES_DIR.
 ensure_series() {
-	SERIES_DIR="$BENCH_CACHE/ct-1000x512x512-seed1"
-	if [ ! -f "$SERIES_DIR/.complete" ]; then
-		log "Generating the 1,000-instance CT series into $SERIES_DIR (once)"
-		rm -rf "$SERIES_DIR"
-		timeout 300 "$OHI" synth --out "$SERIES_DIR" --instances 1000 --rows 512 --cols 512 --bits 16 --seed 1
-		touch "$SERIES_DIR/.complete"
-	fi
-	local n
-	n=$(find "$SERIES_DIR" -name '*.dcm' | wc -l)
-	[ "$n" = 1000 ] || die "$SERIES_DIR holds $n files, want 1000 (delete it to regenerate)"
+	synth_cached ct-1000x512x512-seed1 1000 --instances 1000 --rows 512 --cols 512 --bits 16 --seed 1
+	SERIES_DIR=$SYNTH_DIR
+}
+
+# link_input SRC DATADIR NAME: makes SRC readable by an ohi server on
+# DATADIR as s3://bench-in/NAME/ (hard links when possible).
+link_input() {
+	local src=$1 dir=$2 name=$3
+	mkdir -p "$dir/buckets/bench-in"
+	cp -al "$src" "$dir/buckets/bench-in/$name" 2>/dev/null || cp -r "$src" "$dir/buckets/bench-in/$name"
+	rm -f "$dir/buckets/bench-in/$name/.complete"
 }
 
 # start_ohi DATADIR: starts ohi serve on a free loopback port with SigV4 on

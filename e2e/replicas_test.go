@@ -23,13 +23,14 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
 	"github.com/openhealthimaging/ohi/codec"
+	"github.com/openhealthimaging/ohi/importer"
 	"github.com/openhealthimaging/ohi/internal/s3test"
 	"github.com/openhealthimaging/ohi/internal/testdb"
 	"github.com/openhealthimaging/ohi/synth"
 )
 
 // Input of the chaos test: 4 studies × 5 series × 100 instances of 32×32,
-// 2,000 files in 20 series, 125 import tasks of 16 files.
+// 2,000 files in 20 series, 125 import tasks of importer.BatchSize (16) files.
 var chaosInput = synth.Config{Studies: 4, Series: 5, Instances: 100, Rows: 32, Cols: 32, Patients: 2, Seed: 61}
 
 const (
@@ -57,7 +58,7 @@ func TestReplicasChaos(t *testing.T) {
 	t.Run("kill-coordinator", func(t *testing.T) { testReplicasChaos(t, 0, 10) })
 }
 
-// testReplicasChaos kills replica victim+1 mid-import and reads back
+// testReplicasChaos kills replica victimIdx+1 mid-import and reads back
 // framesPerSeries frames of every series from every replica.
 func testReplicasChaos(t *testing.T, victimIdx, framesPerSeries int) {
 	began := time.Now()
@@ -110,7 +111,7 @@ func testReplicasChaos(t *testing.T, victimIdx, framesPerSeries int) {
 
 	jobID := startImport(t, c[0], ds, "s3://dicom-in/chaos/", "s3://dicom-out/jobs/")
 	importStart := time.Now()
-	nTasks := (n + 15) / 16
+	nTasks := (n + importer.BatchSize - 1) / importer.BatchSize
 
 	// Watch the task queue and the victim's log; kill the victim while it
 	// holds a task lease, once it has finished at least three tasks, a
@@ -122,7 +123,9 @@ func testReplicasChaos(t *testing.T, victimIdx, framesPerSeries int) {
 	var killedTask taskLease
 	var doneAtKill, victimDone int
 	waitFor(t, name+" holding a task lease mid-import", 90*time.Second, 20*time.Millisecond, func() (bool, error) {
-		snap, err := w.poll(callCtx(t))
+		ctx, cancel := context.WithTimeout(context.Background(), callLimit)
+		defer cancel()
+		snap, err := w.poll(ctx)
 		if err != nil {
 			return false, err
 		}
@@ -194,11 +197,15 @@ func testReplicasChaos(t *testing.T, victimIdx, framesPerSeries int) {
 		t.Fatalf("job is %s right after the kill, want IN_PROGRESS", g.JobProperties.JobStatus)
 	}
 
-	// The killed lease is not renewed: well after a live replica would have
-	// renewed it (every lease/3), the task still carries the lease of the
-	// dead replica, unchanged.
-	time.Sleep(chaosLease/3 + time.Second)
-	if killedTask.seq >= 0 {
+	// The killed lease is not renewed: after a live replica would have
+	// renewed it (lease/3 after its last renewal) and well before it
+	// expires, the task still carries the lease of the dead replica,
+	// unchanged.
+	if killedTask.seq < 0 {
+		time.Sleep(chaosLease / 3)
+	} else {
+		lastRenewal := time.UnixMilli(killedTask.until).Add(-chaosLease)
+		time.Sleep(time.Until(lastRenewal.Add(chaosLease/3 + 500*time.Millisecond)))
 		var owner string
 		var until sql.NullInt64
 		var done bool
@@ -440,8 +447,8 @@ func testReplicasChaos(t *testing.T, victimIdx, framesPerSeries int) {
 		len(instances), len(sets), len(frames), time.Since(began).Round(time.Millisecond))
 
 	// For the record: objects in the shared storage area beyond the frames
-	// and metadata documents the image sets reference were written by the
-	// killed replica for files it had not recorded yet (they were read again).
+	// and metadata documents the image sets reference would be leftovers of
+	// the files the killed replica read but had not recorded (read again).
 	stored := countObjects(t, s3c, "ohi-storage", "ohi/")
 	t.Logf("%d objects in s3://ohi-storage/ohi/ for %d frames and %d metadata documents (%d more)",
 		stored, n, len(sets), stored-n-len(sets))

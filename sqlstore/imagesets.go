@@ -353,8 +353,23 @@ func (s *Store) ImageSetSearch(ctx context.Context, q *ohi.ImageSetQuery) ([]*oh
 	if q.After != nil {
 		where = append(where, fmt.Sprintf("(%s, id) %s (%s, %s)", sortCol, cmp, arg(q.After.Key), arg(q.After.ID)))
 	}
+	// When a selective condition is on another column than the sort and
+	// its index does not also give the sort order, walking the sort index
+	// and filtering can read the whole table (planners with statistics
+	// sometimes choose it). A unary plus on the ORDER BY column keeps the
+	// condition's index in charge; the page is sorted afterwards.
+	orderCol := sortCol
+	for _, c := range q.Conds {
+		col := searchColumns[c.Field]
+		if col == sortCol || c.Field == "isPrimary" {
+			continue
+		}
+		if c.Hi != nil || sortCol != "updated_at" {
+			orderCol = "+" + sortCol
+		}
+	}
 	query := `SELECT ` + imageSetCols + ` FROM image_sets WHERE ` + strings.Join(where, " AND ") +
-		fmt.Sprintf(` ORDER BY %s %s, id %s LIMIT %d`, sortCol, dir, dir, q.Limit)
+		fmt.Sprintf(` ORDER BY %s %s, id %s LIMIT %d`, orderCol, dir, dir, q.Limit)
 	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, err

@@ -119,6 +119,17 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 // (postgres://user@host:port/db?...) and applies the migrations. Several
 // ohi processes may share one database.
 func OpenPostgres(ctx context.Context, url string) (*Store, error) {
+	// Prepared statements (ohi's and pgx's own cache) would switch to
+	// generic plans after a few runs; search plans depend on the values
+	// (a one-day createdAt range against a whole table), so always plan
+	// with them.
+	if !strings.Contains(url, "plan_cache_mode") {
+		sep := "?"
+		if strings.Contains(url, "?") {
+			sep = "&"
+		}
+		url += sep + "plan_cache_mode=force_custom_plan"
+	}
 	db, err := sql.Open("pgx", url)
 	if err != nil {
 		return nil, err

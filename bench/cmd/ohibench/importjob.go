@@ -36,6 +36,10 @@ func runImport(args []string) error {
 	if err != nil {
 		return err
 	}
+	pixels, frames, err := pixelBytes(files)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	c := newClient(*endpoint, *ak, *sk)
@@ -119,7 +123,9 @@ func runImport(args []string) error {
 	fmt.Printf("ohi import: %d files, %.1f MB, job %s COMPLETED: %d image sets, %d studies, %d patients\n",
 		len(files), float64(bytes)/1e6, *job.JobId, w.sets, w.studies, w.patients)
 	fmt.Printf("  wall time StartDICOMImportJob -> COMPLETED seen: %.2f s (job submittedAt -> endedAt: %.2f s)\n", wall.Seconds(), server.Seconds())
-	fmt.Printf("  throughput: %.1f instances/s, %.1f MB/s\n", ips, mbps)
+	fmt.Printf("  throughput: %.1f instances/s, %.1f MB/s of files\n", ips, mbps)
+	fmt.Printf("  pixel data: %d frames, %.1f MB decoded: %.1f MB/s over the wall time, %.1f MB per server CPU second\n",
+		frames, float64(pixels)/1e6, float64(pixels)/1e6/wall.Seconds(), float64(pixels)/1e6/cpu.Seconds())
 	fmt.Printf("  server peak RSS (VmHWM): %.0f MB (%.0f MB before the job); server CPU during the job: %.1f s (%.0f%% of one core)\n",
 		float64(peak)/1e6, float64(rssBefore)/1e6, cpu.Seconds(), 100*cpu.Seconds()/wall.Seconds())
 
@@ -132,6 +138,11 @@ func runImport(args []string) error {
 	r.set("OHI_IMPORT_MBPS", "%.1f", mbps)
 	r.set("OHI_IMPORT_PEAK_RSS_MB", "%.0f", float64(peak)/1e6)
 	r.set("OHI_IMPORT_CPU_S", "%.1f", cpu.Seconds())
+	r.set("OHI_IMPORT_CORES", "%.2f", cpu.Seconds()/wall.Seconds())
+	r.set("OHI_IMPORT_FRAMES", "%d", frames)
+	r.set("OHI_IMPORT_PIXEL_MB", "%.1f", float64(pixels)/1e6)
+	r.set("OHI_IMPORT_PIXEL_MBPS", "%.1f", float64(pixels)/1e6/wall.Seconds())
+	r.set("OHI_IMPORT_PIXEL_MB_PER_CPU_S", "%.1f", float64(pixels)/1e6/cpu.Seconds())
 	r.set("OHI_IMPORT_IMAGE_SETS", "%d", w.sets)
 	r.set("OHI_DATASTORE", "%s", ds)
 	if err := r.write(*result); err != nil {

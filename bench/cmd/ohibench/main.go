@@ -1,7 +1,9 @@
 // Command ohibench drives the benchmarks in bench/*.sh: it imports a series
 // through the HealthImaging API and times the job, uploads the same files to
 // Orthanc, seeds a large index directly into an ohi SQLite database, and times
-// SearchImageSets and Orthanc /tools/find requests. Each subcommand prints a
+// SearchImageSets and Orthanc /tools/find requests, times GetImageFrame and
+// Orthanc's raw frame requests, and compares package codec's per-frame work
+// with OpenJPH's ojph_compress on sample frames. Each subcommand prints a
 // human-readable report and, with -result FILE, appends KEY=VALUE lines that
 // the shell scripts source to print their summary.
 //
@@ -11,6 +13,10 @@
 //	ohibench seed -db DATADIR/ohi.db -image-sets 100000 -patients 20000 -samples FILE
 //	ohibench search -endpoint URL -datastore ID -samples FILE -n 1000
 //	ohibench orthanc-find -url URL -samples FILE -n 1000
+//	ohibench seed-bulk -database postgres://...|DATADIR/ohi.db -image-sets 1000000 -patients 200000 -samples FILE
+//	ohibench frames -endpoint URL -datastore ID -n 3 -clients 2
+//	ohibench orthanc-frames -url URL -n 3 -clients 2
+//	ohibench pixels -dir DIR -sample 50 -ojph ojph_compress
 package main
 
 import (
@@ -20,7 +26,7 @@ import (
 )
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: ohibench freeport|import|orthanc-upload|seed|search|orthanc-find [flags]")
+	fmt.Fprintln(os.Stderr, "usage: ohibench freeport|import|orthanc-upload|seed|search|orthanc-find|seed-bulk|frames|orthanc-frames|pixels [flags]")
 	os.Exit(2)
 }
 
@@ -43,6 +49,14 @@ func main() {
 		err = runSearch(args)
 	case "orthanc-find":
 		err = runOrthancFind(args)
+	case "seed-bulk":
+		err = runSeedBulk(args)
+	case "frames":
+		err = runFrames(args)
+	case "orthanc-frames":
+		err = runOrthancFrames(args)
+	case "pixels":
+		err = runPixels(args)
 	default:
 		usage()
 	}
