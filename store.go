@@ -77,7 +77,10 @@ type MetadataStore interface {
 	// ImportItemPut records the outcome of one input file of a job,
 	// replacing any earlier record for the same key.
 	ImportItemPut(ctx context.Context, item *ImportItem) error
-	// ImportItemsRecorded reports which of keys have a recorded item.
+	// ImportItemGet returns one recorded item, or ErrNotFound.
+	ImportItemGet(ctx context.Context, jobID, key string) (*ImportItem, error)
+	// ImportItemsRecorded reports which of keys have a recorded outcome
+	// (items still in the "decoding" state do not count).
 	ImportItemsRecorded(ctx context.Context, jobID string, keys []string) (map[string]bool, error)
 	// ImportItems returns every recorded item of a job in key order.
 	ImportItems(ctx context.Context, jobID string) ([]*ImportItem, error)
@@ -135,7 +138,8 @@ type ImportTask struct {
 type ImportItem struct {
 	JobID string
 	Key   string // object key in the input bucket
-	// State is "parsed" (frames stored, waiting to be grouped), "failed",
+	// State is "decoding" (being read by a C decoder; Result counts the
+	// attempts), "parsed" (frames stored, waiting to be grouped), "failed",
 	// or "committed" (part of an image set).
 	State string
 	// Result is the JSON the importer keeps for the file: the parsed

@@ -15,6 +15,7 @@ package importer
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -372,6 +373,14 @@ func (im *Importer) readOne(ctx context.Context, job *ohi.ImportJob, in ohi.Blob
 		return fail("InternalServerException", "cannot read the file: "+err.Error())
 	}
 	defer inst.Close()
+	if len(inst.Frames) > 0 && usesNativeDecoder(inst.TransferSyntaxUID) {
+		// The C decoders (GDCM, OpenJPH) can abort the process on a hostile
+		// codestream. Record the attempt first, so that a file that stopped
+		// the server twice fails instead of crashing every restart.
+		if failed := im.markDecoding(ctx, item); failed != nil {
+			return failed
+		}
+	}
 	parsed, err := im.storeFrames(ctx, job, inst)
 	var ff *fileFailure
 	switch {
@@ -446,6 +455,49 @@ func (im *Importer) storeFrames(ctx context.Context, job *ohi.ImportJob, inst *d
 		p.Frames = append(p.Frames, storedFrame{ID: id, Key: key, Size: size, Index: i})
 	}
 	return p, nil
+}
+
+// maxDecodeAttempts is how many times a file may be read with a C decoder
+// that stopped the process before it is failed instead.
+const maxDecodeAttempts = 2
+
+// usesNativeDecoder reports whether frames of this transfer syntax are
+// decoded by C or C++ code (everything but native and RLE pixel data).
+func usesNativeDecoder(ts string) bool {
+	switch strings.TrimRight(ts, "\x00 ") {
+	case "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.5",
+		"1.2.840.10008.1.2.1.98":
+		return false
+	}
+	return !codec.KeepsOriginal(ts)
+}
+
+// decodingAttempt is the Result of an item whose file is being decoded.
+type decodingAttempt struct {
+	Attempts int `json:"decodingAttempts"`
+}
+
+// markDecoding records that item's file is about to be decoded. It returns
+// a failed item when earlier attempts stopped the process too often.
+func (im *Importer) markDecoding(ctx context.Context, item *ohi.ImportItem) *ohi.ImportItem {
+	prev, err := im.Store.ImportItemGet(ctx, item.JobID, item.Key)
+	attempts := 0
+	if err == nil && prev.State == "decoding" {
+		var a decodingAttempt
+		_ = json.Unmarshal(prev.Result, &a)
+		attempts = a.Attempts
+	}
+	if attempts >= maxDecodeAttempts {
+		item.State = "failed"
+		item.Result = mustJSON(failure{ExceptionType: "InternalServerException",
+			Message: fmt.Sprintf("decoding this file's pixel data stopped the server %d times; the file is not imported", attempts)})
+		return item
+	}
+	mark := &ohi.ImportItem{JobID: item.JobID, Key: item.Key, State: "decoding", Result: mustJSON(decodingAttempt{Attempts: attempts + 1})}
+	if err := im.Store.ImportItemPut(ctx, mark); err != nil {
+		im.logger().Warn("record decoding attempt", "key", item.Key, "err", err)
+	}
+	return nil
 }
 
 // fileFailure is a reason to fail one file (not the job).

@@ -263,7 +263,7 @@ func (s *Store) ImportItemsRecorded(ctx context.Context, jobID string, keys []st
 			args = append(args, k)
 			ph[i] = fmt.Sprintf("$%d", i+2)
 		}
-		rows, err := s.r.QueryContext(ctx, `SELECT key FROM import_items WHERE job_id = $1 AND key IN (`+strings.Join(ph, ",")+`)`, args...)
+		rows, err := s.r.QueryContext(ctx, `SELECT key FROM import_items WHERE job_id = $1 AND state <> 'decoding' AND key IN (`+strings.Join(ph, ",")+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -282,4 +282,15 @@ func (s *Store) ImportItemsRecorded(ctx context.Context, jobID string, keys []st
 		keys = keys[n:]
 	}
 	return out, nil
+}
+
+// ImportItemGet implements ohi.MetadataStore.
+func (s *Store) ImportItemGet(ctx context.Context, jobID, key string) (*ohi.ImportItem, error) {
+	var it ohi.ImportItem
+	err := s.r.QueryRowContext(ctx, `SELECT job_id, key, state, result, image_set_id FROM import_items WHERE job_id = $1 AND key = $2`, jobID, key).
+		Scan(&it.JobID, &it.Key, &it.State, &it.Result, &it.ImageSetID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ohi.NotFoundf("no import item %s in job %s", key, jobID)
+	}
+	return &it, err
 }

@@ -1,0 +1,152 @@
+package importer_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openhealthimaging/ohi"
+	"github.com/openhealthimaging/ohi/blob/fileblob"
+	"github.com/openhealthimaging/ohi/codec"
+	"github.com/openhealthimaging/ohi/importer"
+	"github.com/openhealthimaging/ohi/sqlstore"
+	"github.com/openhealthimaging/ohi/synth"
+)
+
+const htj2kRPCL = "1.2.840.10008.1.2.4.202"
+
+// writeHTJ2KFile writes a DICOM file whose one 16x16 frame is an HTJ2K
+// codestream, and returns its pixels.
+func writeHTJ2KFile(t *testing.T, path, sop string) []byte {
+	t.Helper()
+	px := &codec.Pixels{Width: 16, Height: 16, Components: 1, BitsStored: 12, BytesPerSample: 2, Data: make([]byte, 16*16*2)}
+	for i := 0; i < 256; i++ {
+		v := uint16(i * 13 % 4096)
+		px.Data[2*i], px.Data[2*i+1] = byte(v), byte(v>>8)
+	}
+	cs, err := codec.EncodeHTJ2K(px)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := synth.DataSet{
+		{Tag: 0x00080016, VR: "UI", Value: synth.CTImageStorage},
+		{Tag: 0x00080018, VR: "UI", Value: sop},
+		{Tag: 0x00080060, VR: "CS", Value: "CT"},
+		{Tag: 0x00100020, VR: "LO", Value: "HT1"},
+		{Tag: 0x0020000D, VR: "UI", Value: "1.2.826.0.1.77.1"},
+		{Tag: 0x0020000E, VR: "UI", Value: "1.2.826.0.1.77.1.1"},
+		{Tag: 0x00280002, VR: "US", Value: 1},
+		{Tag: 0x00280004, VR: "CS", Value: "MONOCHROME2"},
+		{Tag: 0x00280010, VR: "US", Value: 16},
+		{Tag: 0x00280011, VR: "US", Value: 16},
+		{Tag: 0x00280100, VR: "US", Value: 16},
+		{Tag: 0x00280101, VR: "US", Value: 12},
+		{Tag: 0x00280102, VR: "US", Value: 11},
+		{Tag: 0x00280103, VR: "US", Value: 0},
+		{Tag: 0x7FE00010, VR: "OB", Value: synth.Encapsulated{Frames: [][][]byte{{cs}}, BOT: true}},
+	}
+	var buf bytes.Buffer
+	if err := synth.WriteP10(&buf, ds, synth.CTImageStorage, sop, htj2kRPCL, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return px.Data
+}
+
+// TestDecoderCrashLoopBreaker: a file whose decoding stopped the process
+// twice (recorded as "decoding" attempts) fails instead of being decoded a
+// third time, while the other files of the job import normally.
+func TestDecoderCrashLoopBreaker(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "ohi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	blobs, err := fileblob.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blobs.Close()
+	buckets := &fileblob.Buckets{Root: filepath.Join(dir, "buckets")}
+	defer buckets.Close()
+	pixels := writeHTJ2KFile(t, filepath.Join(dir, "buckets", "input", "ht", "good.dcm"), "1.2.826.0.1.77.1.1.1")
+	writeHTJ2KFile(t, filepath.Join(dir, "buckets", "input", "ht", "poison.dcm"), "1.2.826.0.1.77.1.1.2")
+
+	now := time.Now()
+	job := &ohi.ImportJob{ID: ohi.NewID(), DatastoreID: ohi.NewID(), Name: "j", Status: ohi.JobSubmitted, DataAccessRoleARN: "arn:aws:iam::123456789012:role/x",
+		InputS3URI: "s3://input/ht/", OutputS3URI: "s3://output/o/", SubmittedAt: now}
+	if _, _, err := store.ImportJobCreate(ctx, job, "t", "h"); err != nil {
+		t.Fatal(err)
+	}
+	// Two earlier attempts at poison.dcm ended with the process gone.
+	if err := store.ImportItemPut(ctx, &ohi.ImportItem{JobID: job.ID, Key: "ht/poison.dcm", State: "decoding", Result: []byte(`{"decodingAttempts":2}`)}); err != nil {
+		t.Fatal(err)
+	}
+	im := &importer.Importer{Store: store, Blobs: blobs, Buckets: buckets, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TempDir: dir}
+	if err := im.Run(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if job.Status != ohi.JobCompleted {
+		t.Fatalf("job %s: %s", job.Status, job.Message)
+	}
+	items, err := store.ImportItems(ctx, job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, it := range items {
+		states[it.Key] = it.State + " " + string(it.Result)
+	}
+	if !strings.HasPrefix(states["ht/poison.dcm"], "failed") || !strings.Contains(states["ht/poison.dcm"], "stopped the server 2 times") {
+		t.Fatalf("poison.dcm: %s", states["ht/poison.dcm"])
+	}
+	if !strings.HasPrefix(states["ht/good.dcm"], "committed") {
+		t.Fatalf("good.dcm: %s", states["ht/good.dcm"])
+	}
+	// The HTJ2K input was decoded and stored as verified HTJ2K.
+	var c struct{ ImageSetID string }
+	for _, it := range items {
+		if it.Key == "ht/good.dcm" {
+			_ = json.Unmarshal(it.Result, &c)
+		}
+	}
+	is, err := store.ImageSetGet(ctx, job.DatastoreID, c.ImageSetID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if is.Tags.InstanceCount != 1 {
+		t.Fatalf("image set has %d instances", is.Tags.InstanceCount)
+	}
+	var frameKeys []string
+	_ = blobs.List(ctx, "datastores/"+job.DatastoreID+"/frames/", func(o ohi.ObjectInfo) error {
+		frameKeys = append(frameKeys, o.Key)
+		return nil
+	})
+	if len(frameKeys) != 1 {
+		t.Fatalf("%d frames stored, want 1", len(frameKeys))
+	}
+	obj, err := blobs.Open(ctx, frameKeys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := io.ReadAll(obj)
+	obj.Close()
+	got, err := codec.DecodeHTJ2K(cs, 0)
+	if err != nil || !bytes.Equal(got.Data, pixels) {
+		t.Fatalf("stored frame does not decode to the source pixels: %v", err)
+	}
+}
