@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/openhealthimaging/ohi/internal/miclient"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -24,8 +25,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/medicalimaging"
 	"github.com/aws/aws-sdk-go-v2/service/medicalimaging/types"
 	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/openhealthimaging/ohi/sigv4"
 )
@@ -504,16 +503,6 @@ func TestPresigned(t *testing.T) {
 	}
 }
 
-// disableHostPrefix stops the SDK from sending data-plane calls to
-// "runtime-" + endpoint host (healthimaging-api.md §1.2).
-func disableHostPrefix(stack *middleware.Stack) error {
-	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("DisableEndpointHostPrefix",
-		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (
-			middleware.InitializeOutput, middleware.Metadata, error) {
-			return next.HandleInitialize(smithyhttp.DisableEndpointHostPrefix(ctx, true), in)
-		}), middleware.Before)
-}
-
 func newClient(f *fixture, ak, sk string) *medicalimaging.Client {
 	cfg := aws.Config{
 		Region:      testRegion,
@@ -521,7 +510,7 @@ func newClient(f *fixture, ak, sk string) *medicalimaging.Client {
 	}
 	return medicalimaging.NewFromConfig(cfg, func(o *medicalimaging.Options) {
 		o.BaseEndpoint = aws.String(f.srv.URL)
-		o.APIOptions = append(o.APIOptions, disableHostPrefix)
+		o.APIOptions = append(o.APIOptions, miclient.DisableHostPrefix)
 		o.RetryMaxAttempts = 1
 	})
 }

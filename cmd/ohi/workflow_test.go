@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/openhealthimaging/ohi/internal/miclient"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -19,7 +20,6 @@ import (
 	mi "github.com/aws/aws-sdk-go-v2/service/medicalimaging"
 	"github.com/aws/aws-sdk-go-v2/service/medicalimaging/types"
 	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/openhealthimaging/ohi/arazzo/runner"
 	"github.com/openhealthimaging/ohi/internal/app"
@@ -79,19 +79,10 @@ func startHI(t *testing.T) *hiServer {
 		Region:       wfRegion,
 		BaseEndpoint: aws.String(srv.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider(wfAccessKey, wfSecret, ""),
-		APIOptions:   []func(*middleware.Stack) error{noHostPrefix},
+		APIOptions:   []func(*middleware.Stack) error{miclient.DisableHostPrefix},
 		Retryer:      aws.NopRetryer{},
 	})
 	return &hiServer{url: srv.URL, dataDir: dataDir, client: client}
-}
-
-// noHostPrefix stops the SDK from sending data-plane calls to
-// runtime-<host>, which does not resolve for a local endpoint.
-func noHostPrefix(stack *middleware.Stack) error {
-	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("NoHostPrefix",
-		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			return next.HandleInitialize(smithyhttp.DisableEndpointHostPrefix(ctx, true), in)
-		}), middleware.Before)
 }
 
 // writeStudy writes a small synthetic study to s3://dicom-in/<prefix>/.
