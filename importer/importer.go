@@ -31,6 +31,7 @@ import (
 
 	"github.com/openhealthimaging/ohi"
 	"github.com/openhealthimaging/ohi/codec"
+	"github.com/openhealthimaging/ohi/codec/codecproc"
 	"github.com/openhealthimaging/ohi/dicom"
 	"github.com/openhealthimaging/ohi/metadoc"
 )
@@ -75,6 +76,11 @@ type Importer struct {
 	TempDir string
 	// DICOM bounds the work on one file.
 	DICOM dicom.Options
+	// Decode decodes frames of the transfer syntaxes whose decoders are C
+	// or C++ code (see codec/codecproc, which runs them in worker
+	// processes so a hostile codestream cannot stop the server). Nil means
+	// codec.Decode in this process.
+	Decode func(ctx context.Context, frame []byte, ts string, img codec.Image) (*codec.Pixels, error)
 
 	slotsOnce sync.Once
 	slots     chan struct{}
@@ -579,7 +585,16 @@ func (im *Importer) transcodeFrame(ctx context.Context, job *ohi.ImportJob, inst
 		return storedFrame{}, "", err
 	}
 	img.BitOffset = fr.BitOffset
-	px, err := codec.Decode(buf, inst.TransferSyntaxUID, img)
+	var px *codec.Pixels
+	var err error
+	if im.Decode != nil && usesNativeDecoder(inst.TransferSyntaxUID) {
+		px, err = im.Decode(ctx, buf, inst.TransferSyntaxUID, img)
+	} else {
+		px, err = codec.Decode(buf, inst.TransferSyntaxUID, img)
+	}
+	if errors.Is(err, codecproc.ErrCrashed) && ctx.Err() == nil {
+		return storedFrame{}, "", &fileFailure{"ValidationException", fmt.Sprintf("the pixel data of frame %d made the decoder process stop; the codestream is probably malformed", i+1)}
+	}
 	if err != nil {
 		var ce *codec.Error
 		if errors.As(err, &ce) && ce.Code == codec.CodeCorrupt {

@@ -3,6 +3,7 @@ package synth
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/openhealthimaging/ohi/codec"
 	"hash/fnv"
 )
 
@@ -179,12 +180,21 @@ func (w *worker) encode(r Ref) ([]byte, []byte, error) {
 	if c.Bits == 8 {
 		vr = "OB"
 	}
-	if c.TransferSyntax == EncapsulatedUncompressedLE || enc.Deflate || enc.BigEndian {
-		if c.TransferSyntax == EncapsulatedUncompressedLE {
+	if c.TransferSyntax == EncapsulatedUncompressedLE || c.TransferSyntax == HTJ2KLosslessRPCL || enc.Deflate || enc.BigEndian {
+		if c.TransferSyntax == EncapsulatedUncompressedLE || c.TransferSyntax == HTJ2KLosslessRPCL {
 			frameBytes := c.Rows * c.Cols * f.bytes
 			frames := make([][][]byte, c.Frames)
 			for i := range frames {
-				frames[i] = [][]byte{px[i*frameBytes : (i+1)*frameBytes]}
+				frame := px[i*frameBytes : (i+1)*frameBytes]
+				if c.TransferSyntax == HTJ2KLosslessRPCL {
+					cs, err := codec.EncodeHTJ2K(&codec.Pixels{Width: c.Cols, Height: c.Rows, Components: 1, BitsStored: f.bitsStored,
+						Signed: f.signed, BytesPerSample: f.bytes, Data: frame})
+					if err != nil {
+						return nil, nil, err
+					}
+					frame = cs
+				}
+				frames[i] = [][]byte{frame}
 			}
 			d = append(d, Element{0x7FE00010, "OB", Encapsulated{Frames: frames, BOT: true}})
 		} else {

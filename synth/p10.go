@@ -18,6 +18,9 @@ const (
 	EncapsulatedUncompressedLE     = "1.2.840.10008.1.2.1.98"
 	DeflatedExplicitVRLittleEndian = "1.2.840.10008.1.2.1.99"
 	ExplicitVRBigEndian            = "1.2.840.10008.1.2.2"
+	// HTJ2KLosslessRPCL frames are encoded with package codec (one fragment
+	// per frame, with a Basic Offset Table).
+	HTJ2KLosslessRPCL = "1.2.840.10008.1.2.4.202"
 )
 
 // ImplementationClassUID identifies files written by this package.

@@ -89,7 +89,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("synth: pixel data would exceed 4 GiB")
 	}
 	switch c.TransferSyntax {
-	case ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian, EncapsulatedUncompressedLE:
+	case ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian, EncapsulatedUncompressedLE,
+		HTJ2KLosslessRPCL:
 	default:
 		return c, fmt.Errorf("synth: unsupported transfer syntax %q", c.TransferSyntax)
 	}

@@ -23,7 +23,10 @@ type cli struct {
 	Workflow WorkflowCmd `cmd:"" help:"Run or validate Arazzo workflow documents."`
 	Synth    SynthCmd    `cmd:"" help:"Write synthetic DICOM studies for demos, tests and benchmarks."`
 	Migrate  MigrateCmd  `cmd:"" help:"Apply the metadata store's schema migrations."`
-	Version  VersionCmd  `cmd:"" help:"Print the version."`
+	// CodecWorker is started by `ohi serve` to decode pixel data in a
+	// separate process.
+	CodecWorker CodecWorkerCmd `cmd:"" name:"codec-worker" hidden:"" help:"Decode pixel data for ohi serve (internal)."`
+	Version     VersionCmd     `cmd:"" help:"Print the version."`
 }
 
 // ExitError carries a process exit code out of a command. Commands return it

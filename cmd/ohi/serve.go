@@ -13,12 +13,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/openhealthimaging/ohi"
 	"github.com/openhealthimaging/ohi/blob/s3blob"
+	"github.com/openhealthimaging/ohi/codec/codecproc"
 	"github.com/openhealthimaging/ohi/importer"
 	"github.com/openhealthimaging/ohi/internal/app"
 )
@@ -115,7 +117,16 @@ func (c *ServeCmd) Run() error {
 		creds = map[string]string{ak: sk}
 		logger.Info("signature verification on", "accessKeyId", ak, "region", c.Region)
 	}
-	a, err := app.New(ctx, app.Config{DataDir: c.DataDir, Database: c.Database, Blobs: blobs, Region: c.Region, AccountID: c.AccountID, Credentials: creds,
+	// Compressed pixel data is decoded in worker processes (this binary,
+	// `ohi codec-worker`): a hostile codestream that aborts a C decoder
+	// then fails its file instead of stopping the server.
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	decoders := &codecproc.Pool{Command: []string{exe, "codec-worker"}, Size: max(c.ImportWorkers, runtime.NumCPU())}
+	defer decoders.Close()
+	a, err := app.New(ctx, app.Config{DataDir: c.DataDir, Decode: decoders.Decode, Database: c.Database, Blobs: blobs, Region: c.Region, AccountID: c.AccountID, Credentials: creds,
 		Buckets: buckets, ImportWorkers: c.ImportWorkers, Lease: c.Lease, Limits: importer.Limits{MaxFiles: c.MaxFilesPerJob}, Logger: logger})
 	if err != nil {
 		return err
@@ -210,3 +221,10 @@ func lockDataDir(dir string) (func(), error) {
 	}
 	return func() { f.Close() }, nil
 }
+
+// CodecWorkerCmd decodes frames for `ohi serve` in a separate process
+// (package codec/codecproc); it is started by the server, not by users.
+type CodecWorkerCmd struct{}
+
+// Run serves decode requests on stdin and stdout until stdin closes.
+func (CodecWorkerCmd) Run() error { return codecproc.Serve(os.Stdin, os.Stdout) }

@@ -24,7 +24,7 @@ type SynthCmd struct {
 	Patients       int    `help:"Number of distinct patients the studies are spread over (default: one per study)."`
 	PatientID      string `help:"printf pattern for patient IDs, given the patient number." default:"SYN%04d"`
 	PatientName    string `help:"printf pattern for patient names, given the patient number." default:"Synthetic^Patient%04d"`
-	TransferSyntax string `help:"Transfer syntax UID: 1.2.840.10008.1.2.1 (explicit LE), 1.2.840.10008.1.2 (implicit LE), 1.2.840.10008.1.2.2 (explicit BE), 1.2.840.10008.1.2.1.99 (deflated), 1.2.840.10008.1.2.1.98 (encapsulated uncompressed)." default:"1.2.840.10008.1.2.1"`
+	TransferSyntax string `help:"Transfer syntax UID: 1.2.840.10008.1.2.1 (explicit LE), 1.2.840.10008.1.2 (implicit LE), 1.2.840.10008.1.2.2 (explicit BE), 1.2.840.10008.1.2.1.99 (deflated), 1.2.840.10008.1.2.1.98 (encapsulated uncompressed), 1.2.840.10008.1.2.4.202 (HTJ2K lossless RPCL)." default:"1.2.840.10008.1.2.1"`
 	Workers        int    `help:"Parallel writers (default: number of CPUs)."`
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/openhealthimaging/ohi"
 	"github.com/openhealthimaging/ohi/api"
 	"github.com/openhealthimaging/ohi/blob/fileblob"
+	"github.com/openhealthimaging/ohi/codec"
 	"github.com/openhealthimaging/ohi/importer"
 	"github.com/openhealthimaging/ohi/jobqueue"
 	"github.com/openhealthimaging/ohi/server"
@@ -51,6 +52,9 @@ type Config struct {
 	TransitionDelay time.Duration
 	// JobPoll is how often idle import workers look for jobs (default 2s).
 	JobPoll time.Duration
+	// Decode decodes compressed frames for the importer (nil: in process);
+	// `ohi serve` passes a codecproc.Pool.
+	Decode func(ctx context.Context, frame []byte, ts string, img codec.Image) (*codec.Pixels, error)
 	// Lease is how long an import job or task stays claimed by a worker
 	// that stopped renewing it (default 30s); then another worker takes it.
 	Lease  time.Duration
@@ -118,7 +122,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		a.Buckets = fb
 	}
 	imp := &importer.Importer{Store: store, Blobs: blobs, Buckets: a.Buckets, Logger: logger,
-		Workers: cfg.ImportWorkers, Limits: cfg.Limits, TempDir: filepath.Join(cfg.DataDir, "tmp")}
+		Workers: cfg.ImportWorkers, Limits: cfg.Limits, TempDir: filepath.Join(cfg.DataDir, "tmp"), Decode: cfg.Decode}
 	a.Runner = &jobqueue.Runner{Store: store, Jobs: imp, Logger: logger, Poll: cfg.JobPoll, Lease: cfg.Lease}
 	svc, err := service.New(ctx, service.Config{Region: cfg.Region, AccountID: cfg.AccountID, TransitionDelay: cfg.TransitionDelay},
 		store, blobs, a.Runner, logger)

@@ -1,0 +1,210 @@
+// Package codecproc decodes untrusted compressed frames in child processes.
+// The C and C++ decoders (GDCM, OpenJPH) are built with assertions and can
+// abort the whole process on a hostile codestream; run in a worker process,
+// such a crash costs one frame (the file fails with a clear reason) instead
+// of the server.
+//
+// A Pool starts workers lazily (the ohi binary itself, `ohi codec-worker`),
+// sends each a request over its stdin and reads the answer on its stdout
+// (encoding/gob), and replaces a worker that died or timed out.
+package codecproc
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/openhealthimaging/ohi/codec"
+)
+
+// request is one frame to decode.
+type request struct {
+	Frame []byte
+	TS    string
+	Img   codec.Image
+}
+
+// response is the decoded frame or the codec error.
+type response struct {
+	Pixels          *codec.Pixels
+	ErrCode, Reason string
+	Failed          bool
+}
+
+// AbortEnv names a fault-injection variable for tests: a worker whose
+// environment sets it aborts on any frame containing its value.
+const AbortEnv = "OHI_CODEC_WORKER_ABORT_ON"
+
+// Serve is the worker loop: it decodes requests from r and writes answers
+// to w until r ends.
+func Serve(r io.Reader, w io.Writer) error {
+	dec, enc := gob.NewDecoder(r), gob.NewEncoder(w)
+	abortOn := []byte(os.Getenv(AbortEnv))
+	for {
+		var req request
+		if err := dec.Decode(&req); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if len(abortOn) > 0 && bytes.Contains(req.Frame, abortOn) {
+			os.Exit(134) // as an assertion failure would
+		}
+		var res response
+		px, err := codec.Decode(req.Frame, req.TS, req.Img)
+		var ce *codec.Error
+		switch {
+		case err == nil:
+			res.Pixels = px
+		case errors.As(err, &ce):
+			res.Failed, res.ErrCode, res.Reason = true, ce.Code, ce.Reason
+		default:
+			res.Failed, res.ErrCode, res.Reason = true, codec.CodeCorrupt, err.Error()
+		}
+		if err := enc.Encode(&res); err != nil {
+			return err
+		}
+	}
+}
+
+// ErrCrashed reports that the worker decoding a frame stopped (crashed or
+// was killed after Pool.Timeout).
+var ErrCrashed = errors.New("the pixel data decoder process stopped while decoding this frame")
+
+// Pool runs up to Size workers. The zero value is not usable: set Command.
+type Pool struct {
+	// Command is the worker's command line, e.g. {os.Executable(), "codec-worker"}.
+	Command []string
+	// Size bounds the workers (default 2).
+	Size int
+	// Timeout bounds one decode (default 2 minutes).
+	Timeout time.Duration
+
+	once sync.Once
+	idle chan *worker
+	sem  chan struct{}
+}
+
+type worker struct {
+	cmd *exec.Cmd
+	enc *gob.Encoder
+	dec *gob.Decoder
+	in  io.WriteCloser
+}
+
+func (p *Pool) init() {
+	p.once.Do(func() {
+		if p.Size <= 0 {
+			p.Size = 2
+		}
+		if p.Timeout <= 0 {
+			p.Timeout = 2 * time.Minute
+		}
+		p.idle = make(chan *worker, p.Size)
+		p.sem = make(chan struct{}, p.Size)
+	})
+}
+
+func (p *Pool) start() (*worker, error) {
+	if len(p.Command) == 0 {
+		return nil, errors.New("codecproc: no worker command")
+	}
+	cmd := exec.Command(p.Command[0], p.Command[1:]...)
+	cmd.Stderr = nil // the decoders' messages are not ours to print
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("codecproc: start worker: %w", err)
+	}
+	return &worker{cmd: cmd, enc: gob.NewEncoder(in), dec: gob.NewDecoder(out), in: in}, nil
+}
+
+func (w *worker) stop() {
+	w.in.Close()
+	_ = w.cmd.Process.Kill()
+	_ = w.cmd.Wait()
+}
+
+// Decode decodes one frame in a worker, like codec.Decode. A worker that
+// stops (crash, or Timeout) makes it return ErrCrashed; the worker is
+// replaced for the next call.
+func (p *Pool) Decode(ctx context.Context, frame []byte, ts string, img codec.Image) (*codec.Pixels, error) {
+	p.init()
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-p.sem }()
+	var w *worker
+	select {
+	case w = <-p.idle:
+	default:
+		var err error
+		if w, err = p.start(); err != nil {
+			return nil, err
+		}
+	}
+	type result struct {
+		res response
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		if r.err = w.enc.Encode(&request{Frame: frame, TS: ts, Img: img}); r.err == nil {
+			r.err = w.dec.Decode(&r.res)
+		}
+		done <- r
+	}()
+	timer := time.NewTimer(p.Timeout)
+	defer timer.Stop()
+	var r result
+	select {
+	case r = <-done:
+	case <-timer.C:
+		w.stop()
+		<-done
+		return nil, ErrCrashed
+	case <-ctx.Done():
+		w.stop()
+		<-done
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		w.stop()
+		return nil, ErrCrashed
+	}
+	p.idle <- w
+	if r.res.Failed {
+		return nil, &codec.Error{Code: r.res.ErrCode, Reason: r.res.Reason}
+	}
+	return r.res.Pixels, nil
+}
+
+// Close stops the idle workers.
+func (p *Pool) Close() {
+	p.init()
+	for {
+		select {
+		case w := <-p.idle:
+			w.stop()
+		default:
+			return
+		}
+	}
+}

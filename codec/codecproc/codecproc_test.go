@@ -1,0 +1,69 @@
+package codecproc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/openhealthimaging/ohi/codec"
+)
+
+// The test binary doubles as the worker.
+func TestMain(m *testing.M) {
+	if os.Getenv("OHI_CODECPROC_TEST_WORKER") == "1" {
+		if err := Serve(os.Stdin, os.Stdout); err != nil {
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func htj2kFrame(t *testing.T, fill byte) (cs, pixels []byte) {
+	t.Helper()
+	px := &codec.Pixels{Width: 8, Height: 8, Components: 1, BitsStored: 8, BytesPerSample: 1, Data: bytes.Repeat([]byte{fill}, 64)}
+	px.Data[5] = 200
+	cs, err := codec.EncodeHTJ2K(px)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs, px.Data
+}
+
+func TestPoolDecodesAndSurvivesCrashes(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OHI_CODECPROC_TEST_WORKER", "1")
+	t.Setenv(AbortEnv, "\x07\x07\x07\x07\x07\x07")
+	p := &Pool{Command: []string{exe}, Size: 2}
+	defer p.Close()
+	img := codec.Image{Rows: 8, Columns: 8, SamplesPerPixel: 1, BitsAllocated: 8, BitsStored: 8, Photometric: "MONOCHROME2"}
+	ctx := context.Background()
+
+	cs, want := htj2kFrame(t, 3)
+	got, err := p.Decode(ctx, cs, "1.2.840.10008.1.2.4.202", img)
+	if err != nil || !bytes.Equal(got.Data, want) {
+		t.Fatalf("decode in a worker: %v", err)
+	}
+	// A frame that makes the worker abort costs that frame only.
+	evil := append(append([]byte(nil), cs...), bytes.Repeat([]byte{7}, 6)...)
+	if _, err := p.Decode(ctx, evil, "1.2.840.10008.1.2.4.202", img); !errors.Is(err, ErrCrashed) {
+		t.Fatalf("crashing decode = %v, want ErrCrashed", err)
+	}
+	for i := 0; i < 3; i++ {
+		got, err = p.Decode(ctx, cs, "1.2.840.10008.1.2.4.202", img)
+		if err != nil || !bytes.Equal(got.Data, want) {
+			t.Fatalf("decode after a crash: %v", err)
+		}
+	}
+	// Codec errors come back typed.
+	_, err = p.Decode(ctx, []byte("garbage"), "1.2.840.10008.1.2.4.202", img)
+	var ce *codec.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("garbage = %v, want a *codec.Error", err)
+	}
+}
