@@ -192,3 +192,12 @@ func TestOperationsTable(t *testing.T) {
 		t.Fatalf("%d data-plane operations, want 8", dataPlane)
 	}
 }
+
+func TestTimestampErrorsNameTheMember(t *testing.T) {
+	h := NewHandler(&fakeService{})
+	res, body := do(t, h, "POST", "/datastore/"+strings.Repeat("a", 32)+"/searchImageSets",
+		`{"filters":[{"operator":"EQUAL","values":[{"createdAt":"2020-01-01"}]}]}`)
+	if res.StatusCode != 400 || !strings.Contains(body, "createdAt") || !strings.Contains(body, "seconds since the epoch") {
+		t.Fatalf("string timestamp = %d %s", res.StatusCode, body)
+	}
+}

@@ -135,6 +135,9 @@ func describeType(t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if t == reflect.TypeOf(Time{}) {
+		return "a timestamp (seconds since the epoch, as a JSON number)"
+	}
 	switch t.Kind() {
 	case reflect.String:
 		return "a string"

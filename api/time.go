@@ -2,8 +2,9 @@ package api
 
 import (
 	"bytes"
-	"fmt"
+	"encoding/json"
 	"math"
+	"reflect"
 	"strconv"
 	"time"
 )
@@ -30,15 +31,28 @@ func (t Time) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads epoch seconds given as an integer or a fraction.
 func (t *Time) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
+	// An *json.UnmarshalTypeError lets encoding/json name the member.
 	if len(b) == 0 || b[0] == '"' || bytes.Equal(b, []byte("null")) {
-		return fmt.Errorf("expected a timestamp as a JSON number of epoch seconds")
+		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeOf(Time{})}
 	}
 	f, err := strconv.ParseFloat(string(b), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e12 {
-		return fmt.Errorf("expected a timestamp as a JSON number of epoch seconds")
+		return &json.UnmarshalTypeError{Value: "number " + string(b), Type: reflect.TypeOf(Time{})}
 	}
 	sec := math.Floor(f)
 	nsec := math.Round((f - sec) * 1e9)
 	t.Time = time.Unix(int64(sec), int64(nsec)).UTC()
 	return nil
+}
+
+func jsonKind(b []byte) string {
+	switch {
+	case len(b) == 0:
+		return "nothing"
+	case b[0] == '"':
+		return "string"
+	case b[0] == 'n':
+		return "null"
+	}
+	return string(b)
 }
