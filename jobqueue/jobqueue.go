@@ -59,7 +59,10 @@ type Runner struct {
 
 func (r *Runner) init() {
 	r.once.Do(func() {
-		r.wake = make(chan struct{}, 1)
+		if r.Concurrency <= 0 {
+			r.Concurrency = 1
+		}
+		r.wake = make(chan struct{}, r.Concurrency)
 		if r.Owner == "" {
 			r.Owner = ohi.NewID()
 		}
@@ -69,21 +72,53 @@ func (r *Runner) init() {
 		if r.Poll == 0 {
 			r.Poll = 2 * time.Second
 		}
-		if r.Concurrency <= 0 {
-			r.Concurrency = 1
-		}
 		if r.Logger == nil {
 			r.Logger = slog.Default()
 		}
 	})
 }
 
-// Notify wakes a worker to look for a new job.
+// WorkNotifier is implemented by metadata stores that several processes
+// share (sqlstore on PostgreSQL): it tells the other processes at once that
+// import work is waiting, instead of leaving them to find it at their next
+// poll.
+type WorkNotifier interface {
+	NotifyImportWork(ctx context.Context) error
+	ListenImportWork(ctx context.Context, fn func()) error
+}
+
+// Notify wakes a worker of this process, and of every process sharing the
+// store, to look for a new job or new tasks.
 func (r *Runner) Notify() {
+	r.wakeLocal()
+	if n, ok := r.Store.(WorkNotifier); ok {
+		if err := n.NotifyImportWork(context.Background()); err != nil {
+			r.Logger.Warn("notify other processes of import work", "err", err)
+		}
+	}
+}
+
+func (r *Runner) wakeLocal() {
 	r.init()
-	select {
-	case r.wake <- struct{}{}:
-	default:
+	for i := 0; i < r.Concurrency; i++ {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// listen wakes this process's workers on other processes' notifications,
+// reconnecting after failures, until ctx ends.
+func (r *Runner) listen(ctx context.Context, n WorkNotifier) {
+	for ctx.Err() == nil {
+		if err := n.ListenImportWork(ctx, r.wakeLocal); err != nil && ctx.Err() == nil {
+			r.Logger.Warn("listen for import work", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(r.Poll):
+		}
 	}
 }
 
@@ -92,6 +127,13 @@ func (r *Runner) Notify() {
 func (r *Runner) Run(ctx context.Context) {
 	r.init()
 	var wg sync.WaitGroup
+	if n, ok := r.Store.(WorkNotifier); ok {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.listen(ctx, n)
+		}()
+	}
 	for i := 0; i < r.Concurrency; i++ {
 		wg.Add(1)
 		go func() {
@@ -201,6 +243,7 @@ func (r *Runner) coordinate(ctx context.Context, job *ohi.ImportJob) error {
 	if err := r.Jobs.Start(ctx, job); err != nil || job.Status == ohi.JobFailed {
 		return err
 	}
+	r.Notify() // the job's tasks exist: every process may help now
 	wait := time.NewTicker(min(r.Poll, 200*time.Millisecond))
 	defer wait.Stop()
 	for {

@@ -244,3 +244,43 @@ func testImportJobLeases(t *testing.T, s *Store) {
 		t.Fatalf("claimed a finished job: %v, %v", got, err)
 	}
 }
+
+func TestImportWorkNotifications(t *testing.T) {
+	url := testdb.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, err := OpenPostgres(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := OpenPostgres(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got := make(chan struct{}, 10)
+	lctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.ListenImportWork(lctx, func() { got <- struct{}{} }) }()
+	// The listener needs a moment to issue LISTEN; notify until heard.
+	deadline := time.After(10 * time.Second)
+	for heard := false; !heard; {
+		if err := b.NotifyImportWork(ctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-got:
+			heard = true
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no notification within 10s")
+		}
+	}
+	stop()
+	<-done
+	// The store still works after the listening connection was dropped.
+	if _, err := a.DatastoreList(ctx, "", "", 1); err != nil {
+		t.Fatal(err)
+	}
+}
