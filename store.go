@@ -110,6 +110,9 @@ type MetadataStore interface {
 	// "delete" it also unlinks the image set's frames, forgets frames no
 	// other image set uses, and records the deletion time.
 	ImageSetSettle(ctx context.Context, p *PendingSettle, at time.Time) error
+	// MetadataKeysKnown reports which of the blob keys an image set version
+	// references.
+	MetadataKeysKnown(ctx context.Context, keys []string) (map[string]bool, error)
 	// FramesKnown reports which of the frame ids have a frame row.
 	FramesKnown(ctx context.Context, ids []string) (map[string]bool, error)
 	// FramesOnlyIn returns the frames that no image set other than the

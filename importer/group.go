@@ -207,7 +207,7 @@ func (im *Importer) tryCommitGroup(ctx context.Context, job *ohi.ImportJob, seri
 		}
 	}
 	set.Tags = doc.Tags()
-	key := metadoc.BlobKey(job.DatastoreID, set.ID, set.Version)
+	key := MetadataKey(job.DatastoreID, job.ID, set.ID, set.Version)
 	if err := im.saveDocument(ctx, key, doc); err != nil {
 		return err
 	}

@@ -637,41 +637,77 @@ func jobFramesPrefix(datastoreID, jobID string) string {
 	return "datastores/" + datastoreID + "/frames/" + jobID + "/"
 }
 
-// sweep deletes the frames of a job that no image set references: frames
-// stored by a worker that crashed before it recorded the file's outcome
-// (the file was then read again, with new frames). It runs when every file
-// of the job is committed or failed.
+// MetadataKey is the blob key of a metadata document version an import job
+// writes. Like frames, documents are grouped by job so that Finish can find
+// those a crash left without their commit.
+func MetadataKey(datastoreID, jobID, imageSetID string, version int64) string {
+	return fmt.Sprintf("%s%s-v%d-%s.json.gz", jobDocsPrefix(datastoreID, jobID), imageSetID, version, ohi.NewID()[:8])
+}
+
+func jobDocsPrefix(datastoreID, jobID string) string {
+	return "datastores/" + datastoreID + "/imports/" + jobID + "/"
+}
+
+// sweep deletes what a crash left unreferenced in a job's storage: frames
+// stored by a read that was interrupted before it recorded the file's
+// outcome (the file was then read again, with new frames), metadata
+// documents whose commit never happened, and temporary files of interrupted
+// writes. It runs when every file of the job is committed or failed.
 func (im *Importer) sweep(ctx context.Context, job *ohi.ImportJob, log *slog.Logger) error {
-	prefix := jobFramesPrefix(job.DatastoreID, job.ID)
-	if tr, ok := im.Blobs.(ohi.TempRemover); ok {
-		if err := tr.RemoveTemp(ctx, prefix); err != nil {
-			return err
+	frames, err := im.sweepPrefix(ctx, jobFramesPrefix(job.DatastoreID, job.ID), func(keys []string) (map[string]bool, error) {
+		ids := make([]string, len(keys))
+		for i, k := range keys {
+			ids[i] = path.Base(k)
 		}
-	}
-	var ids, keys []string
-	err := im.Blobs.List(ctx, prefix, func(o ohi.ObjectInfo) error {
-		keys = append(keys, o.Key)
-		ids = append(ids, path.Base(o.Key))
-		return nil
+		known, err := im.Store.FramesKnown(ctx, ids)
+		out := map[string]bool{}
+		for i, k := range keys {
+			out[k] = known[ids[i]]
+		}
+		return out, err
 	})
 	if err != nil {
 		return err
 	}
-	known, err := im.Store.FramesKnown(ctx, ids)
+	docs, err := im.sweepPrefix(ctx, jobDocsPrefix(job.DatastoreID, job.ID), func(keys []string) (map[string]bool, error) {
+		return im.Store.MetadataKeysKnown(ctx, keys)
+	})
 	if err != nil {
 		return err
 	}
+	if frames+docs > 0 {
+		log.Info("removed the storage of interrupted work", "frames", frames, "metadataDocuments", docs)
+	}
+	return nil
+}
+
+// sweepPrefix deletes the temporary files under prefix and every object
+// under it that known does not report.
+func (im *Importer) sweepPrefix(ctx context.Context, prefix string, known func([]string) (map[string]bool, error)) (int, error) {
+	if tr, ok := im.Blobs.(ohi.TempRemover); ok {
+		if err := tr.RemoveTemp(ctx, prefix); err != nil {
+			return 0, err
+		}
+	}
+	var keys []string
+	if err := im.Blobs.List(ctx, prefix, func(o ohi.ObjectInfo) error {
+		keys = append(keys, o.Key)
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	ok, err := known(keys)
+	if err != nil {
+		return 0, err
+	}
 	n := 0
-	for i, id := range ids {
-		if !known[id] {
-			if err := im.Blobs.Delete(ctx, keys[i]); err != nil {
-				return err
+	for _, k := range keys {
+		if !ok[k] {
+			if err := im.Blobs.Delete(ctx, k); err != nil {
+				return n, err
 			}
 			n++
 		}
 	}
-	if n > 0 {
-		log.Info("removed frames of interrupted reads", "frames", n)
-	}
-	return nil
+	return n, nil
 }

@@ -428,32 +428,43 @@ func (s *Store) ImageSetSearch(ctx context.Context, q *ohi.ImageSetQuery) ([]*oh
 
 // FramesKnown implements ohi.MetadataStore.
 func (s *Store) FramesKnown(ctx context.Context, ids []string) (map[string]bool, error) {
-	out := make(map[string]bool, len(ids))
-	for len(ids) > 0 {
-		n := min(len(ids), 500)
+	return s.known(ctx, `SELECT id FROM frames WHERE id IN `, ids)
+}
+
+// MetadataKeysKnown implements ohi.MetadataStore.
+func (s *Store) MetadataKeysKnown(ctx context.Context, keys []string) (map[string]bool, error) {
+	return s.known(ctx, `SELECT metadata_key FROM image_set_versions WHERE metadata_key IN `, keys)
+}
+
+// known runs query (ending in "IN ") over vals in batches and reports which
+// values it returned.
+func (s *Store) known(ctx context.Context, query string, vals []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(vals))
+	for len(vals) > 0 {
+		n := min(len(vals), 500)
 		args := make([]any, n)
 		ph := make([]string, n)
-		for i, id := range ids[:n] {
-			args[i] = id
+		for i, v := range vals[:n] {
+			args[i] = v
 			ph[i] = fmt.Sprintf("$%d", i+1)
 		}
-		rows, err := s.r.QueryContext(ctx, `SELECT id FROM frames WHERE id IN (`+strings.Join(ph, ",")+`)`, args...)
+		rows, err := s.r.QueryContext(ctx, query+`(`+strings.Join(ph, ",")+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
+			var v string
+			if err := rows.Scan(&v); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			out[id] = true
+			out[v] = true
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		ids = ids[n:]
+		vals = vals[n:]
 	}
 	return out, nil
 }
