@@ -253,7 +253,7 @@ func (im *Importer) end(ctx context.Context, job *ohi.ImportJob, failure error, 
 // bucket resolves an s3:// URI to its bucket store and key prefix; an
 // invalid URI or bucket is a job-level failure.
 func (im *Importer) bucket(uri, what string) (ohi.BlobStore, string, string, error) {
-	bucket, prefix, err := splitS3(uri)
+	bucket, prefix, err := ohi.ParseS3URI(uri)
 	if err != nil {
 		return nil, "", "", jobFailf("invalid %s URI: %v", what, err)
 	}
@@ -262,18 +262,6 @@ func (im *Importer) bucket(uri, what string) (ohi.BlobStore, string, string, err
 		return nil, "", "", jobFailf("cannot open %s bucket %s: %v", what, bucket, err)
 	}
 	return b, bucket, prefix, nil
-}
-
-func splitS3(uri string) (bucket, prefix string, err error) {
-	rest, ok := strings.CutPrefix(uri, "s3://")
-	if !ok {
-		return "", "", fmt.Errorf("%q is not an s3:// URI", uri)
-	}
-	bucket, prefix, _ = strings.Cut(rest, "/")
-	if bucket == "" {
-		return "", "", fmt.Errorf("%q has no bucket", uri)
-	}
-	return bucket, prefix, nil
 }
 
 // list returns the input objects under prefix within the quotas.

@@ -151,25 +151,16 @@ func (s *Service) GetDatastore(ctx context.Context, in *api.GetDatastoreRequest)
 
 // ListDatastores implements api.Service.
 func (s *Service) ListDatastores(ctx context.Context, in *api.ListDatastoresRequest) (*api.ListDatastoresResponse, error) {
-	scope := fingerprint("ListDatastores", in.DatastoreStatus)
-	tok, err := s.tokens.decode(in.NextToken, scope)
+	pg, err := s.startPage(in.NextToken, in.MaxResults, "ListDatastores", in.DatastoreStatus)
 	if err != nil {
 		return nil, err
 	}
-	after := ""
-	if tok != nil {
-		after = tok.ID
-	}
-	limit := limitOf(in.MaxResults, 50)
-	list, err := s.store.DatastoreList(ctx, ohi.DatastoreStatus(in.DatastoreStatus), after, limit+1)
+	list, err := s.store.DatastoreList(ctx, ohi.DatastoreStatus(in.DatastoreStatus), pg.after, pg.limit+1)
 	if err != nil {
 		return nil, err
 	}
 	out := &api.ListDatastoresResponse{DatastoreSummaries: []api.DatastoreSummary{}}
-	if len(list) > limit {
-		list = list[:limit]
-		out.NextToken = s.tokens.encode(pageToken{Scope: scope, ID: list[len(list)-1].ID})
-	}
+	list, out.NextToken = endPage(s, pg, list, func(d *ohi.Datastore) string { return d.ID })
 	for _, ds := range list {
 		out.DatastoreSummaries = append(out.DatastoreSummaries, api.DatastoreSummary{
 			DatastoreId: ptr(ds.ID), DatastoreName: ptr(ds.Name), DatastoreStatus: api.DatastoreStatus(ds.Status),

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/openhealthimaging/ohi"
@@ -24,7 +23,7 @@ func (s *Service) StartDICOMImportJob(ctx context.Context, in *api.StartDICOMImp
 		return nil, &api.Error{Code: "AccessDeniedException", Message: "inputOwnerAccountId " + *in.InputOwnerAccountId + " is not this server's account " + s.cfg.AccountID}
 	}
 	for field, uri := range map[string]string{"inputS3Uri": *in.InputS3Uri, "outputS3Uri": *in.OutputS3Uri} {
-		if _, _, err := ParseS3URI(uri); err != nil {
+		if _, _, err := ohi.ParseS3URI(uri); err != nil {
 			return nil, ohi.Validationf(field, "%v", err)
 		}
 	}
@@ -63,19 +62,6 @@ func (s *Service) StartDICOMImportJob(ctx context.Context, in *api.StartDICOMImp
 	return &api.StartDICOMImportJobResponse{DatastoreId: &dsID, JobId: &got.ID, JobStatus: api.JobStatus(got.Status), SubmittedAt: api.NewTime(got.SubmittedAt)}, nil
 }
 
-// ParseS3URI splits s3://bucket/key-prefix.
-func ParseS3URI(uri string) (bucket, prefix string, err error) {
-	rest, ok := strings.CutPrefix(uri, "s3://")
-	if !ok {
-		return "", "", ohi.Validationf("", "%q is not an s3:// URI", uri)
-	}
-	bucket, prefix, _ = strings.Cut(rest, "/")
-	if bucket == "" {
-		return "", "", ohi.Validationf("", "%q has no bucket name", uri)
-	}
-	return bucket, prefix, nil
-}
-
 func (s *Service) jobProperties(j *ohi.ImportJob) *api.DICOMImportJobProperties {
 	p := &api.DICOMImportJobProperties{
 		JobId: ptr(j.ID), JobName: ptr(j.Name), JobStatus: api.JobStatus(j.Status), DatastoreId: ptr(j.DatastoreID),
@@ -108,25 +94,16 @@ func (s *Service) ListDICOMImportJobs(ctx context.Context, in *api.ListDICOMImpo
 	if _, err := s.store.DatastoreGet(ctx, *in.DatastoreId); err != nil {
 		return nil, err
 	}
-	scope := fingerprint("ListDICOMImportJobs", *in.DatastoreId, in.JobStatus)
-	tok, err := s.tokens.decode(in.NextToken, scope)
+	pg, err := s.startPage(in.NextToken, in.MaxResults, "ListDICOMImportJobs", *in.DatastoreId, in.JobStatus)
 	if err != nil {
 		return nil, err
 	}
-	after := ""
-	if tok != nil {
-		after = tok.ID
-	}
-	limit := limitOf(in.MaxResults, 50)
-	list, err := s.store.ImportJobList(ctx, *in.DatastoreId, ohi.JobStatus(in.JobStatus), after, limit+1)
+	list, err := s.store.ImportJobList(ctx, *in.DatastoreId, ohi.JobStatus(in.JobStatus), pg.after, pg.limit+1)
 	if err != nil {
 		return nil, err
 	}
 	out := &api.ListDICOMImportJobsResponse{JobSummaries: []api.DICOMImportJobSummary{}}
-	if len(list) > limit {
-		list = list[:limit]
-		out.NextToken = s.tokens.encode(pageToken{Scope: scope, ID: list[len(list)-1].ID})
-	}
+	list, out.NextToken = endPage(s, pg, list, func(j *ohi.ImportJob) string { return j.ID })
 	for _, j := range list {
 		out.JobSummaries = append(out.JobSummaries, api.DICOMImportJobSummary{
 			JobId: ptr(j.ID), JobName: ptr(j.Name), JobStatus: api.JobStatus(j.Status), DatastoreId: ptr(j.DatastoreID),

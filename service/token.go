@@ -77,3 +77,33 @@ func fingerprint(parts ...any) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:12])
 }
+
+// page is the position of a list request whose token carries an id.
+type page struct {
+	scope string
+	after string // id to list after, "" for the first page
+	limit int
+}
+
+// startPage decodes the token of a list request identified by parts.
+func (s *Service) startPage(tok *string, maxResults *int32, parts ...any) (page, error) {
+	pg := page{scope: fingerprint(parts...), limit: limitOf(maxResults, 50)}
+	t, err := s.tokens.decode(tok, pg.scope)
+	if err != nil {
+		return pg, err
+	}
+	if t != nil {
+		pg.after = t.ID
+	}
+	return pg, nil
+}
+
+// endPage cuts list (fetched with pg.limit+1 rows) to the page and returns
+// the token of the next page, if any.
+func endPage[T any](s *Service, pg page, list []T, id func(T) string) ([]T, *string) {
+	if len(list) <= pg.limit {
+		return list, nil
+	}
+	list = list[:pg.limit]
+	return list, s.tokens.encode(pageToken{Scope: pg.scope, ID: id(list[len(list)-1])})
+}

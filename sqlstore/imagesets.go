@@ -428,25 +428,25 @@ func (s *Store) ImageSetSearch(ctx context.Context, q *ohi.ImageSetQuery) ([]*oh
 
 // FramesKnown implements ohi.MetadataStore.
 func (s *Store) FramesKnown(ctx context.Context, ids []string) (map[string]bool, error) {
-	return s.known(ctx, `SELECT id FROM frames WHERE id IN `, ids)
+	return s.known(ctx, `SELECT id FROM frames WHERE id IN `, nil, ids)
 }
 
 // MetadataKeysKnown implements ohi.MetadataStore.
 func (s *Store) MetadataKeysKnown(ctx context.Context, keys []string) (map[string]bool, error) {
-	return s.known(ctx, `SELECT metadata_key FROM image_set_versions WHERE metadata_key IN `, keys)
+	return s.known(ctx, `SELECT metadata_key FROM image_set_versions WHERE metadata_key IN `, nil, keys)
 }
 
-// known runs query (ending in "IN ") over vals in batches and reports which
-// values it returned.
-func (s *Store) known(ctx context.Context, query string, vals []string) (map[string]bool, error) {
+// known runs query (ending in "IN ", its first placeholders bound to
+// fixed) over vals in batches and reports which values it returned.
+func (s *Store) known(ctx context.Context, query string, fixed []any, vals []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(vals))
 	for len(vals) > 0 {
 		n := min(len(vals), 500)
-		args := make([]any, n)
+		args := append([]any(nil), fixed...)
 		ph := make([]string, n)
 		for i, v := range vals[:n] {
-			args[i] = v
-			ph[i] = fmt.Sprintf("$%d", i+1)
+			args = append(args, v)
+			ph[i] = fmt.Sprintf("$%d", len(args))
 		}
 		rows, err := s.r.QueryContext(ctx, query+`(`+strings.Join(ph, ",")+`)`, args...)
 		if err != nil {

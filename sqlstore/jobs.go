@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/openhealthimaging/ohi"
@@ -254,34 +253,7 @@ func (s *Store) ImportTasksPending(ctx context.Context, jobID string) (pending, 
 
 // ImportItemsRecorded implements ohi.MetadataStore.
 func (s *Store) ImportItemsRecorded(ctx context.Context, jobID string, keys []string) (map[string]bool, error) {
-	out := make(map[string]bool, len(keys))
-	for len(keys) > 0 {
-		n := min(len(keys), 500)
-		args := []any{jobID}
-		ph := make([]string, n)
-		for i, k := range keys[:n] {
-			args = append(args, k)
-			ph[i] = fmt.Sprintf("$%d", i+2)
-		}
-		rows, err := s.r.QueryContext(ctx, `SELECT key FROM import_items WHERE job_id = $1 AND state <> 'decoding' AND key IN (`+strings.Join(ph, ",")+`)`, args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[k] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		keys = keys[n:]
-	}
-	return out, nil
+	return s.known(ctx, `SELECT key FROM import_items WHERE job_id = $1 AND state <> 'decoding' AND key IN `, []any{jobID}, keys)
 }
 
 // ImportItemGet implements ohi.MetadataStore.

@@ -93,9 +93,9 @@ func (c *ServeCmd) Run() error {
 			buckets = &s3blob.Buckets{Client: client}
 		}
 		if c.BlobStore != "" {
-			bucket, prefix, _ := strings.Cut(strings.TrimPrefix(c.BlobStore, "s3://"), "/")
-			if !strings.HasPrefix(c.BlobStore, "s3://") || bucket == "" {
-				return &ExitError{Code: 2, Err: fmt.Errorf("--blob-store must be s3://BUCKET/PREFIX, got %q", c.BlobStore)}
+			bucket, prefix, err := ohi.ParseS3URI(c.BlobStore)
+			if err != nil {
+				return &ExitError{Code: 2, Err: fmt.Errorf("--blob-store must be s3://BUCKET/PREFIX: %v", err)}
 			}
 			if prefix != "" && !strings.HasSuffix(prefix, "/") {
 				prefix += "/"
