@@ -23,6 +23,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"unicode/utf8"
 
@@ -45,7 +46,18 @@ const (
 // concurrent use.
 type Store struct {
 	root *os.Root
+
+	// dirs caches handles on the directories Put writes to, so that a
+	// write resolves its directory once rather than component by
+	// component on every call (imports put thousands of frames into one
+	// directory). Delete may remove a cached directory: operations in it
+	// then fail with ENOENT and Put drops the handle and resolves again.
+	mu   sync.Mutex
+	dirs map[string]*os.Root
 }
+
+// maxCachedDirs bounds Store.dirs; when it is full the cache starts over.
+const maxCachedDirs = 64
 
 var _ ohi.BlobStore = (*Store)(nil)
 
@@ -65,8 +77,74 @@ func New(dir string) (*Store, error) {
 // Dir returns the store's root directory.
 func (s *Store) Dir() string { return s.root.Name() }
 
-// Close releases the store's handle on its root directory.
-func (s *Store) Close() error { return s.root.Close() }
+// Close releases the store's handles on its directories.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	for _, r := range s.dirs {
+		r.Close()
+	}
+	s.dirs = nil
+	s.mu.Unlock()
+	return s.root.Close()
+}
+
+// dir returns a handle on directory dir (a valid key prefix, or "."),
+// creating the directory if needed.
+func (s *Store) dir(dir string) (*os.Root, error) {
+	if dir == "." {
+		return s.root, nil
+	}
+	s.mu.Lock()
+	r := s.dirs[dir]
+	s.mu.Unlock()
+	if r != nil {
+		return r, nil
+	}
+	if err := s.root.MkdirAll(dir, dirPerm); err != nil {
+		return nil, err
+	}
+	r, err := s.root.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old := s.dirs[dir]; old != nil {
+		r.Close()
+		return old, nil
+	}
+	if s.dirs == nil || len(s.dirs) >= maxCachedDirs {
+		// An os.Root counts the operations in flight, so closing one that
+		// another Put still uses is safe: its next call fails with
+		// ErrClosed and that Put resolves the directory again.
+		for _, old := range s.dirs {
+			old.Close()
+		}
+		s.dirs = map[string]*os.Root{}
+	}
+	s.dirs[dir] = r
+	return r, nil
+}
+
+// forgetDir drops the cached handle r on dir after an operation through it
+// failed (the directory was removed, or the handle closed).
+func (s *Store) forgetDir(dir string, r *os.Root) {
+	if r == s.root {
+		return
+	}
+	s.mu.Lock()
+	if s.dirs[dir] == r {
+		delete(s.dirs, dir)
+		r.Close()
+	}
+	s.mu.Unlock()
+}
+
+// isStale reports whether err comes from a directory handle that no longer
+// leads to the directory: removed (ENOENT) or closed by the cache.
+func isStale(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, os.ErrClosed)
+}
 
 // Object is an open stored file. It embeds *os.File, so it implements
 // io.ReaderAt, io.Seeker and io.WriterTo (which lets net/http and io.Copy
@@ -140,8 +218,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	dir := path.Dir(key)
-	f, tmp, err := s.createTemp(dir)
+	dir, base := path.Split(key)
+	dir = path.Clean(dir)
+	d, f, tmp, err := s.createTemp(dir)
 	if err != nil {
 		return fmt.Errorf("fileblob: put %q: %w", key, err)
 	}
@@ -149,7 +228,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	defer func() {
 		if !committed {
 			f.Close()
-			s.root.Remove(tmp)
+			d.Remove(tmp)
 		}
 	}()
 	if err := copyBody(ctx, f, r, size); err != nil {
@@ -164,8 +243,15 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("fileblob: put %q: %w", key, err)
 	}
-	if err := s.root.Rename(tmp, key); err != nil {
-		return fmt.Errorf("fileblob: put %q: %w", key, err)
+	if err := d.Rename(tmp, base); err != nil {
+		// The handle may have been closed by the cache meanwhile; the
+		// directory itself cannot have gone, as it holds the file.
+		if !errors.Is(err, os.ErrClosed) {
+			return fmt.Errorf("fileblob: put %q: %w", key, err)
+		}
+		if err := s.root.Rename(path.Join(dir, tmp), key); err != nil {
+			return fmt.Errorf("fileblob: put %q: %w", key, err)
+		}
 	}
 	committed = true
 	if err := s.syncDir(dir); err != nil {
@@ -174,33 +260,33 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	return nil
 }
 
-// createTemp creates a new temporary file in dir, creating dir first. A
-// concurrent Delete may prune dir between the two steps (ENOENT), so it
-// retries a few times.
-func (s *Store) createTemp(dir string) (*os.File, string, error) {
+// createTemp creates a new temporary file in dir, creating dir first, and
+// returns the handle on dir and the file's name in it. A concurrent Delete
+// may prune dir between the two steps (ENOENT), so it retries a few times.
+func (s *Store) createTemp(dir string) (*os.Root, *os.File, string, error) {
 	var err error
 	for range 5 {
-		if dir != "." {
-			if err = s.root.MkdirAll(dir, dirPerm); err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
-					continue
-				}
-				return nil, "", err
+		var d *os.Root
+		if d, err = s.dir(dir); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
 			}
+			return nil, nil, "", err
 		}
 		var rnd [12]byte
 		rand.Read(rnd[:])
-		name := path.Join(dir, tempPrefix+hex.EncodeToString(rnd[:]))
+		name := tempPrefix + hex.EncodeToString(rnd[:])
 		var f *os.File
-		f, err = s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+		f, err = d.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 		if err == nil {
-			return f, name, nil
+			return d, f, name, nil
 		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return nil, "", err
+		if !isStale(err) {
+			return nil, nil, "", err
 		}
+		s.forgetDir(dir, d)
 	}
-	return nil, "", err
+	return nil, nil, "", err
 }
 
 // copyBody copies r to w, checking ctx between reads. With size >= 0 the
@@ -240,6 +326,12 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 }
 
 func (s *Store) syncDir(dir string) error {
+	if r, err := s.dir(dir); err == nil {
+		if d, err := r.Open("."); err == nil {
+			defer d.Close()
+			return d.Sync()
+		}
+	}
 	d, err := s.root.Open(dir)
 	if err != nil {
 		return err

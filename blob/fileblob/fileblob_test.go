@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/openhealthimaging/ohi"
@@ -267,5 +269,80 @@ func TestRemoveTemp(t *testing.T) {
 	}
 	if err := s.RemoveTemp(ctx, "../x"); err == nil {
 		t.Fatal("RemoveTemp accepted a path outside the store")
+	}
+}
+
+// TestPutAfterDirectoryRemoved checks Put's directory handle cache: a
+// directory removed after a Put (by Delete's pruning, or from outside)
+// is created again by the next Put, and concurrent Puts and Deletes in the
+// same directories all land.
+func TestPutAfterDirectoryRemoved(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := fileblob.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	put := func(key, body string) {
+		t.Helper()
+		if err := s.Put(ctx, key, strings.NewReader(body), int64(len(body))); err != nil {
+			t.Fatalf("Put %s: %v", key, err)
+		}
+	}
+	put("a/b/one", "1")
+	if err := s.Delete(ctx, "a/b/one"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a")); !os.IsNotExist(err) {
+		t.Fatalf("a/ was not pruned: %v", err)
+	}
+	put("a/b/two", "2")
+	put("c/d/three", "3")
+	if err := os.RemoveAll(filepath.Join(dir, "c")); err != nil {
+		t.Fatal(err)
+	}
+	put("c/d/four", "4")
+	for key, want := range map[string]string{"a/b/two": "2", "c/d/four": "4"} {
+		if b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(key))); err != nil || string(b) != want {
+			t.Fatalf("%s: %q, %v", key, b, err)
+		}
+	}
+
+	// More directories than the cache holds, written and emptied
+	// concurrently.
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				key := fmt.Sprintf("d%d/k%d", (g*100+i)%97, g)
+				body := fmt.Sprint(i)
+				if err := s.Put(ctx, key, strings.NewReader(body), int64(len(body))); err != nil {
+					errs <- err
+					return
+				}
+				if i%3 == 1 {
+					if err := s.Delete(ctx, key); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// Each goroutine's last write (i = 99, not deleted) is in place.
+	for g := range 8 {
+		key := fmt.Sprintf("d%d/k%d", (g*100+99)%97, g)
+		if b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(key))); err != nil || string(b) != "99" {
+			t.Fatalf("%s: %q, %v", key, b, err)
+		}
 	}
 }
