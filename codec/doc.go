@@ -60,11 +60,21 @@
 // progression, 64x64 code blocks, one tile, as many decompositions as make
 // the lowest resolution at most 64 pixels (3 for 512, 5 for 2048), and no
 // multi-component transform (RGB stays RGB, so the Photometric
-// Interpretation does not change). OpenJPH 0.9.0 cannot write TLM markers,
-// which DICOM requires for .202, so EncodeHTJ2K inserts a TLM segment (Stlm
-// 0x60: 16-bit tile index, 32-bit tile-part length) at the end of the main
-// header; the codestream has one tile-part, so the TLM does not yet mark
-// resolution boundaries.
+// Interpretation does not change). OpenJPH 0.9.0 writes the tile as one
+// tile-part and no TLM marker, which DICOM requires for .202, so
+// EncodeHTJ2K rewrites the tile as one tile-part per resolution level,
+// lowest first (TPsot r, TNsot decompositions+1), and lists them in a TLM
+// segment (Stlm 0x60: 16-bit tile index, 32-bit tile-part length) at the
+// end of the main header. The main header and the first k tile-parts then
+// decode on their own to the image at resolution level k-1 (DecodeHTJ2K
+// with skipLevels decompositions+1-k), which is what HealthImaging's
+// progressive retrieval fetches. Finding the resolution boundaries means
+// reading every packet header (tileparts.go): about 10 microseconds for a
+// 512x512 frame that takes 6 ms to encode. A codestream outside what that
+// parser handles (another progression, SOP or EPH markers, several layers
+// or coding passes, a precinct without code-blocks as in a 32769x32769
+// image, ...) keeps its single tile-part with a one-entry TLM rather than
+// risk a wrong split.
 //
 // The codestream precision is chosen so that decoding gives back Pixels.Data
 // byte for byte: the bits the sample values need (which may exceed

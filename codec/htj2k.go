@@ -154,7 +154,7 @@ func EncodeHTJ2K(p *Pixels) ([]byte, error) {
 	}
 	defer C.free(unsafe.Pointer(out))
 	cs := unsafe.Slice((*byte)(unsafe.Pointer(out)), int(outLen))
-	return insertTLM(cs)
+	return resolutionTileParts(cs)
 }
 
 // htHeader reads the main header of an HTJ2K codestream.
