@@ -113,3 +113,34 @@ func BenchmarkChecksums(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTranscode is the importer's codec work after decoding: encode,
+// verifying decode, checksums at every level and min/max.
+func BenchmarkTranscode(b *testing.B) {
+	p := ctPhantom()
+	b.SetBytes(int64(len(p.Data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Transcode(p, FormatHTJ2K); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMinMax(b *testing.B) {
+	p := ctPhantom()
+	b.SetBytes(int64(len(p.Data)))
+	for b.Loop() {
+		MinMax(p)
+	}
+}
+
+func BenchmarkLowResChecksums(b *testing.B) {
+	p := ctPhantom()
+	b.SetBytes(int64(len(p.Data)))
+	for b.Loop() {
+		if _, err := lowResChecksums(p, 12, 3); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -161,6 +161,9 @@ func (img Image) newPixels() *Pixels {
 // Instance.Source, its transfer syntax and the image attributes) into
 // pixels. See the package documentation for what each transfer syntax
 // supports. It returns an *Error with Code CodeUnsupported or CodeCorrupt.
+// For native little-endian frames with interleaved samples the returned
+// Pixels.Data is frame itself (no copy): the caller must not change frame
+// while it uses the pixels.
 func Decode(frame []byte, ts string, img Image) (*Pixels, error) {
 	if err := img.check(); err != nil {
 		return nil, err
@@ -195,6 +198,14 @@ func MinMax(p *Pixels) (lo, hi int64) {
 	bits := p.BitsStored
 	if bits <= 0 || bits > 8*p.BytesPerSample {
 		bits = 8 * p.BytesPerSample
+	}
+	if p.BytesPerSample == 1 || p.BytesPerSample == 2 || p.BytesPerSample == 4 {
+		// Usually no sample has bits above BitsStored: then the stored
+		// values are the whole samples, which one fast pass reads.
+		lo, hi := rawRange(p)
+		if slo, shi := storedRange(bits, p.Signed); lo >= slo && hi <= shi {
+			return lo, hi
+		}
 	}
 	mask := uint64(1)<<bits - 1
 	sign := uint64(1) << (bits - 1)

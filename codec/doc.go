@@ -84,6 +84,25 @@
 // is coded with precision 9). OpenJPH 0.9.0 codes at most
 // MaxHTJ2KPrecision (26) bits exactly: 32-bit frames whose values need more
 // give an Unsupported error, and the importer keeps such frames as they are.
+// Below that, OpenJPH 0.9.0 still fails to decode some of its own
+// codestreams of samples above 16 bits (random content from about 20 bits,
+// some smooth content from 24; OpenJPEG decodes them); Transcode reports
+// those as Unsupported too, and the importer keeps the frame as received.
+//
+// # Transcode
+//
+// Transcode is what the importer runs on every decoded lossless frame: it
+// encodes the frame in the data store's format, decodes the codestream once
+// at full resolution and compares it with the source samples as it goes
+// (nothing is allocated for the decoded frame), and returns the codestream
+// with its checksums and pixel range. A difference is ErrVerify, and the
+// importer fails that file. The checksums of the lower resolution levels
+// are computed from the source samples with the forward reversible 5/3
+// transform (lowres.c) rather than by decoding the codestream again at each
+// level: once the full-resolution decode has matched, the codestream holds
+// exactly that transform, so the result is the same (TestLowResChecksums
+// compares it with OpenJPH's reduced-resolution decodes over many sizes and
+// sample types), at about a third of the cost.
 //
 // # Checksums
 //

@@ -100,9 +100,7 @@ func precision(p *Pixels) int {
 // rawMinMax is the range of the samples of p read as whole BytesPerSample
 // integers (signed when p.Signed), which is what the codestream must carry.
 func rawMinMax(p *Pixels) (lo, hi int64) {
-	q := *p
-	q.BitsStored = 8 * p.BytesPerSample
-	return MinMax(&q)
+	return rawRange(p)
 }
 
 func (p *Pixels) check() error {
@@ -280,7 +278,7 @@ func Checksums(cs []byte) ([]LevelChecksum, error) {
 
 // ErrVerify reports that a codestream does not decode to the pixels it was
 // encoded from.
-var ErrVerify = errors.New("codec: the HTJ2K codestream does not decode to the original pixels")
+var ErrVerify = errors.New("codec: the codestream does not decode to the original pixels")
 
 // VerifyChecksums is Checksums that also checks, with the same decodes, that
 // cs decodes at full resolution to exactly want (the Pixels.Data it was

@@ -32,6 +32,12 @@ func decodeNative(frame []byte, img Image, bigEndian bool) (*Pixels, error) {
 	if len(frame) < n {
 		return nil, corruptf("native frame has %d bytes, %d needed", len(frame), n)
 	}
+	if !bigEndian && !(img.SamplesPerPixel == 3 && img.PlanarConfiguration == 1) {
+		// The samples are already in the layout of Pixels.Data: use them
+		// where they are rather than copying a whole frame.
+		p.Data = frame[:n:n]
+		return p, nil
+	}
 	p.Data = make([]byte, n)
 	if img.SamplesPerPixel == 3 && img.PlanarConfiguration == 1 {
 		plane := pixels * bps

@@ -166,6 +166,34 @@ inline void store(uint8_t *p, uint32_t bps, ojph::si32 v) {
 	}
 }
 
+// equal_line reports whether the w samples of src, clamped to [lo, hi],
+// equal the samples at want (bps bytes each, step bytes apart). One loop per
+// sample size, so that each is a plain load-and-compare loop.
+template <typename T>
+bool equal_as(const ojph::si32 *src, ojph::si32 lo, ojph::si32 hi, const uint8_t *want, uint32_t w, size_t step) {
+	ojph::si32 diff = 0;
+	for (uint32_t x = 0; x < w; ++x, want += step) {
+		ojph::si32 v = src[x];
+		v = v < lo ? lo : (v > hi ? hi : v);
+		T e;
+		memcpy(&e, want, sizeof e); // little endian, as everywhere ohi builds
+		diff |= v ^ (ojph::si32)e;
+	}
+	return diff == 0;
+}
+
+bool equal_line(const ojph::si32 *src, ojph::si32 lo, ojph::si32 hi, const uint8_t *want, uint32_t w, size_t step,
+                uint32_t bps, bool is_signed) {
+	switch (bps) {
+	case 1:
+		return is_signed ? equal_as<int8_t>(src, lo, hi, want, w, step) : equal_as<uint8_t>(src, lo, hi, want, w, step);
+	case 2:
+		return is_signed ? equal_as<int16_t>(src, lo, hi, want, w, step) : equal_as<uint16_t>(src, lo, hi, want, w, step);
+	default:
+		return equal_as<int32_t>(src, lo, hi, want, w, step);
+	}
+}
+
 } // namespace
 
 extern "C" int ohi_ht_encode(const uint8_t *px, uint32_t w, uint32_t h, uint32_t comps,
@@ -261,9 +289,11 @@ extern "C" int ohi_ht_read_header(const uint8_t *data, size_t len, ohi_ht_header
 	});
 }
 
-extern "C" int ohi_ht_decode(const uint8_t *data, size_t len, uint32_t skip, uint32_t w,
-                             uint32_t h, uint32_t comps, uint32_t bps, uint8_t *out,
-                             size_t out_len, char *err, size_t errlen) {
+// decode_into decodes data into out or, when compare is set, compares the
+// decoded samples with out and returns OHI_MISMATCH at the first difference.
+static int decode_into(const uint8_t *data, size_t len, uint32_t skip, uint32_t w,
+                       uint32_t h, uint32_t comps, uint32_t bps, uint8_t *out,
+                       size_t out_len, bool compare, char *err, size_t errlen) {
 	return guarded(err, errlen, [&]() -> int {
 		if (comps < 1 || comps > 4 || (bps != 1 && bps != 2 && bps != 4)) throw codec_error(OHI_UNSUPPORTED, "unsupported sample layout");
 		if ((size_t)w * h * comps * bps != out_len) throw codec_error(OHI_CORRUPT, "output buffer size mismatch");
@@ -294,14 +324,35 @@ extern "C" int ohi_ht_decode(const uint8_t *data, size_t len, uint32_t skip, uin
 			if (!line || c >= comps || row[c] >= h) throw codec_error(OHI_CORRUPT, "openjph returned an unexpected line");
 			uint8_t *dst = out + row[c] * stride + (size_t)c * bps;
 			const ojph::si32 *src = line->i32;
-			for (uint32_t x = 0; x < w; ++x, dst += step) {
-				ojph::si32 v = src[x];
-				v = v < lo ? lo : (v > hi ? hi : v);
-				store(dst, bps, v);
+			if (compare) {
+				// A clamped value is within the sample size, so it equals
+				// the expected sample exactly when its bytes do.
+				if (!equal_line(src, lo, hi, dst, w, step, bps, hdr.is_signed != 0)) {
+					cs.close();
+					return OHI_MISMATCH;
+				}
+			} else {
+				for (uint32_t x = 0; x < w; ++x, dst += step) {
+					ojph::si32 v = src[x];
+					v = v < lo ? lo : (v > hi ? hi : v);
+					store(dst, bps, v);
+				}
 			}
 			row[c]++;
 		}
 		cs.close();
 		return OHI_OK;
 	});
+}
+
+extern "C" int ohi_ht_decode(const uint8_t *data, size_t len, uint32_t skip, uint32_t w,
+                             uint32_t h, uint32_t comps, uint32_t bps, uint8_t *out,
+                             size_t out_len, char *err, size_t errlen) {
+	return decode_into(data, len, skip, w, h, comps, bps, out, out_len, false, err, errlen);
+}
+
+extern "C" int ohi_ht_verify(const uint8_t *data, size_t len, uint32_t w, uint32_t h,
+                             uint32_t comps, uint32_t bps, const uint8_t *want,
+                             size_t want_len, char *err, size_t errlen) {
+	return decode_into(data, len, 0, w, h, comps, bps, const_cast<uint8_t *>(want), want_len, true, err, errlen);
 }

@@ -11,7 +11,7 @@ extern "C" {
 #endif
 
 // Status codes returned by the shim functions.
-enum { OHI_OK = 0, OHI_CORRUPT = 1, OHI_UNSUPPORTED = 2, OHI_NOMEM = 3 };
+enum { OHI_OK = 0, OHI_CORRUPT = 1, OHI_UNSUPPORTED = 2, OHI_NOMEM = 3, OHI_MISMATCH = 4 };
 
 // ohi_ht_header is the part of an HTJ2K main header the Go side validates
 // before allocating the output of a decode.
@@ -45,6 +45,14 @@ int ohi_ht_read_header(const uint8_t *cs, size_t len, ohi_ht_header *hdr,
 int ohi_ht_decode(const uint8_t *cs, size_t len, uint32_t skip, uint32_t w,
                   uint32_t h, uint32_t comps, uint32_t bps, uint8_t *out,
                   size_t out_len, char *err, size_t errlen);
+
+// ohi_ht_verify decodes cs at full resolution like ohi_ht_decode, but
+// compares the samples with want (want_len bytes, the layout ohi_ht_decode
+// writes) instead of storing them: OHI_OK when every sample is equal,
+// OHI_MISMATCH at the first that is not. want is not modified.
+int ohi_ht_verify(const uint8_t *cs, size_t len, uint32_t w, uint32_t h,
+                  uint32_t comps, uint32_t bps, const uint8_t *want,
+                  size_t want_len, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

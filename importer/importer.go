@@ -84,6 +84,24 @@ type Importer struct {
 
 	slotsOnce sync.Once
 	slots     chan struct{}
+	formats   sync.Map // data store id -> codec.Format (immutable once created)
+}
+
+// format returns the lossless storage format of a data store.
+func (im *Importer) format(ctx context.Context, datastoreID string) (codec.Format, error) {
+	if f, ok := im.formats.Load(datastoreID); ok {
+		return f.(codec.Format), nil
+	}
+	ds, err := im.Store.DatastoreGet(ctx, datastoreID)
+	if err != nil {
+		return "", err
+	}
+	f := codec.Format(ds.LosslessStorageFormat)
+	if f == "" {
+		f = codec.FormatHTJ2K
+	}
+	im.formats.Store(datastoreID, f)
+	return f, nil
 }
 
 // jobError is a job-level failure: the job ends FAILED with this message.
@@ -423,11 +441,11 @@ func (im *Importer) openAt(ctx context.Context, in ohi.BlobStore, o ohi.ObjectIn
 func (im *Importer) storeFrames(ctx context.Context, job *ohi.ImportJob, inst *dicom.Instance) (*parsedInstance, error) {
 	p := newParsedInstance(inst)
 	if len(inst.Frames) > 0 && inst.FloatPixels == 0 && !codec.KeepsOriginal(inst.TransferSyntaxUID) {
-		frames, photometric, err := im.transcode(ctx, job, inst)
+		frames, ts, photometric, err := im.transcode(ctx, job, inst)
 		var ce *codec.Error
 		switch {
 		case err == nil:
-			p.Frames, p.TransferSyntax = frames, codec.StoredTransferSyntax
+			p.Frames, p.TransferSyntax = frames, ts
 			if photometric != "" {
 				p.Instance["PhotometricInterpretation"] = photometric
 			}
@@ -505,12 +523,17 @@ func (e *fileFailure) Error() string { return e.msg }
 // removes the frames it stored. Corrupt pixel data and a failed
 // verification are *fileFailure; codec.CodeUnsupported means the frames
 // should be kept as received.
-func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dicom.Instance) ([]storedFrame, string, error) {
+func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dicom.Instance) (frames []storedFrame, ts, photometric string, err error) {
+	format, err := im.format(ctx, job.DatastoreID)
+	if err != nil {
+		return nil, "", "", err
+	}
 	img := codec.Image{Rows: inst.Rows, Columns: inst.Columns, SamplesPerPixel: inst.SamplesPerPixel, BitsAllocated: inst.BitsAllocated,
 		BitsStored: inst.BitsStored, PixelRepresentation: inst.PixelRepresentation, PlanarConfiguration: inst.PlanarConfiguration,
 		Photometric: inst.PhotometricInterpretation}
-	frames := make([]storedFrame, len(inst.Frames))
-	photometric := make([]string, len(inst.Frames))
+	frames = make([]storedFrame, len(inst.Frames))
+	pis := make([]string, len(inst.Frames))
+	tss := make([]string, len(inst.Frames))
 	slots := im.codecSlots()
 	g, gctx := errgroup.WithContext(ctx)
 	for i, fr := range inst.Frames {
@@ -524,11 +547,11 @@ func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dic
 		g.Go(func() error {
 			defer func() { <-slots }()
 			var err error
-			frames[i], photometric[i], err = im.transcodeFrame(gctx, job, inst, i, fr, img)
+			frames[i], tss[i], pis[i], err = im.transcodeFrame(gctx, job, inst, i, fr, img, format)
 			return err
 		})
 	}
-	err := g.Wait()
+	err = g.Wait()
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -538,15 +561,14 @@ func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dic
 				_ = im.Blobs.Delete(context.WithoutCancel(ctx), f.Key)
 			}
 		}
-		return nil, "", err
+		return nil, "", "", err
 	}
-	pi := ""
-	for _, p := range photometric {
+	for _, p := range pis {
 		if p != "" {
-			pi = p
+			photometric = p
 		}
 	}
-	return frames, pi, nil
+	return frames, tss[0], photometric, nil
 }
 
 // codecSlots bounds the frames being transcoded at once across the whole
@@ -562,57 +584,53 @@ func (im *Importer) codecSlots() chan struct{} {
 	return im.slots
 }
 
-// transcodeFrame decodes, encodes, verifies and stores frame i.
-func (im *Importer) transcodeFrame(ctx context.Context, job *ohi.ImportJob, inst *dicom.Instance, i int, fr dicom.Frame, img codec.Image) (storedFrame, string, error) {
+// transcodeFrame decodes frame i, encodes it in the storage format, verifies
+// it and stores it; it returns the frame and its stored transfer syntax.
+func (im *Importer) transcodeFrame(ctx context.Context, job *ohi.ImportJob, inst *dicom.Instance, i int, fr dicom.Frame, img codec.Image, format codec.Format) (sf storedFrame, ts, photometric string, err error) {
 	size := fr.Size()
 	if size > codec.MaxFrameBytes {
-		return storedFrame{}, "", &codec.Error{Code: codec.CodeUnsupported, Reason: fmt.Sprintf("frame %d has %d bytes", i+1, size)}
+		return storedFrame{}, "", "", &codec.Error{Code: codec.CodeUnsupported, Reason: fmt.Sprintf("frame %d has %d bytes", i+1, size)}
 	}
 	buf := make([]byte, size)
 	if _, err := io.ReadFull(fr.Reader(inst.Source), buf); err != nil {
-		return storedFrame{}, "", err
+		return storedFrame{}, "", "", err
 	}
 	img.BitOffset = fr.BitOffset
 	var px *codec.Pixels
-	var err error
 	if im.Decode != nil && usesNativeDecoder(inst.TransferSyntaxUID) {
 		px, err = im.Decode(ctx, buf, inst.TransferSyntaxUID, img)
 	} else {
 		px, err = codec.Decode(buf, inst.TransferSyntaxUID, img)
 	}
 	if errors.Is(err, codecproc.ErrCrashed) && ctx.Err() == nil {
-		return storedFrame{}, "", &fileFailure{"ValidationException", fmt.Sprintf("the pixel data of frame %d made the decoder process stop; the codestream is probably malformed", i+1)}
+		return storedFrame{}, "", "", &fileFailure{"ValidationException", fmt.Sprintf("the pixel data of frame %d made the decoder process stop; the codestream is probably malformed", i+1)}
 	}
 	if err != nil {
 		var ce *codec.Error
 		if errors.As(err, &ce) && ce.Code == codec.CodeCorrupt {
-			return storedFrame{}, "", &fileFailure{"ValidationException", fmt.Sprintf("the pixel data of frame %d cannot be decoded: %s", i+1, ce.Reason)}
+			return storedFrame{}, "", "", &fileFailure{"ValidationException", fmt.Sprintf("the pixel data of frame %d cannot be decoded: %s", i+1, ce.Reason)}
 		}
-		return storedFrame{}, "", err
+		return storedFrame{}, "", "", err
 	}
 	buf = nil
-	cs, err := codec.EncodeHTJ2K(px)
-	if err != nil {
-		return storedFrame{}, "", err
-	}
-	sums, err := codec.VerifyChecksums(cs, px.Data)
+	st, err := codec.Transcode(px, format)
 	if errors.Is(err, codec.ErrVerify) {
-		return storedFrame{}, "", &fileFailure{"InternalServerException", fmt.Sprintf("pixel data verification failed for frame %d: the HTJ2K encoding does not decode to the original pixels", i+1)}
+		return storedFrame{}, "", "", &fileFailure{"InternalServerException", fmt.Sprintf("pixel data verification failed for frame %d: the %s encoding does not decode to the original pixels", i+1, format)}
 	}
 	if err != nil {
-		return storedFrame{}, "", err
+		return storedFrame{}, "", "", err
 	}
-	lo, hi := codec.MinMax(px)
+	cs := st.Codestream
 	id := ohi.NewID()
 	key := FrameKey(job.DatastoreID, job.ID, id)
 	if err := im.Blobs.Put(ctx, key, bytes.NewReader(cs), int64(len(cs))); err != nil {
-		return storedFrame{}, "", err
+		return storedFrame{}, "", "", err
 	}
-	levels := make([]metadoc.LevelChecksum, len(sums))
-	for j, s := range sums {
+	levels := make([]metadoc.LevelChecksum, len(st.Checksums))
+	for j, s := range st.Checksums {
 		levels[j] = metadoc.LevelChecksum{Width: s.Width, Height: s.Height, Checksum: s.Checksum}
 	}
-	return storedFrame{ID: id, Key: key, Size: int64(len(cs)), Index: i, Checksums: levels, Min: &lo, Max: &hi}, px.Photometric, nil
+	return storedFrame{ID: id, Key: key, Size: int64(len(cs)), Index: i, Checksums: levels, Min: &st.Min, Max: &st.Max}, st.TransferSyntax, px.Photometric, nil
 }
 
 // FrameKey is the blob key of a frame written by an import job. Grouping

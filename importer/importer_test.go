@@ -87,7 +87,11 @@ func TestDecoderCrashLoopBreaker(t *testing.T) {
 	writeHTJ2KFile(t, filepath.Join(dir, "buckets", "input", "ht", "poison.dcm"), "1.2.826.0.1.77.1.1.2")
 
 	now := time.Now()
-	job := &ohi.ImportJob{ID: ohi.NewID(), DatastoreID: ohi.NewID(), Name: "j", Status: ohi.JobSubmitted, DataAccessRoleARN: "arn:aws:iam::123456789012:role/x",
+	ds := &ohi.Datastore{ID: ohi.NewID(), Name: "d", Status: ohi.DatastoreActive, LosslessStorageFormat: "HTJ2K", CreatedAt: now, UpdatedAt: now}
+	if _, _, err := store.DatastoreCreate(ctx, ds, "", "", 10); err != nil {
+		t.Fatal(err)
+	}
+	job := &ohi.ImportJob{ID: ohi.NewID(), DatastoreID: ds.ID, Name: "j", Status: ohi.JobSubmitted, DataAccessRoleARN: "arn:aws:iam::123456789012:role/x",
 		InputS3URI: "s3://input/ht/", OutputS3URI: "s3://output/o/", SubmittedAt: now}
 	if _, _, err := store.ImportJobCreate(ctx, job, "t", "h"); err != nil {
 		t.Fatal(err)

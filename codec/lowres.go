@@ -1,0 +1,52 @@
+package codec
+
+/*
+#cgo CFLAGS: -O3
+#include "lowres.h"
+*/
+import "C"
+
+import "hash/crc32"
+
+// lowResChecksums returns, lowest resolution first, the size and CRC-32 of
+// the images a decoder reconstructs from a lossless (reversible 5/3)
+// codestream of p with d decompositions when it leaves out the d, d-1, ...
+// 1 highest resolution levels: the LL band of each decomposition level,
+// clamped to the range of precision prec and laid out like Pixels.Data.
+//
+// A decoder's reduced-resolution output is that LL band exactly when its
+// full-resolution output is p: the reversible transform is a bijection on
+// integers, so a codestream that decodes to p carries exactly the forward
+// transform of p. Transcode checks the full-resolution decode first and then
+// computes the lower levels here (lowres.c), which costs less than
+// decoding the codestream once more per level. TestLowResChecksums compares the two.
+func lowResChecksums(p *Pixels, prec, d int) ([]LevelChecksum, error) {
+	if d <= 0 {
+		return nil, nil
+	}
+	lo, hi := storedRange(prec, p.Signed)
+	sizes := make([][2]int, d)
+	total := 0
+	w, h := p.Width, p.Height
+	for l := range sizes {
+		w, h = (w+1)/2, (h+1)/2
+		sizes[l] = [2]int{w, h}
+		total += w * h * p.Components * p.BytesPerSample
+	}
+	out := make([]byte, total)
+	signed := 0
+	if p.Signed {
+		signed = 1
+	}
+	if C.ohi_lowres(cbytes(p.Data), C.uint32_t(p.Width), C.uint32_t(p.Height), C.uint32_t(p.Components), C.uint32_t(p.BytesPerSample),
+		C.int(signed), C.uint32_t(d), C.int32_t(lo), C.int32_t(hi), cbytes(out), C.size_t(total)) != 0 {
+		return nil, unsupportedf("not enough memory for the lower resolution levels")
+	}
+	sums := make([]LevelChecksum, d)
+	for l, sz := range sizes {
+		n := sz[0] * sz[1] * p.Components * p.BytesPerSample
+		sums[d-1-l] = LevelChecksum{Width: sz[0], Height: sz[1], Checksum: crc32.ChecksumIEEE(out[:n])}
+		out = out[n:]
+	}
+	return sums, nil
+}

@@ -1,0 +1,112 @@
+package codec
+
+// #include "ojph_shim.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"hash/crc32"
+)
+
+// Format is the lossless storage format of a data store
+// (CreateDatastore's losslessStorageFormat).
+type Format string
+
+// Storage formats.
+const (
+	// FormatHTJ2K stores HTJ2K Lossless RPCL (1.2.840.10008.1.2.4.202),
+	// AWS HealthImaging's default.
+	FormatHTJ2K Format = "HTJ2K"
+	// FormatJ2K stores JPEG 2000 Lossless (1.2.840.10008.1.2.4.90).
+	FormatJ2K Format = "JPEG_2000_LOSSLESS"
+)
+
+// Stored is a frame encoded for storage by Transcode.
+type Stored struct {
+	// Codestream is the encoded frame, as GetImageFrame returns it.
+	Codestream []byte
+	// TransferSyntax is the StoredTransferSyntaxUID of Codestream.
+	TransferSyntax string
+	// Checksums are the sizes and CRC-32s of the pixels decoded at every
+	// resolution level of Codestream, lowest first (see Checksums).
+	Checksums []LevelChecksum
+	// Min and Max are MinMax of the pixels.
+	Min, Max int64
+}
+
+// Transcode encodes p losslessly in format f, checks that the codestream
+// decodes to exactly p.Data, and returns it with its checksums and pixel
+// range. A codestream that does not decode to p.Data gives ErrVerify;
+// pixels the format cannot represent exactly give an *Error with Code
+// CodeUnsupported.
+func Transcode(p *Pixels, f Format) (*Stored, error) {
+	switch f {
+	case FormatHTJ2K, "":
+		return transcodeHT(p)
+	case FormatJ2K:
+		return transcodeJ2K(p)
+	}
+	return nil, unsupportedf("storage format %q is not supported", string(f))
+}
+
+// transcodeHT is Transcode for FormatHTJ2K. It decodes the codestream once,
+// at full resolution, and computes the checksums of the lower resolution
+// levels from the pixels (lowResChecksums), which is exact once the full
+// decode matched.
+func transcodeHT(p *Pixels) (*Stored, error) {
+	cs, err := EncodeHTJ2K(p)
+	if err != nil {
+		return nil, err
+	}
+	hdr, err := htHeader(cs)
+	if err != nil {
+		return nil, err
+	}
+	prec := int(hdr.precision)
+	err = verifyHT(cs, hdr, p)
+	if err != nil {
+		if prec > 16 {
+			// OpenJPH 0.9.0 fails on some content at high precisions
+			// (noisy samples of 21 bits and more): the frame is kept
+			// as it is rather than failed.
+			return nil, unsupportedf("OpenJPH cannot encode these %d-bit samples exactly (%v)", prec, err)
+		}
+		if errors.Is(err, ErrVerify) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", ErrVerify, err)
+	}
+	sums, err := lowResChecksums(p, prec, int(hdr.decompositions))
+	if err != nil {
+		return nil, err
+	}
+	sums = append(sums, LevelChecksum{Width: p.Width, Height: p.Height, Checksum: crc32.ChecksumIEEE(p.Data)})
+	lo, hi := MinMax(p)
+	return &Stored{Codestream: cs, TransferSyntax: tsHTJ2KLosslessRPCL, Checksums: sums, Min: lo, Max: hi}, nil
+}
+
+// verifyHT decodes cs (whose header is hdr) at full resolution and compares
+// it with p.Data without storing the decoded frame; it returns ErrVerify
+// when they differ.
+func verifyHT(cs []byte, hdr C.ohi_ht_header, p *Pixels) error {
+	if int(hdr.width) != p.Width || int(hdr.height) != p.Height || int(hdr.components) != p.Components ||
+		bpsFor(int(hdr.precision)) != p.BytesPerSample {
+		return ErrVerify
+	}
+	msg := make([]byte, errBuf)
+	st := C.ohi_ht_verify(cbytes(cs), C.size_t(len(cs)), C.uint32_t(p.Width), C.uint32_t(p.Height), C.uint32_t(p.Components),
+		C.uint32_t(p.BytesPerSample), cbytes(p.Data), C.size_t(len(p.Data)), cchars(msg), errBuf)
+	switch st {
+	case C.OHI_OK:
+		return nil
+	case C.OHI_MISMATCH:
+		return ErrVerify
+	}
+	return shimError(st, msg)
+}
+
+// transcodeJ2K is Transcode for FormatJ2K.
+func transcodeJ2K(p *Pixels) (*Stored, error) {
+	return nil, unsupportedf("storage format %s is not implemented yet", FormatJ2K)
+}
