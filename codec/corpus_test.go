@@ -117,6 +117,11 @@ func TestCorpus(t *testing.T) {
 			return
 		}
 		c.decoded++
+		// Photometric is set only when the decoder changed the
+		// interpretation, and it is a clean code string (GDCM pads it).
+		if pi := p.Photometric; pi != "" && (pi != strings.TrimSpace(pi) || pi == strings.TrimSpace(in.PhotometricInterpretation)) {
+			t.Errorf("%s frame %d: Photometric %q, attributes say %q", rel, i, pi, in.PhotometricInterpretation)
+		}
 		if !lossless[ts] {
 			return
 		}

@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"encoding/binary"
+	"strings"
 	"unsafe"
 )
 
@@ -73,7 +74,7 @@ func decodeLegacy(frame []byte, ts string, img Image, hdr checkHeader) (*Pixels,
 	if planar == 1 && img.SamplesPerPixel == 3 {
 		p.Data = interleave(p.Data, img.Rows*img.Columns, p.BytesPerSample)
 	}
-	if got := string(pi[:clen(pi)]); got != "" && got != img.photometric() {
+	if got := strings.TrimSpace(string(pi[:clen(pi)])); got != "" && got != img.photometric() {
 		p.Photometric = got
 	}
 	return p, nil
