@@ -1,7 +1,8 @@
 // Package codec decodes the pixel data of DICOM frames in every transfer
 // syntax ohi imports and encodes them as lossless HTJ2K, the way AWS
 // HealthImaging stores frames (StoredTransferSyntaxUID
-// 1.2.840.10008.1.2.4.202), with the checksums AHI publishes.
+// 1.2.840.10008.1.2.4.202), or as JPEG 2000 Lossless for data stores that
+// ask for it, with the checksums AHI publishes.
 //
 // # Decoding
 //
@@ -88,6 +89,18 @@
 // codestreams of samples above 16 bits (random content from about 20 bits,
 // some smooth content from 24; OpenJPEG decodes them); Transcode reports
 // those as Unsupported too, and the importer keeps the frame as received.
+//
+// # JPEG 2000 Lossless storage
+//
+// Data stores created with losslessStorageFormat JPEG_2000_LOSSLESS store
+// JPEG 2000 Lossless (1.2.840.10008.1.2.4.90) instead: EncodeJ2K writes it
+// with OpenJPEG 2.5 (opj_shim.c) with the same coding choices as
+// EncodeHTJ2K (reversible 5/3, RPCL, 64x64 code blocks, no colour
+// transform), one tile-part per resolution level and a TLM segment, which
+// OpenJPEG writes itself. OpenJPEG is about 7 times slower than OpenJPH and
+// holds whole tiles in memory, so it encodes at most MaxJ2KPrecision (22)
+// bits and MaxJ2KSamples samples a frame; larger frames are kept as
+// received.
 //
 // # Transcode
 //

@@ -105,8 +105,3 @@ func verifyHT(cs []byte, hdr C.ohi_ht_header, p *Pixels) error {
 	}
 	return shimError(st, msg)
 }
-
-// transcodeJ2K is Transcode for FormatJ2K.
-func transcodeJ2K(p *Pixels) (*Stored, error) {
-	return nil, unsupportedf("storage format %s is not implemented yet", FormatJ2K)
-}

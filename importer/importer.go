@@ -433,9 +433,11 @@ func (im *Importer) openAt(ctx context.Context, in ohi.BlobStore, o ohi.ObjectIn
 
 // storeFrames writes each frame of inst to the blob store and returns the
 // instance as the importer records it. Frames of transfer syntaxes that AWS
-// HealthImaging transcodes are decoded, encoded as lossless HTJ2K
-// (1.2.840.10008.1.2.4.202), verified by decoding them again and comparing
-// with the source pixels, and stored with their checksums and pixel range;
+// HealthImaging transcodes are decoded, encoded in the data store's lossless
+// storage format (HTJ2K Lossless RPCL 1.2.840.10008.1.2.4.202, or JPEG 2000
+// Lossless 1.2.840.10008.1.2.4.90), verified by decoding them again and
+// comparing with the source pixels, and stored with their checksums and
+// pixel range;
 // the others (JPEG baseline, lossy JPEG 2000 and HTJ2K, video) are stored as
 // received, and so are frames the codecs cannot represent exactly.
 func (im *Importer) storeFrames(ctx context.Context, job *ohi.ImportJob, inst *dicom.Instance) (*parsedInstance, error) {

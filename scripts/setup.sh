@@ -12,8 +12,9 @@ command -v go >/dev/null || { echo "setup: Go is required (https://go.dev/dl)" >
 command -v python3 >/dev/null || need+=(python3)
 command -v npm >/dev/null || need+=(npm)
 # Codec libraries (package codec: OpenJPH for HTJ2K, GDCM for JPEG, JPEG-LS
-# and JPEG 2000) and OpenJPEG's tools, the independent decoder of its tests.
-for pkg in libopenjph-dev openjph-tools libgdcm-dev libopenjp2-tools; do
+# and JPEG 2000, OpenJPEG for encoding JPEG 2000 Lossless) and OpenJPEG's
+# tools, the independent decoder of its tests.
+for pkg in libopenjph-dev openjph-tools libgdcm-dev libopenjp2-7-dev libopenjp2-tools; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

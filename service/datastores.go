@@ -15,14 +15,14 @@ func (s *Service) CreateDatastore(ctx context.Context, in *api.CreateDatastoreRe
 	if len(in.Tags) > maxTags {
 		return nil, ohi.Validationf("tags", "a resource can have at most %d tags", maxTags)
 	}
+	// HTJ2K (the default) or JPEG_2000_LOSSLESS (the api layer checks the
+	// enum): the importer transcodes lossless frames to HTJ2K Lossless RPCL
+	// (1.2.840.10008.1.2.4.202) or to JPEG 2000 Lossless
+	// (1.2.840.10008.1.2.4.90) accordingly. The format is fixed for the
+	// life of the data store.
 	format := string(in.LosslessStorageFormat)
-	switch format {
-	case "":
+	if format == "" {
 		format = string(api.LosslessStorageFormatHtj2k)
-	case string(api.LosslessStorageFormatJpeg2000Lossless):
-		// Storing frames as JPEG 2000 lossless is not implemented; refusing
-		// is better than silently storing HTJ2K.
-		return nil, ohi.Validationf("losslessStorageFormat", "JPEG_2000_LOSSLESS is not supported by this version of ohi; omit it or use HTJ2K")
 	}
 	hash := fingerprint(str(in.DatastoreName), in.Tags, str(in.KmsKeyArn), str(in.LambdaAuthorizerArn), format)
 	now := time.Now().UTC()

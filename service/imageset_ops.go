@@ -201,7 +201,10 @@ func (s *Service) UpdateImageSetMetadata(ctx context.Context, in *api.UpdateImag
 	}, nil
 }
 
-// CopyImageSet implements api.Service.
+// CopyImageSet implements api.Service. Source and destination are in the
+// same data store (the operation names one), so they share its lossless
+// storage format; frames are referenced as they are stored, never
+// re-encoded.
 func (s *Service) CopyImageSet(ctx context.Context, in *api.CopyImageSetRequest) (*api.CopyImageSetResponse, error) {
 	dsID, srcID := *in.DatastoreId, *in.SourceImageSetId
 	if _, err := s.activeDatastore(ctx, dsID); err != nil {

@@ -253,7 +253,11 @@ func (s *Service) GetImageSetMetadata(ctx context.Context, in *api.GetImageSetMe
 }
 
 // FrameContentType returns the GetImageFrame Content-Type for a stored
-// transfer syntax (the model's mapping).
+// transfer syntax (the model's mapping). The model says nothing about JPEG
+// 2000 Lossless (1.2.840.10008.1.2.4.90), which data stores created with
+// losslessStorageFormat JPEG_2000_LOSSLESS store: it gets image/j2c, the
+// type the model gives lossy JPEG 2000 (.91), since both are raw JPEG 2000
+// Part 1 codestreams.
 func FrameContentType(ts string) string {
 	switch ts {
 	case "", "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.201":

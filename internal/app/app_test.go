@@ -746,10 +746,34 @@ func TestUnauthenticatedEndpoints(t *testing.T) {
 	}
 }
 
-func TestUnsupportedStorageFormat(t *testing.T) {
+// TestJPEG2000StorageFormat checks that a data store can be created with
+// losslessStorageFormat JPEG_2000_LOSSLESS and reports it; importing into
+// one is TestImportJPEG2000Store.
+func TestJPEG2000StorageFormat(t *testing.T) {
 	ts := startServer(t, t.TempDir())
-	_, err := ts.client.CreateDatastore(context.Background(), &mi.CreateDatastoreInput{DatastoreName: aws.String("j2k"),
+	ctx := context.Background()
+	out, err := ts.client.CreateDatastore(ctx, &mi.CreateDatastoreInput{DatastoreName: aws.String("j2k"), ClientToken: aws.String("tok-j2k"),
 		LosslessStorageFormat: types.LosslessStorageFormatJpeg2000Lossless})
+	if err != nil {
+		t.Fatalf("CreateDatastore with JPEG_2000_LOSSLESS: %v", err)
+	}
+	id := *out.DatastoreId
+	waitFor(t, "data store ACTIVE", func() (bool, error) {
+		g, err := ts.client.GetDatastore(ctx, &mi.GetDatastoreInput{DatastoreId: &id})
+		if err != nil {
+			return false, err
+		}
+		if f := g.DatastoreProperties.LosslessStorageFormat; f != types.LosslessStorageFormatJpeg2000Lossless {
+			t.Fatalf("losslessStorageFormat = %q, want JPEG_2000_LOSSLESS", f)
+		}
+		return g.DatastoreProperties.DatastoreStatus == types.DatastoreStatusActive, nil
+	})
+	// The format is part of the request a clientToken stands for.
+	_, err = ts.client.CreateDatastore(ctx, &mi.CreateDatastoreInput{DatastoreName: aws.String("j2k"), ClientToken: aws.String("tok-j2k"),
+		LosslessStorageFormat: types.LosslessStorageFormatHtj2k})
+	wantCode(t, err, "ConflictException")
+	// Values outside the enum are refused.
+	_, err = ts.client.CreateDatastore(ctx, &mi.CreateDatastoreInput{DatastoreName: aws.String("jxl"), LosslessStorageFormat: "JPEG_XL"})
 	wantCode(t, err, "ValidationException")
 	if !strings.Contains(err.Error(), "losslessStorageFormat") {
 		t.Fatalf("message does not name the field: %v", err)
