@@ -1,6 +1,5 @@
 // Forward reversible 5/3 lifting, low-pass part only: see lowres.h and
 // lowres.go. Plain C so that the compiler vectorises the column lifting.
-#include <stdlib.h>
 #include <string.h>
 #include "lowres.h"
 
@@ -65,19 +64,33 @@ static void ll(const int32_t *x, uint32_t w, uint32_t h, int32_t *low, int32_t *
 			dst[0] = r[0];
 			continue;
 		}
-		// high(i) for odd i with r[w] = r[w-2]; high(-1) = high(1).
+		// high(i) for odd i, with r[w] = r[w-2] past the end and
+		// high(-1) = high(1) before the start. The interior needs no
+		// bounds tests: i + 2 < w for every odd i < w - 1.
 		int32_t prev = r[1] - ((r[0] + (w > 2 ? r[2] : r[0])) >> 1);
-		for (uint32_t i = 0; i < w; i += 2) {
+		uint32_t i = 0;
+		for (; i + 2 < w; i += 2) {
+			int32_t cur = r[i + 1] - ((r[i] + r[i + 2]) >> 1);
+			dst[i / 2] = r[i] + ((prev + cur + 2) >> 2);
+			prev = cur;
+		}
+		// the last one or two samples
+		for (; i < w; i += 2) {
 			int32_t cur = prev;
-			if (i + 1 < w) cur = r[i + 1] - ((r[i] + (i + 2 < w ? r[i + 2] : r[i])) >> 1);
+			if (i + 1 < w) cur = r[i + 1] - ((r[i] + r[i]) >> 1); // r[w] = r[w-2] = r[i]
 			dst[i / 2] = r[i] + ((prev + cur + 2) >> 2);
 			prev = cur;
 		}
 	}
 }
 
+size_t ohi_lowres_scratch(uint32_t w, uint32_t h) {
+	return (size_t)w * h + (size_t)((w + 1) / 2) * ((h + 1) / 2) + 1 + (size_t)w * ((h + 1) / 2) + 2 * (size_t)w;
+}
+
 int ohi_lowres(const uint8_t *px, uint32_t w, uint32_t h, uint32_t comps, uint32_t bps,
-               int is_signed, uint32_t d, int32_t lo, int32_t hi, uint8_t *out, size_t out_len) {
+               int is_signed, uint32_t d, int32_t lo, int32_t hi, uint8_t *out, size_t out_len,
+               int32_t *scratch, size_t scratch_len) {
 	size_t need = 0;
 	{
 		uint32_t lw = w, lh = h;
@@ -88,18 +101,32 @@ int ohi_lowres(const uint8_t *px, uint32_t w, uint32_t h, uint32_t comps, uint32
 	}
 	if (need != out_len || w == 0 || h == 0 || comps == 0) return -1;
 	const size_t n = (size_t)w * h;
-	int32_t *a = malloc(n * sizeof(int32_t));
-	int32_t *b = malloc(((size_t)((w + 1) / 2) * ((h + 1) / 2) + 1) * sizeof(int32_t));
-	int32_t *low = malloc((size_t)w * ((h + 1) / 2) * sizeof(int32_t));
-	int32_t *hb = malloc(2 * (size_t)w * sizeof(int32_t));
-	if (!a || !b || !low || !hb) {
-		free(a), free(b), free(low), free(hb);
-		return -1;
-	}
+	if (scratch_len < ohi_lowres_scratch(w, h)) return -1;
+	int32_t *a = scratch;
+	int32_t *b = a + n;
+	int32_t *low = b + (size_t)((w + 1) / 2) * ((h + 1) / 2) + 1;
+	int32_t *hb = low + (size_t)w * ((h + 1) / 2);
 	const size_t step = (size_t)comps * bps;
 	for (uint32_t c = 0; c < comps; c++) {
 		const uint8_t *src = px + (size_t)c * bps;
-		for (size_t i = 0; i < n; i++) a[i] = load(src + i * step, bps, is_signed);
+		if (comps == 1 && bps == 2) {
+			// the common case, contiguous: let the compiler vectorise it
+			uint16_t u[256];
+			for (size_t i = 0; i < n; i += 256) {
+				size_t k = n - i < 256 ? n - i : 256;
+				memcpy(u, src + 2 * i, 2 * k); // little endian samples
+				if (is_signed)
+					for (size_t j = 0; j < k; j++) a[i + j] = (int16_t)u[j];
+				else
+					for (size_t j = 0; j < k; j++) a[i + j] = u[j];
+			}
+		} else switch (bps * 2 + (is_signed != 0)) {
+		case 2: for (size_t i = 0; i < n; i++) a[i] = src[i * step]; break;
+		case 3: for (size_t i = 0; i < n; i++) a[i] = (int8_t)src[i * step]; break;
+		case 4: for (size_t i = 0; i < n; i++) a[i] = (uint16_t)(src[i * step] | src[i * step + 1] << 8); break;
+		case 5: for (size_t i = 0; i < n; i++) a[i] = (int16_t)(uint16_t)(src[i * step] | src[i * step + 1] << 8); break;
+		default: for (size_t i = 0; i < n; i++) a[i] = load(src + i * step, bps, is_signed); break;
+		}
 		uint32_t lw = w, lh = h;
 		int32_t *cur = a, *nxt = b;
 		uint8_t *o = out;
@@ -119,7 +146,6 @@ int ohi_lowres(const uint8_t *px, uint32_t w, uint32_t h, uint32_t comps, uint32
 			nxt = t;
 		}
 	}
-	free(a), free(b), free(low), free(hb);
 	return 0;
 }
 

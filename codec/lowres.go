@@ -6,7 +6,18 @@ package codec
 */
 import "C"
 
-import "hash/crc32"
+import (
+	"hash/crc32"
+	"sync"
+	"unsafe"
+)
+
+// scratchPool recycles lowResChecksums' working memory (about 1.75 samples
+// per pixel), so that it is not allocated and faulted in for every frame.
+// Buffers above maxPooledScratch samples are not kept.
+var scratchPool sync.Pool
+
+const maxPooledScratch = 1 << 24
 
 // lowResChecksums returns, lowest resolution first, the size and CRC-32 of
 // the images a decoder reconstructs from a lossless (reversible 5/3)
@@ -38,9 +49,21 @@ func lowResChecksums(p *Pixels, prec, d int) ([]LevelChecksum, error) {
 	if p.Signed {
 		signed = 1
 	}
-	if C.ohi_lowres(cbytes(p.Data), C.uint32_t(p.Width), C.uint32_t(p.Height), C.uint32_t(p.Components), C.uint32_t(p.BytesPerSample),
-		C.int(signed), C.uint32_t(d), C.int32_t(lo), C.int32_t(hi), cbytes(out), C.size_t(total)) != 0 {
-		return nil, unsupportedf("not enough memory for the lower resolution levels")
+	need := int(C.ohi_lowres_scratch(C.uint32_t(p.Width), C.uint32_t(p.Height)))
+	sp, _ := scratchPool.Get().(*[]int32)
+	if sp == nil || cap(*sp) < need {
+		s := make([]int32, need)
+		sp = &s
+	}
+	scratch := (*sp)[:need]
+	rc := C.ohi_lowres(cbytes(p.Data), C.uint32_t(p.Width), C.uint32_t(p.Height), C.uint32_t(p.Components), C.uint32_t(p.BytesPerSample),
+		C.int(signed), C.uint32_t(d), C.int32_t(lo), C.int32_t(hi), cbytes(out), C.size_t(total),
+		(*C.int32_t)(unsafe.Pointer(&scratch[0])), C.size_t(need))
+	if need <= maxPooledScratch {
+		scratchPool.Put(sp)
+	}
+	if rc != 0 {
+		return nil, unsupportedf("cannot compute the lower resolution levels of a %dx%d image", p.Width, p.Height)
 	}
 	sums := make([]LevelChecksum, d)
 	for l, sz := range sizes {
