@@ -18,10 +18,12 @@
 #    codec.Transcode: HTJ2K encode, verifying decode, checksums, min/max;
 #    and the encode alone) and OpenJPH's ojph_compress
 #    encoding the same frames from PGM files with the same parameters (its
-#    own "Elapsed time", which is CPU time, file I/O included; median of 3
-#    passes), on one thread and with 2 at once (as the import runs). The
-#    import's pixel MB per server CPU second is then compared with
-#    OpenJPH's encode MB per CPU second.
+#    own "Elapsed time", which is CPU time, file I/O included), on one
+#    thread and with 2 at once (as the import runs). The import's pixel MB
+#    per server CPU second is then compared with OpenJPH's encode MB per CPU
+#    second. Steps 2 and 4 alternate for ROUNDS rounds (default 3) and the
+#    median round's ratio is reported, so that the drift in CPU speed of a
+#    shared machine does not land in the ratio.
 # 5. Stops ohi, starts Orthanc with its own configuration on a free loopback
 #    port, uploads the same files with POST /instances from 2 parallel
 #    keep-alive clients (ohi's import job also reads 2 files at a time: one
@@ -31,7 +33,7 @@
 # its local bucket directory, while Orthanc receives every file over HTTP
 # from a client that shares the same 2 CPUs. The summary says so.
 #
-# Usage: bash bench/import.sh   (from anywhere; takes about 1-2 minutes)
+# Usage: [ROUNDS=3] bash bench/import.sh   (from anywhere; takes about 1-2 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -42,29 +44,50 @@ LOAD_START=$(cut -d" " -f1-3 /proc/loadavg)
 bench_init
 ensure_series
 
-log "ohi: import job of the series"
-ohidir="$BENCH_WORK/ohi"
-link_input "$SERIES_DIR" "$ohidir" ct
-sync
-start_ohi "$ohidir"
-timeout 360 "$OHIBENCH" import -endpoint "$OHI_URL" -access-key "$BENCH_AK" -secret "$BENCH_SK" \
-	-input s3://bench-in/ct/ -dir "$ohidir/buckets/bench-in/ct" -pid "$OHI_PID" \
-	-samples "$BENCH_WORK/series.json" -result "$RESULTS"
-. "$RESULTS"
-
-log "ohi: SearchImageSets on the imported series (1 patient, 1 study, 1 image set)"
-timeout 300 "$OHIBENCH" search -endpoint "$OHI_URL" -access-key "$BENCH_AK" -secret "$BENCH_SK" \
-	-datastore "$OHI_DATASTORE" -samples "$BENCH_WORK/series.json" -kinds no-filter,patientId-equal,studyUID-equal \
-	-n 1000 -prefix OHI_SMALL -label "1,000-instance series" -result "$RESULTS"
-stop_pid "$OHI_PID"
-OHI_STORED_MB=$(du -sb "$ohidir/blobs" | awk '{printf "%.0f", $1 / 1e6}')
-rm -rf "$ohidir"
-
 have_ojph=0
 ojph=$(command -v ojph_compress || true)
 [ -n "$ojph" ] && have_ojph=1 || echo "bench: ojph_compress missing (apt-get install openjph-tools); no OpenJPH comparison" >&2
-log "codec steps and OpenJPH's ojph_compress on 50 frames of the series, one core"
-timeout 300 "$OHIBENCH" pixels -dir "$SERIES_DIR" -sample 50 -passes 3 -ojph "$ojph" -result "$RESULTS"
+
+# The import and OpenJPH's encode are timed in alternation, ROUNDS times, and
+# the ratio of each round is kept: on a shared machine the CPU speed drifts
+# by tens of percent within a minute, which a single pair of measurements
+# taken a minute apart would fold into the ratio. The median round is
+# reported.
+ROUNDS=${ROUNDS:-3}
+round_ratios=()
+codec_ratios=()
+for round in $(seq "$ROUNDS"); do
+	log "round $round/$ROUNDS: ohi import job of the series"
+	ohidir="$BENCH_WORK/ohi"
+	link_input "$SERIES_DIR" "$ohidir" ct
+	sync
+	start_ohi "$ohidir"
+	timeout 360 "$OHIBENCH" import -endpoint "$OHI_URL" -access-key "$BENCH_AK" -secret "$BENCH_SK" \
+		-input s3://bench-in/ct/ -dir "$ohidir/buckets/bench-in/ct" -pid "$OHI_PID" \
+		-samples "$BENCH_WORK/series.json" -result "$RESULTS"
+	. "$RESULTS"
+	if [ "$round" = 1 ]; then
+		log "ohi: SearchImageSets on the imported series (1 patient, 1 study, 1 image set)"
+		timeout 300 "$OHIBENCH" search -endpoint "$OHI_URL" -access-key "$BENCH_AK" -secret "$BENCH_SK" \
+			-datastore "$OHI_DATASTORE" -samples "$BENCH_WORK/series.json" -kinds no-filter,patientId-equal,studyUID-equal \
+			-n 1000 -prefix OHI_SMALL -label "1,000-instance series" -result "$RESULTS"
+	fi
+	stop_pid "$OHI_PID"
+	OHI_STORED_MB=$(du -sb "$ohidir/blobs" | awk '{printf "%.0f", $1 / 1e6}')
+	rm -rf "$ohidir"
+	echo "OHI_IMPORT_ROUND_${round}_MB_PER_CPU_S=$OHI_IMPORT_PIXEL_MB_PER_CPU_S" >>"$RESULTS"
+
+	log "round $round/$ROUNDS: codec steps and OpenJPH's ojph_compress on 50 frames of the series"
+	timeout 300 "$OHIBENCH" pixels -dir "$SERIES_DIR" -sample 50 -passes 1 -ojph "$ojph" -result "$RESULTS"
+	. "$RESULTS"
+	if [ "$have_ojph" = 1 ]; then
+		round_ratios+=("$(ratio "$OHI_IMPORT_PIXEL_MB_PER_CPU_S" "$OJPH_ENCODE_MBPS_PAR")")
+		codec_ratios+=("$(ratio "$CODEC_PIPELINE_MBPS_PAR" "$OJPH_ENCODE_MBPS_PAR")")
+		echo "round $round: import ${OHI_IMPORT_PIXEL_MB_PER_CPU_S} MB per CPU s, ojph_compress ${OJPH_ENCODE_MBPS_PAR} MB/s per process," \
+			"ratio ${round_ratios[-1]} (codec steps ${codec_ratios[-1]})"
+	fi
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 have_orthanc=0
 sync
@@ -106,9 +129,10 @@ echo "    + checksums + min/max) $CODEC_TRANSCODE_MBPS MB/s, decode + Transcode 
 if [ "$have_ojph" = 1 ]; then
 	echo "  OpenJPH ojph_compress, same frames and parameters, its CPU time: $OJPH_ENCODE_MBPS MB/s in 1 process," \
 		"$OJPH_ENCODE_MBPS_PAR MB/s per process with 2 at once ($OJPH_HTJ2K_KB KB a frame)"
-	echo "  ratio to OpenJPH's encode per core, 2 at once (target >= 0.8): import $(ratio "$OHI_IMPORT_PIXEL_MB_PER_CPU_S" "$OJPH_ENCODE_MBPS_PAR")," \
-		"codec steps $(ratio "$CODEC_PIPELINE_MBPS_PAR" "$OJPH_ENCODE_MBPS_PAR"), encode alone $(ratio "$CODEC_ENCODE_MBPS_PAR" "$OJPH_ENCODE_MBPS_PAR")"
-	echo "  ratio on 1 thread: codec steps $(ratio "$CODEC_PIPELINE_MBPS" "$OJPH_ENCODE_MBPS"), encode alone $(ratio "$CODEC_ENCODE_MBPS" "$OJPH_ENCODE_MBPS")"
+	echo "  ratio to OpenJPH's encode per core, 2 at once (target >= 0.8), median of $ROUNDS rounds: import $(median "${round_ratios[@]}")" \
+		"(rounds: ${round_ratios[*]}), codec steps $(median "${codec_ratios[@]}") (rounds: ${codec_ratios[*]})"
+	echo "  last round: encode alone $(ratio "$CODEC_ENCODE_MBPS_PAR" "$OJPH_ENCODE_MBPS_PAR") with 2 at once," \
+		"$(ratio "$CODEC_ENCODE_MBPS" "$OJPH_ENCODE_MBPS") on 1 thread; codec steps on 1 thread $(ratio "$CODEC_PIPELINE_MBPS" "$OJPH_ENCODE_MBPS")"
 fi
 echo "lookups on this one series, 1,000 sequential requests each, p50 / p99 ms:"
 printf '  %-44s %13s\n' "ohi SearchImageSets no filter" "$OHI_SMALL_NO_FILTER_P50_MS / $OHI_SMALL_NO_FILTER_P99_MS"
