@@ -632,7 +632,10 @@ func (im *Importer) transcodeFrame(ctx context.Context, job *ohi.ImportJob, inst
 	for j, s := range st.Checksums {
 		levels[j] = metadoc.LevelChecksum{Width: s.Width, Height: s.Height, Checksum: s.Checksum}
 	}
-	return storedFrame{ID: id, Key: key, Size: int64(len(cs)), Index: i, Checksums: levels, Min: &st.Min, Max: &st.Max}, st.TransferSyntax, px.Photometric, nil
+	// Copies: pointers into st would keep its codestream alive for as
+	// long as the instance's frame list (a 4,000-frame file held 760 MB).
+	lo, hi := st.Min, st.Max
+	return storedFrame{ID: id, Key: key, Size: int64(len(cs)), Index: i, Checksums: levels, Min: &lo, Max: &hi}, st.TransferSyntax, px.Photometric, nil
 }
 
 // FrameKey is the blob key of a frame written by an import job. Grouping

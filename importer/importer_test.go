@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,5 +154,100 @@ func TestDecoderCrashLoopBreaker(t *testing.T) {
 	got, err := codec.DecodeHTJ2K(cs, 0)
 	if err != nil || !bytes.Equal(got.Data, pixels) {
 		t.Fatalf("stored frame does not decode to the source pixels: %v", err)
+	}
+}
+
+// TestMultiFrameHeapBounded imports one multi-frame file and samples the
+// live heap while the job runs: the frames' codestreams must not stay
+// reachable until the instance is recorded (the 2 GB import of
+// bench/bigfile.sh once peaked at 1.4 GB that way). 400 frames of 256x256
+// give about 20 MB of HTJ2K, far above the allowed growth.
+func TestMultiFrameHeapBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports 400 frames")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "ohi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	blobs, err := fileblob.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blobs.Close()
+	buckets := &fileblob.Buckets{Root: filepath.Join(dir, "buckets")}
+	defer buckets.Close()
+	g, err := synth.New(synth.Config{Rows: 256, Cols: 256, Frames: 400, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Generate(filepath.Join(dir, "buckets", "input", "mf")); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	ds := &ohi.Datastore{ID: ohi.NewID(), Name: "d", Status: ohi.DatastoreActive, LosslessStorageFormat: "HTJ2K", CreatedAt: now, UpdatedAt: now}
+	if _, _, err := store.DatastoreCreate(ctx, ds, "", "", 10); err != nil {
+		t.Fatal(err)
+	}
+	job := &ohi.ImportJob{ID: ohi.NewID(), DatastoreID: ds.ID, Name: "j", Status: ohi.JobSubmitted, DataAccessRoleARN: "arn:aws:iam::123456789012:role/x",
+		InputS3URI: "s3://input/mf/", OutputS3URI: "s3://output/o/", SubmittedAt: now}
+	if _, _, err := store.ImportJobCreate(ctx, job, "t", "h"); err != nil {
+		t.Fatal(err)
+	}
+
+	live := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	base := live()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if h := live(); h > peak.Load() {
+					peak.Store(h)
+				}
+			}
+		}
+	}()
+	im := &importer.Importer{Store: store, Blobs: blobs, Buckets: buckets, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TempDir: dir}
+	err = im.Run(ctx, job)
+	close(stop)
+	<-sampled
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Status != ohi.JobCompleted {
+		t.Fatalf("job %s: %s", job.Status, job.Message)
+	}
+	var stored int64
+	n := 0
+	if err := blobs.List(ctx, "datastores/"+ds.ID+"/frames/", func(o ohi.ObjectInfo) error {
+		stored += o.Size
+		n++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 400 {
+		t.Fatalf("%d frames stored, want 400", n)
+	}
+	growth := int64(peak.Load()) - int64(base)
+	t.Logf("live heap: %d KB before, peak %d KB during the import; %d KB of frames stored", base>>10, peak.Load()>>10, stored>>10)
+	if growth > stored/2 {
+		t.Fatalf("live heap grew by %d KB while importing %d KB of frames: the frames stay reachable", growth>>10, stored>>10)
 	}
 }
