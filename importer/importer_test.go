@@ -67,42 +67,72 @@ func writeHTJ2KFile(t *testing.T, path, sop string) []byte {
 	return px.Data
 }
 
-// TestDecoderCrashLoopBreaker: a file whose decoding stopped the process
-// twice (recorded as "decoding" attempts) fails instead of being decoded a
-// third time, while the other files of the job import normally.
-func TestDecoderCrashLoopBreaker(t *testing.T) {
+// testEnv is an importer over SQLite and a file blob store in a temporary
+// directory, with one ACTIVE HTJ2K data store; input files go under
+// Dir/buckets/input/.
+type testEnv struct {
+	Dir     string
+	Store   *sqlstore.Store
+	Blobs   *fileblob.Store
+	Buckets *fileblob.Buckets
+	DS      *ohi.Datastore
+}
+
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "ohi.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	t.Cleanup(func() { store.Close() })
 	blobs, err := fileblob.New(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer blobs.Close()
+	t.Cleanup(func() { blobs.Close() })
 	buckets := &fileblob.Buckets{Root: filepath.Join(dir, "buckets")}
-	defer buckets.Close()
-	pixels := writeHTJ2KFile(t, filepath.Join(dir, "buckets", "input", "ht", "good.dcm"), "1.2.826.0.1.77.1.1.1")
-	writeHTJ2KFile(t, filepath.Join(dir, "buckets", "input", "ht", "poison.dcm"), "1.2.826.0.1.77.1.1.2")
-
+	t.Cleanup(func() { buckets.Close() })
 	now := time.Now()
 	ds := &ohi.Datastore{ID: ohi.NewID(), Name: "d", Status: ohi.DatastoreActive, LosslessStorageFormat: "HTJ2K", CreatedAt: now, UpdatedAt: now}
 	if _, _, err := store.DatastoreCreate(ctx, ds, "", "", 10); err != nil {
 		t.Fatal(err)
 	}
-	job := &ohi.ImportJob{ID: ohi.NewID(), DatastoreID: ds.ID, Name: "j", Status: ohi.JobSubmitted, DataAccessRoleARN: "arn:aws:iam::123456789012:role/x",
-		InputS3URI: "s3://input/ht/", OutputS3URI: "s3://output/o/", SubmittedAt: now}
-	if _, _, err := store.ImportJobCreate(ctx, job, "t", "h"); err != nil {
+	return &testEnv{Dir: dir, Store: store, Blobs: blobs, Buckets: buckets, DS: ds}
+}
+
+// job records an import job of s3://input/<prefix>/ in the data store.
+func (e *testEnv) job(t *testing.T, prefix string) *ohi.ImportJob {
+	t.Helper()
+	job := &ohi.ImportJob{ID: ohi.NewID(), DatastoreID: e.DS.ID, Name: "j", Status: ohi.JobSubmitted, DataAccessRoleARN: "arn:aws:iam::123456789012:role/x",
+		InputS3URI: "s3://input/" + prefix + "/", OutputS3URI: "s3://output/o/", SubmittedAt: time.Now()}
+	if _, _, err := e.Store.ImportJobCreate(context.Background(), job, "t", "h"); err != nil {
 		t.Fatal(err)
 	}
+	return job
+}
+
+// importer returns an importer over the environment.
+func (e *testEnv) importer() *importer.Importer {
+	return &importer.Importer{Store: e.Store, Blobs: e.Blobs, Buckets: e.Buckets, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TempDir: e.Dir}
+}
+
+// TestDecoderCrashLoopBreaker: a file whose decoding stopped the process
+// twice (recorded as "decoding" attempts) fails instead of being decoded a
+// third time, while the other files of the job import normally.
+func TestDecoderCrashLoopBreaker(t *testing.T) {
+	ctx := context.Background()
+	env := newTestEnv(t)
+	store, blobs, dir := env.Store, env.Blobs, env.Dir
+	pixels := writeHTJ2KFile(t, filepath.Join(dir, "buckets", "input", "ht", "good.dcm"), "1.2.826.0.1.77.1.1.1")
+	writeHTJ2KFile(t, filepath.Join(dir, "buckets", "input", "ht", "poison.dcm"), "1.2.826.0.1.77.1.1.2")
+	job := env.job(t, "ht")
 	// Two earlier attempts at poison.dcm ended with the process gone.
 	if err := store.ImportItemPut(ctx, &ohi.ImportItem{JobID: job.ID, Key: "ht/poison.dcm", State: "decoding", Result: []byte(`{"decodingAttempts":2}`)}); err != nil {
 		t.Fatal(err)
 	}
-	im := &importer.Importer{Store: store, Blobs: blobs, Buckets: buckets, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TempDir: dir}
+	im := env.importer()
 	if err := im.Run(ctx, job); err != nil {
 		t.Fatal(err)
 	}
@@ -167,36 +197,15 @@ func TestMultiFrameHeapBounded(t *testing.T) {
 		t.Skip("imports 400 frames")
 	}
 	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "ohi.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	blobs, err := fileblob.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer blobs.Close()
-	buckets := &fileblob.Buckets{Root: filepath.Join(dir, "buckets")}
-	defer buckets.Close()
+	env := newTestEnv(t)
 	g, err := synth.New(synth.Config{Rows: 256, Cols: 256, Frames: 400, Seed: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.Generate(filepath.Join(dir, "buckets", "input", "mf")); err != nil {
+	if _, err := g.Generate(filepath.Join(env.Dir, "buckets", "input", "mf")); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	ds := &ohi.Datastore{ID: ohi.NewID(), Name: "d", Status: ohi.DatastoreActive, LosslessStorageFormat: "HTJ2K", CreatedAt: now, UpdatedAt: now}
-	if _, _, err := store.DatastoreCreate(ctx, ds, "", "", 10); err != nil {
-		t.Fatal(err)
-	}
-	job := &ohi.ImportJob{ID: ohi.NewID(), DatastoreID: ds.ID, Name: "j", Status: ohi.JobSubmitted, DataAccessRoleARN: "arn:aws:iam::123456789012:role/x",
-		InputS3URI: "s3://input/mf/", OutputS3URI: "s3://output/o/", SubmittedAt: now}
-	if _, _, err := store.ImportJobCreate(ctx, job, "t", "h"); err != nil {
-		t.Fatal(err)
-	}
+	job := env.job(t, "mf")
 
 	live := func() uint64 {
 		runtime.GC()
@@ -223,8 +232,7 @@ func TestMultiFrameHeapBounded(t *testing.T) {
 			}
 		}
 	}()
-	im := &importer.Importer{Store: store, Blobs: blobs, Buckets: buckets, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TempDir: dir}
-	err = im.Run(ctx, job)
+	err = env.importer().Run(ctx, job)
 	close(stop)
 	<-sampled
 	if err != nil {
@@ -235,7 +243,7 @@ func TestMultiFrameHeapBounded(t *testing.T) {
 	}
 	var stored int64
 	n := 0
-	if err := blobs.List(ctx, "datastores/"+ds.ID+"/frames/", func(o ohi.ObjectInfo) error {
+	if err := env.Blobs.List(ctx, "datastores/"+env.DS.ID+"/frames/", func(o ohi.ObjectInfo) error {
 		stored += o.Size
 		n++
 		return nil
