@@ -33,6 +33,16 @@ apt_update() {
 	fi
 }
 
+# pkg_path prints the first file of Debian package $1 whose path ends with
+# $2, and fails if there is none. It reads dpkg's whole list: with pipefail,
+# "dpkg -L | grep -m1" fails at random when grep stops reading early and
+# dpkg dies of SIGPIPE.
+pkg_path() {
+	local list
+	list=$(dpkg -L "$1") || return 1
+	awk -v s="$2" 'substr($0, length($0) - length(s) + 1) == s { print; found = 1; exit } END { exit !found }' <<<"$list"
+}
+
 # pydicom test files from the Debian package.
 install_pydicom() {
 	have pydicom && have pydicom-charset && { echo "pydicom: already installed"; return; }
@@ -45,7 +55,7 @@ install_pydicom() {
 		fi
 	fi
 	local src
-	src=$(dpkg -L python3-pydicom | grep -m1 '/pydicom/data/test_files$') || die "python3-pydicom has no pydicom/data/test_files"
+	src=$(pkg_path python3-pydicom '/pydicom/data/test_files') || die "python3-pydicom has no pydicom/data/test_files"
 	mkdir -p "$dest/pydicom"
 	cp -a "$src/." "$dest/pydicom/"
 	report pydicom
@@ -56,7 +66,7 @@ install_pydicom() {
 install_pydicom_charset() {
 	have pydicom-charset && { echo "pydicom-charset: already installed"; return; }
 	local src
-	src=$(dpkg -L python3-pydicom | grep -m1 '/pydicom/data/charset_files$') || die "python3-pydicom has no pydicom/data/charset_files"
+	src=$(pkg_path python3-pydicom '/pydicom/data/charset_files') || die "python3-pydicom has no pydicom/data/charset_files"
 	mkdir -p "$dest/pydicom-charset"
 	cp -a "$src/." "$dest/pydicom-charset/"
 	report pydicom-charset
@@ -94,7 +104,7 @@ install_nibabel() {
 	fi
 	dpkg -x "$d"/python3-nibabel_*.deb "$d/x" || die "dpkg -x python3-nibabel failed"
 	local src
-	src=$(find "$d/x" -type d -path '*/nibabel/nicom/tests/data' | head -n1)
+	src=$(find "$d/x" -type d -path '*/nibabel/nicom/tests/data' -print -quit)
 	[ -n "$src" ] || die "python3-nibabel has no nibabel/nicom/tests/data"
 	mkdir -p "$dest/nibabel"
 	cp -a "$src/." "$dest/nibabel/"
