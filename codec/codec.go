@@ -195,17 +195,32 @@ func MinMax(p *Pixels) (lo, hi int64) {
 	if p == nil || len(p.Data) == 0 || p.BytesPerSample <= 0 {
 		return 0, 0
 	}
+	if p.BytesPerSample == 1 || p.BytesPerSample == 2 || p.BytesPerSample == 4 {
+		lo, hi := rawRange(p)
+		return minMaxFrom(p, lo, hi)
+	}
+	return minMaxSlow(p)
+}
+
+// minMaxFrom is MinMax for pixels whose raw range (rawRange) is lo to hi.
+// Usually no sample has bits above BitsStored: then the stored values are
+// the whole samples and the raw range is the answer.
+func minMaxFrom(p *Pixels, lo, hi int64) (int64, int64) {
 	bits := p.BitsStored
 	if bits <= 0 || bits > 8*p.BytesPerSample {
 		bits = 8 * p.BytesPerSample
 	}
-	if p.BytesPerSample == 1 || p.BytesPerSample == 2 || p.BytesPerSample == 4 {
-		// Usually no sample has bits above BitsStored: then the stored
-		// values are the whole samples, which one fast pass reads.
-		lo, hi := rawRange(p)
-		if slo, shi := storedRange(bits, p.Signed); lo >= slo && hi <= shi {
-			return lo, hi
-		}
+	if slo, shi := storedRange(bits, p.Signed); lo >= slo && hi <= shi {
+		return lo, hi
+	}
+	return minMaxSlow(p)
+}
+
+// minMaxSlow is MinMax sample by sample, through the BitsStored mask.
+func minMaxSlow(p *Pixels) (lo, hi int64) {
+	bits := p.BitsStored
+	if bits <= 0 || bits > 8*p.BytesPerSample {
+		bits = 8 * p.BytesPerSample
 	}
 	mask := uint64(1)<<bits - 1
 	sign := uint64(1) << (bits - 1)
@@ -217,25 +232,6 @@ func MinMax(p *Pixels) (lo, hi int64) {
 		return int64(u)
 	}
 	n := len(p.Data) / p.BytesPerSample
-	switch p.BytesPerSample {
-	case 1:
-		var mn, mx uint8 = 255, 0
-		if !p.Signed && bits == 8 {
-			for _, b := range p.Data[:n] {
-				mn, mx = min(mn, b), max(mx, b)
-			}
-			return int64(mn), int64(mx)
-		}
-	case 2:
-		if !p.Signed && bits == 16 {
-			var mn, mx uint16 = 0xffff, 0
-			for i := 0; i < n; i++ {
-				v := binary.LittleEndian.Uint16(p.Data[2*i:])
-				mn, mx = min(mn, v), max(mx, v)
-			}
-			return int64(mn), int64(mx)
-		}
-	}
 	lo, hi = int64(1)<<62, -(int64(1) << 62)
 	for i := 0; i < n; i++ {
 		var u uint64

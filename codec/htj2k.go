@@ -78,7 +78,13 @@ func decompositions(w, h int) int {
 // that keeps the decoded sample size equal to p.BytesPerSample (1-8, 9-16,
 // 17-32 bits).
 func precision(p *Pixels) int {
-	lo, hi := rawMinMax(p)
+	lo, hi := rawRange(p)
+	return precisionFor(p, lo, hi)
+}
+
+// precisionFor is precision for samples whose raw range (rawRange) is lo
+// to hi.
+func precisionFor(p *Pixels, lo, hi int64) int {
 	var need int
 	if p.Signed {
 		// smallest b with -2^(b-1) <= lo and hi <= 2^(b-1)-1
@@ -89,18 +95,18 @@ func precision(p *Pixels) int {
 	} else {
 		need = max(bits.Len64(uint64(hi)), 1)
 	}
-	floor := map[int]int{1: 1, 2: 9, 4: 17}[p.BytesPerSample]
+	floor := 17
+	switch p.BytesPerSample {
+	case 1:
+		floor = 1
+	case 2:
+		floor = 9
+	}
 	prec := max(need, floor)
 	if p.BitsStored <= 8*p.BytesPerSample && p.BitsStored <= MaxHTJ2KPrecision {
 		prec = max(prec, p.BitsStored)
 	}
 	return prec
-}
-
-// rawMinMax is the range of the samples of p read as whole BytesPerSample
-// integers (signed when p.Signed), which is what the codestream must carry.
-func rawMinMax(p *Pixels) (lo, hi int64) {
-	return rawRange(p)
 }
 
 func (p *Pixels) check() error {
@@ -133,7 +139,11 @@ func EncodeHTJ2K(p *Pixels) ([]byte, error) {
 	if err := p.check(); err != nil {
 		return nil, err
 	}
-	prec := precision(p)
+	return encodeHT(p, precision(p))
+}
+
+// encodeHT is EncodeHTJ2K at precision prec, for pixels that passed check.
+func encodeHT(p *Pixels, prec int) ([]byte, error) {
 	if prec > MaxHTJ2KPrecision {
 		return nil, unsupportedf("samples need %d bits; OpenJPH encodes at most %d exactly", prec, MaxHTJ2KPrecision)
 	}

@@ -166,31 +166,61 @@ inline void store(uint8_t *p, uint32_t bps, ojph::si32 v) {
 	}
 }
 
-// equal_line reports whether the w samples of src, clamped to [lo, hi],
-// equal the samples at want (bps bytes each, step bytes apart). One loop per
-// sample size, so that each is a plain load-and-compare loop.
+// load_line widens the w samples of type T at src (little endian, step
+// bytes apart) into dst, contiguously for single-component frames so that
+// the compiler vectorises it.
 template <typename T>
-bool equal_as(const ojph::si32 *src, ojph::si32 lo, ojph::si32 hi, const uint8_t *want, uint32_t w, size_t step) {
-	ojph::si32 diff = 0;
-	for (uint32_t x = 0; x < w; ++x, want += step) {
-		ojph::si32 v = src[x];
-		v = v < lo ? lo : (v > hi ? hi : v);
+void load_line(const uint8_t *src, ojph::si32 *dst, uint32_t w, size_t step) {
+	if (step == sizeof(T)) {
+		T e[256];
+		for (uint32_t x = 0; x < w; x += 256) {
+			const uint32_t k = w - x < 256 ? w - x : 256;
+			memcpy(e, src + (size_t)x * sizeof(T), k * sizeof(T));
+			for (uint32_t j = 0; j < k; ++j) dst[x + j] = (ojph::si32)e[j];
+		}
+		return;
+	}
+	for (uint32_t x = 0; x < w; ++x, src += step) {
 		T e;
-		memcpy(&e, want, sizeof e); // little endian, as everywhere ohi builds
-		diff |= v ^ (ojph::si32)e;
+		memcpy(&e, src, sizeof e);
+		dst[x] = (ojph::si32)e;
+	}
+}
+
+// equal_line reports whether the w decoded samples of src equal the samples
+// at want (bps bytes each, little endian, step bytes apart) exactly. There
+// is no clamping: a lossless decode gives back the source values, and a
+// value outside the sample range is a difference. One loop per sample size,
+// and a contiguous one for single-component frames, so that the compiler
+// vectorises them.
+template <typename T>
+bool equal_as(const ojph::si32 *src, const uint8_t *want, uint32_t w, size_t step) {
+	ojph::si32 diff = 0;
+	if (step == sizeof(T)) {
+		T e[256];
+		for (uint32_t x = 0; x < w; x += 256) {
+			const uint32_t k = w - x < 256 ? w - x : 256;
+			memcpy(e, want + (size_t)x * sizeof(T), k * sizeof(T));
+			for (uint32_t j = 0; j < k; ++j) diff |= src[x + j] ^ (ojph::si32)e[j];
+		}
+		return diff == 0;
+	}
+	for (uint32_t x = 0; x < w; ++x, want += step) {
+		T e;
+		memcpy(&e, want, sizeof e);
+		diff |= src[x] ^ (ojph::si32)e;
 	}
 	return diff == 0;
 }
 
-bool equal_line(const ojph::si32 *src, ojph::si32 lo, ojph::si32 hi, const uint8_t *want, uint32_t w, size_t step,
-                uint32_t bps, bool is_signed) {
+bool equal_line(const ojph::si32 *src, const uint8_t *want, uint32_t w, size_t step, uint32_t bps, bool is_signed) {
 	switch (bps) {
 	case 1:
-		return is_signed ? equal_as<int8_t>(src, lo, hi, want, w, step) : equal_as<uint8_t>(src, lo, hi, want, w, step);
+		return is_signed ? equal_as<int8_t>(src, want, w, step) : equal_as<uint8_t>(src, want, w, step);
 	case 2:
-		return is_signed ? equal_as<int16_t>(src, lo, hi, want, w, step) : equal_as<uint16_t>(src, lo, hi, want, w, step);
+		return is_signed ? equal_as<int16_t>(src, want, w, step) : equal_as<uint16_t>(src, want, w, step);
 	default:
-		return equal_as<int32_t>(src, lo, hi, want, w, step);
+		return equal_as<int32_t>(src, want, w, step);
 	}
 }
 
@@ -234,11 +264,12 @@ extern "C" int ohi_ht_encode(const uint8_t *px, uint32_t w, uint32_t h, uint32_t
 			const uint8_t *src = px + row[c] * stride + (size_t)c * bps;
 			ojph::si32 *dst = line->i32;
 			const size_t step = (size_t)comps * bps;
-			if (bps == 2 && !sgn) {
-				for (uint32_t x = 0; x < w; ++x, src += step) dst[x] = (ojph::si32)(src[0] | (uint32_t)src[1] << 8);
-			} else if (bps == 2) {
-				for (uint32_t x = 0; x < w; ++x, src += step) dst[x] = (ojph::si32)(int16_t)(uint16_t)(src[0] | (uint32_t)src[1] << 8);
-			} else {
+			switch (bps * 2 + (sgn ? 1 : 0)) {
+			case 2: load_line<uint8_t>(src, dst, w, step); break;
+			case 3: load_line<int8_t>(src, dst, w, step); break;
+			case 4: load_line<uint16_t>(src, dst, w, step); break;
+			case 5: load_line<int16_t>(src, dst, w, step); break;
+			default:
 				for (uint32_t x = 0; x < w; ++x, src += step) dst[x] = load(src, bps, sgn);
 			}
 			row[c]++;
@@ -325,9 +356,7 @@ static int decode_into(const uint8_t *data, size_t len, uint32_t skip, uint32_t 
 			uint8_t *dst = out + row[c] * stride + (size_t)c * bps;
 			const ojph::si32 *src = line->i32;
 			if (compare) {
-				// A clamped value is within the sample size, so it equals
-				// the expected sample exactly when its bytes do.
-				if (!equal_line(src, lo, hi, dst, w, step, bps, hdr.is_signed != 0)) {
+				if (!equal_line(src, dst, w, step, bps, hdr.is_signed != 0)) {
 					cs.close();
 					return OHI_MISMATCH;
 				}

@@ -55,7 +55,11 @@ func Transcode(p *Pixels, f Format) (*Stored, error) {
 // levels from the pixels (lowResChecksums), which is exact once the full
 // decode matched.
 func transcodeHT(p *Pixels) (*Stored, error) {
-	cs, err := EncodeHTJ2K(p)
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	rawLo, rawHi := rawRange(p) // one pass for the precision and min/max
+	cs, err := encodeHT(p, precisionFor(p, rawLo, rawHi))
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +86,7 @@ func transcodeHT(p *Pixels) (*Stored, error) {
 		return nil, err
 	}
 	sums = append(sums, LevelChecksum{Width: p.Width, Height: p.Height, Checksum: crc32.ChecksumIEEE(p.Data)})
-	lo, hi := MinMax(p)
+	lo, hi := minMaxFrom(p, rawLo, rawHi)
 	return &Stored{Codestream: cs, TransferSyntax: tsHTJ2KLosslessRPCL, Checksums: sums, Min: lo, Max: hi}, nil
 }
 
