@@ -221,10 +221,21 @@ func verifyJ2K(cs []byte, p *Pixels) ([]LevelChecksum, error) {
 		return nil, ErrVerify
 	}
 	// The full decode matched, so the lower levels are the LL bands of
-	// the source samples (see lowResChecksums).
-	sums, err := lowResChecksums(p, h.precision, h.decompositions)
-	if err != nil {
-		return nil, err
+	// the source samples (see lowResChecksums); large frames decode them
+	// instead, as for HTJ2K (LowResMaxSamples).
+	var sums []LevelChecksum
+	if int64(p.Width)*int64(p.Height)*int64(p.Components) <= LowResMaxSamples {
+		if sums, err = lowResChecksums(p, h.precision, h.decompositions); err != nil {
+			return nil, err
+		}
+	} else {
+		for skip := h.decompositions; skip >= 1; skip-- {
+			w, ht, data, err := decodeJ2KInto(cs, h, skip, p.BytesPerSample, data[:0])
+			if err != nil {
+				return nil, err
+			}
+			sums = append(sums, LevelChecksum{Width: w, Height: ht, Checksum: crc32.ChecksumIEEE(data)})
+		}
 	}
 	return append(sums, LevelChecksum{Width: p.Width, Height: p.Height, Checksum: crc32.ChecksumIEEE(p.Data)}), nil
 }

@@ -84,3 +84,34 @@ func TestLowResChecksums(t *testing.T) {
 		t.Fatalf("only %d cases ran", ran)
 	}
 }
+
+// TestLowResLargeFramePath checks that frames above LowResMaxSamples, whose
+// lower levels are decoded rather than computed, get the same checksums.
+func TestLowResLargeFramePath(t *testing.T) {
+	for i, p := range []*Pixels{
+		lowResCase(300, 130, 1, 2, false, 0, 4095, 41),
+		lowResCase(97, 65, 3, 1, false, 0, 255, 42),
+		lowResCase(129, 200, 1, 2, true, -2048, 2047, 43),
+	} {
+		for _, f := range []Format{FormatHTJ2K, FormatJ2K} {
+			small, err := Transcode(p, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			func() {
+				defer func(n int64) { LowResMaxSamples = n }(LowResMaxSamples)
+				LowResMaxSamples = 100
+				large, err := Transcode(p, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fmt.Sprint(large.Checksums) != fmt.Sprint(small.Checksums) {
+					t.Fatalf("case %d %s: decoded levels %v, computed %v", i, f, large.Checksums, small.Checksums)
+				}
+				if len(large.Checksums) < 2 {
+					t.Fatalf("case %d %s: %d levels", i, f, len(large.Checksums))
+				}
+			}()
+		}
+	}
+}

@@ -81,7 +81,12 @@ func transcodeHT(p *Pixels) (*Stored, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrVerify, err)
 	}
-	sums, err := lowResChecksums(p, prec, int(hdr.decompositions))
+	var sums []LevelChecksum
+	if int64(p.Width)*int64(p.Height)*int64(p.Components) <= LowResMaxSamples {
+		sums, err = lowResChecksums(p, prec, int(hdr.decompositions))
+	} else {
+		sums, err = decodedLowResChecksums(cs, hdr, p.BytesPerSample)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -108,4 +113,27 @@ func verifyHT(cs []byte, hdr C.ohi_ht_header, p *Pixels) error {
 		return ErrVerify
 	}
 	return shimError(st, msg)
+}
+
+// LowResMaxSamples is the largest frame (in samples) whose lower-level
+// checksums Transcode computes with lowResChecksums, whose working memory
+// is about 7 bytes per sample. Larger frames get them by decoding the
+// codestream at each reduced resolution instead (decodedLowResChecksums),
+// which needs at most a quarter of the frame's bytes and costs a little
+// more CPU. 1<<24 samples is a 4096x4096 image.
+var LowResMaxSamples int64 = 1 << 24
+
+// decodedLowResChecksums returns the checksums of every resolution level of
+// cs below the full one, lowest first, by decoding it at each.
+func decodedLowResChecksums(cs []byte, hdr C.ohi_ht_header, bps int) ([]LevelChecksum, error) {
+	d := int(hdr.decompositions)
+	out := make([]LevelChecksum, 0, d)
+	for skip := d; skip >= 1; skip-- {
+		q, err := decodeHT(cs, hdr, skip, bps)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, LevelChecksum{Width: q.Width, Height: q.Height, Checksum: crc32.ChecksumIEEE(q.Data)})
+	}
+	return out, nil
 }
