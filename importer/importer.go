@@ -593,16 +593,21 @@ func (im *Importer) transcodeFrame(ctx context.Context, job *ohi.ImportJob, inst
 	if size > codec.MaxFrameBytes {
 		return storedFrame{}, "", "", &codec.Error{Code: codec.CodeUnsupported, Reason: fmt.Sprintf("frame %d has %d bytes", i+1, size)}
 	}
-	buf := make([]byte, size)
+	buf := getFrameBuf(size)
 	if _, err := io.ReadFull(fr.Reader(inst.Source), buf); err != nil {
 		return storedFrame{}, "", "", err
 	}
 	img.BitOffset = fr.BitOffset
 	var px *codec.Pixels
 	if im.Decode != nil && usesNativeDecoder(inst.TransferSyntaxUID) {
+		// The decoder process may still hold buf if ctx ends the call
+		// early, so it is not reused.
 		px, err = im.Decode(ctx, buf, inst.TransferSyntaxUID, img)
 	} else {
+		// codec.Decode returns native frames in buf itself; buf goes back
+		// to the pool once Transcode is done with the pixels.
 		px, err = codec.Decode(buf, inst.TransferSyntaxUID, img)
+		defer putFrameBuf(buf)
 	}
 	if errors.Is(err, codecproc.ErrCrashed) && ctx.Err() == nil {
 		return storedFrame{}, "", "", &fileFailure{"ValidationException", fmt.Sprintf("the pixel data of frame %d made the decoder process stop; the codestream is probably malformed", i+1)}
@@ -614,7 +619,6 @@ func (im *Importer) transcodeFrame(ctx context.Context, job *ohi.ImportJob, inst
 		}
 		return storedFrame{}, "", "", err
 	}
-	buf = nil
 	st, err := codec.Transcode(px, format)
 	if errors.Is(err, codec.ErrVerify) {
 		return storedFrame{}, "", "", &fileFailure{"InternalServerException", fmt.Sprintf("pixel data verification failed for frame %d: the %s encoding does not decode to the original pixels", i+1, format)}
@@ -636,6 +640,29 @@ func (im *Importer) transcodeFrame(ctx context.Context, job *ohi.ImportJob, inst
 	// long as the instance's frame list (a 4,000-frame file held 760 MB).
 	lo, hi := st.Min, st.Max
 	return storedFrame{ID: id, Key: key, Size: int64(len(cs)), Index: i, Checksums: levels, Min: &lo, Max: &hi}, st.TransferSyntax, px.Photometric, nil
+}
+
+// framePool recycles the buffers frames are read into: an import reads
+// thousands of frames of the same size, and allocating each one anew is
+// most of the importer's garbage. Buffers above maxPooledFrame are not kept.
+var framePool sync.Pool
+
+const maxPooledFrame = 16 << 20
+
+func getFrameBuf(size int64) []byte {
+	if bp, ok := framePool.Get().(*[]byte); ok {
+		if int64(cap(*bp)) >= size {
+			return (*bp)[:size]
+		}
+		framePool.Put(bp)
+	}
+	return make([]byte, size)
+}
+
+func putFrameBuf(b []byte) {
+	if cap(b) <= maxPooledFrame {
+		framePool.Put(&b)
+	}
 }
 
 // FrameKey is the blob key of a frame written by an import job. Grouping
