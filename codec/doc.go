@@ -115,10 +115,10 @@
 // level: once the full-resolution decode has matched, the codestream holds
 // exactly that transform, so the result is the same (TestLowResChecksums
 // compares it with OpenJPH's reduced-resolution decodes over many sizes and
-// sample types), at about a third of the cost. That computation needs about
-// 7 bytes of memory per sample, so frames above LowResMaxSamples (4096x4096)
-// decode the reduced levels instead, which needs at most a quarter of the
-// frame's bytes.
+// sample types), at about a third of the cost. It works row by row and
+// keeps only the first LL band (about 1 byte per sample); frames above
+// LowResMaxSamples (4096x4096) decode the reduced levels instead, which
+// needs at most a quarter of the frame's bytes.
 //
 // # Checksums
 //

@@ -12,8 +12,9 @@ import (
 	"unsafe"
 )
 
-// scratchPool recycles lowResChecksums' working memory (about 1.75 samples
-// per pixel), so that it is not allocated and faulted in for every frame.
+// scratchPool recycles lowResChecksums' working memory (about a third of a
+// sample per pixel), so that it is not allocated and faulted in for every
+// frame.
 // Buffers above maxPooledScratch samples are not kept.
 var scratchPool sync.Pool
 

@@ -116,11 +116,12 @@ func verifyHT(cs []byte, hdr C.ohi_ht_header, p *Pixels) error {
 }
 
 // LowResMaxSamples is the largest frame (in samples) whose lower-level
-// checksums Transcode computes with lowResChecksums, whose working memory
-// is about 7 bytes per sample. Larger frames get them by decoding the
-// codestream at each reduced resolution instead (decodedLowResChecksums),
-// which needs at most a quarter of the frame's bytes and costs a little
-// more CPU. 1<<24 samples is a 4096x4096 image.
+// checksums Transcode computes with lowResChecksums, which holds the first
+// LL band of a component (1 byte per sample of the frame) and the frame
+// itself. Larger frames get them by decoding the codestream at each reduced
+// resolution instead (decodedLowResChecksums), which needs at most a quarter
+// of the frame's bytes and costs a little more CPU. 1<<24 samples is a
+// 4096x4096 image.
 var LowResMaxSamples int64 = 1 << 24
 
 // decodedLowResChecksums returns the checksums of every resolution level of
