@@ -9,9 +9,7 @@ package codec
 import "C"
 
 import (
-	"bytes"
 	"encoding/binary"
-	"errors"
 	"hash/crc32"
 	"math/bits"
 	"unsafe"
@@ -281,44 +279,24 @@ func decodeHTJ2KFrame(frame []byte, img Image) (*Pixels, error) {
 // the decoded pixel bytes at every resolution level of cs: AHI's
 // PixelDataChecksumFromBaseToFullResolution. The bytes are those
 // DecodeHTJ2K returns, so the full-resolution entry equals
-// crc32.ChecksumIEEE of the Pixels.Data that EncodeHTJ2K was given.
+// crc32.ChecksumIEEE of the Pixels.Data that EncodeHTJ2K was given. It
+// decodes cs once per level; Transcode computes the same values for the
+// frames it encodes at far less cost.
 func Checksums(cs []byte) ([]LevelChecksum, error) {
-	return checksums(cs, nil)
-}
-
-// ErrVerify reports that a codestream does not decode to the pixels it was
-// encoded from.
-var ErrVerify = errors.New("codec: the codestream does not decode to the original pixels")
-
-// VerifyChecksums is Checksums that also checks, with the same decodes, that
-// cs decodes at full resolution to exactly want (the Pixels.Data it was
-// encoded from). It returns ErrVerify when it does not.
-func VerifyChecksums(cs, want []byte) ([]LevelChecksum, error) {
-	if want == nil {
-		want = []byte{}
-	}
-	return checksums(cs, want)
-}
-
-func checksums(cs, want []byte) ([]LevelChecksum, error) {
 	hdr, err := htHeader(cs)
 	if err != nil {
 		return nil, err
 	}
 	bps := bpsFor(int(hdr.precision))
-	d := int(hdr.decompositions)
-	out := make([]LevelChecksum, 0, d+1)
-	for skip := d; skip >= 0; skip-- {
-		p, err := decodeHT(cs, hdr, skip, bps)
-		if err != nil {
-			return nil, err
-		}
-		if skip == 0 && want != nil && !bytes.Equal(p.Data, want) {
-			return nil, ErrVerify
-		}
-		out = append(out, LevelChecksum{Width: p.Width, Height: p.Height, Checksum: crc32.ChecksumIEEE(p.Data)})
+	out, err := decodedLowResChecksums(cs, hdr, bps)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	p, err := decodeHT(cs, hdr, 0, bps)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, LevelChecksum{Width: p.Width, Height: p.Height, Checksum: crc32.ChecksumIEEE(p.Data)}), nil
 }
 
 // marker is a marker segment of a codestream main header.

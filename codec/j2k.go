@@ -224,7 +224,7 @@ func verifyJ2K(cs []byte, p *Pixels) ([]LevelChecksum, error) {
 	// the source samples (see lowResChecksums); large frames decode them
 	// instead, as for HTJ2K (LowResMaxSamples).
 	var sums []LevelChecksum
-	if int64(p.Width)*int64(p.Height)*int64(p.Components) <= LowResMaxSamples {
+	if computesLowRes(p) {
 		if sums, err = lowResChecksums(p, h.precision, h.decompositions); err != nil {
 			return nil, err
 		}

@@ -35,6 +35,10 @@ type Stored struct {
 	Min, Max int64
 }
 
+// ErrVerify reports that a codestream does not decode to the pixels it was
+// encoded from.
+var ErrVerify = errors.New("codec: the codestream does not decode to the original pixels")
+
 // Transcode encodes p losslessly in format f, checks that the codestream
 // decodes to exactly p.Data, and returns it with its checksums and pixel
 // range. A codestream that does not decode to p.Data gives ErrVerify;
@@ -82,7 +86,7 @@ func transcodeHT(p *Pixels) (*Stored, error) {
 		return nil, fmt.Errorf("%w: %v", ErrVerify, err)
 	}
 	var sums []LevelChecksum
-	if int64(p.Width)*int64(p.Height)*int64(p.Components) <= LowResMaxSamples {
+	if computesLowRes(p) {
 		sums, err = lowResChecksums(p, prec, int(hdr.decompositions))
 	} else {
 		sums, err = decodedLowResChecksums(cs, hdr, p.BytesPerSample)
@@ -123,6 +127,12 @@ func verifyHT(cs []byte, hdr C.ohi_ht_header, p *Pixels) error {
 // of the frame's bytes and costs a little more CPU. 1<<24 samples is a
 // 4096x4096 image.
 var LowResMaxSamples int64 = 1 << 24
+
+// computesLowRes reports whether the lower-level checksums of p are
+// computed (lowResChecksums) rather than decoded.
+func computesLowRes(p *Pixels) bool {
+	return int64(p.Width)*int64(p.Height)*int64(p.Components) <= LowResMaxSamples
+}
 
 // decodedLowResChecksums returns the checksums of every resolution level of
 // cs below the full one, lowest first, by decoding it at each.
