@@ -1,10 +1,11 @@
 package codec
 
 /*
-#cgo CXXFLAGS: -O2 -std=c++14 -I/usr/include/gdcm-3.0
+#cgo CXXFLAGS: -O3 -std=c++14 -I/usr/include/gdcm-3.0
 #cgo LDFLAGS: -lopenjph -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lstdc++
 #include <stdlib.h>
 #include "ojph_shim.h"
+#include "cthreads.h"
 */
 import "C"
 
@@ -12,6 +13,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"math/bits"
+	"runtime"
 	"unsafe"
 )
 
@@ -149,17 +151,20 @@ func encodeHT(p *Pixels, prec int) ([]byte, error) {
 	if p.Signed {
 		signed = 1
 	}
-	var out *C.uint8_t
-	var outLen C.size_t
+	var pin runtime.Pinner
+	defer pin.Unpin()
 	msg := make([]byte, errBuf)
-	st := C.ohi_ht_encode(cbytes(p.Data), C.uint32_t(p.Width), C.uint32_t(p.Height), C.uint32_t(p.Components),
-		C.uint32_t(p.BytesPerSample), C.uint32_t(prec), C.int(signed), C.uint32_t(decompositions(p.Width, p.Height)),
-		&out, &outLen, cchars(msg), errBuf)
-	if st != C.OHI_OK {
-		return nil, shimError(st, msg)
+	c := &C.ohi_ht_encode_call{px: pinBytes(&pin, p.Data), w: C.uint32_t(p.Width), h: C.uint32_t(p.Height),
+		comps: C.uint32_t(p.Components), bps: C.uint32_t(p.BytesPerSample), precision: C.uint32_t(prec),
+		is_signed: C.int(signed), decompositions: C.uint32_t(decompositions(p.Width, p.Height)),
+		err: pinChars(&pin, msg), errlen: errBuf}
+	pin.Pin(c)
+	run(&pin, C.ohi_call_fn(C.ohi_ht_encode_run), unsafe.Pointer(c), p.Width*p.Height*p.Components)
+	if c.status != C.OHI_OK {
+		return nil, shimError(c.status, msg)
 	}
-	defer C.free(unsafe.Pointer(out))
-	cs := unsafe.Slice((*byte)(unsafe.Pointer(out)), int(outLen))
+	defer C.free(unsafe.Pointer(c.out))
+	cs := unsafe.Slice((*byte)(unsafe.Pointer(c.out)), int(c.out_len))
 	return resolutionTileParts(cs)
 }
 
@@ -214,11 +219,16 @@ func decodeHT(cs []byte, hdr C.ohi_ht_header, skip, bps int) (*Pixels, error) {
 	}
 	p := &Pixels{Width: w, Height: h, Components: comps, BitsStored: int(hdr.precision), Signed: hdr.is_signed != 0,
 		BytesPerSample: bps, Data: make([]byte, n)}
+	var pin runtime.Pinner
+	defer pin.Unpin()
 	msg := make([]byte, errBuf)
-	st := C.ohi_ht_decode(cbytes(cs), C.size_t(len(cs)), C.uint32_t(skip), C.uint32_t(w), C.uint32_t(h), C.uint32_t(comps),
-		C.uint32_t(bps), cbytes(p.Data), C.size_t(n), cchars(msg), errBuf)
-	if st != C.OHI_OK {
-		return nil, shimError(st, msg)
+	c := &C.ohi_ht_decode_call{cs: pinBytes(&pin, cs), len: C.size_t(len(cs)), skip: C.uint32_t(skip), w: C.uint32_t(w),
+		h: C.uint32_t(h), comps: C.uint32_t(comps), bps: C.uint32_t(bps), out: pinBytes(&pin, p.Data), out_len: C.size_t(n),
+		err: pinChars(&pin, msg), errlen: errBuf}
+	pin.Pin(c)
+	run(&pin, C.ohi_call_fn(C.ohi_ht_decode_run), unsafe.Pointer(c), w*h*comps)
+	if c.status != C.OHI_OK {
+		return nil, shimError(c.status, msg)
 	}
 	return p, nil
 }

@@ -5,6 +5,7 @@ package codec
 #cgo LDFLAGS: -lopenjp2
 #include <stdlib.h>
 #include "opj_shim.h"
+#include "cthreads.h"
 */
 import "C"
 
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/bits"
+	"runtime"
 	"unsafe"
 )
 
@@ -100,17 +102,20 @@ func encodeJ2K(p *Pixels, prec int) ([]byte, error) {
 	// Lossless JPEG 2000 of noise can be a little larger than the raw
 	// samples; anything far larger means something went wrong.
 	maxOut := 2*len(p.Data) + 1<<20
-	var out *C.uint8_t
-	var outLen C.size_t
+	var pin runtime.Pinner
+	defer pin.Unpin()
 	msg := make([]byte, errBuf)
-	st := C.ohi_j2k_encode(cbytes(p.Data), C.uint32_t(p.Width), C.uint32_t(p.Height), C.uint32_t(p.Components),
-		C.uint32_t(p.BytesPerSample), C.uint32_t(prec), C.int(signed), C.uint32_t(j2kDecompositions(p.Width, p.Height)),
-		C.size_t(maxOut), &out, &outLen, cchars(msg), errBuf)
-	if st != C.OHI_J2K_OK {
-		return nil, j2kError(st, msg)
+	c := &C.ohi_j2k_encode_call{px: pinBytes(&pin, p.Data), w: C.uint32_t(p.Width), h: C.uint32_t(p.Height),
+		comps: C.uint32_t(p.Components), bps: C.uint32_t(p.BytesPerSample), precision: C.uint32_t(prec),
+		is_signed: C.int(signed), decompositions: C.uint32_t(j2kDecompositions(p.Width, p.Height)),
+		max_out: C.size_t(maxOut), err: pinChars(&pin, msg), errlen: errBuf}
+	pin.Pin(c)
+	run(&pin, C.ohi_call_fn(C.ohi_j2k_encode_run), unsafe.Pointer(c), p.Width*p.Height*p.Components)
+	if c.status != C.OHI_J2K_OK {
+		return nil, j2kError(c.status, msg)
 	}
-	defer C.free(unsafe.Pointer(out))
-	return bytes.Clone(unsafe.Slice((*byte)(unsafe.Pointer(out)), int(outLen))), nil
+	defer C.free(unsafe.Pointer(c.out))
+	return bytes.Clone(unsafe.Slice((*byte)(unsafe.Pointer(c.out)), int(c.out_len))), nil
 }
 
 // j2kHeader is what the main header of a JPEG 2000 codestream declares.
@@ -168,11 +173,16 @@ func decodeJ2KInto(cs []byte, h j2kHeader, skip, bps int, buf []byte) (w, ht int
 		buf = make([]byte, n)
 	}
 	data = buf[:n]
+	var pin runtime.Pinner
+	defer pin.Unpin()
 	msg := make([]byte, errBuf)
-	st := C.ohi_j2k_decode(cbytes(cs), C.size_t(len(cs)), C.uint32_t(skip), C.uint32_t(w), C.uint32_t(ht),
-		C.uint32_t(h.components), C.uint32_t(bps), cbytes(data), C.size_t(n), cchars(msg), errBuf)
-	if st != C.OHI_J2K_OK {
-		return 0, 0, nil, j2kError(st, msg)
+	c := &C.ohi_j2k_decode_call{cs: pinBytes(&pin, cs), len: C.size_t(len(cs)), reduce: C.uint32_t(skip), w: C.uint32_t(w),
+		h: C.uint32_t(ht), comps: C.uint32_t(h.components), bps: C.uint32_t(bps), out: pinBytes(&pin, data),
+		out_len: C.size_t(n), err: pinChars(&pin, msg), errlen: errBuf}
+	pin.Pin(c)
+	run(&pin, C.ohi_call_fn(C.ohi_j2k_decode_run), unsafe.Pointer(c), w*ht*h.components)
+	if c.status != C.OHI_J2K_OK {
+		return 0, 0, nil, j2kError(c.status, msg)
 	}
 	return w, ht, data, nil
 }

@@ -2,12 +2,13 @@ package codec
 
 /*
 #cgo CFLAGS: -O3
-#include "lowres.h"
+#include "cthreads.h"
 */
 import "C"
 
 import (
 	"hash/crc32"
+	"runtime"
 	"sync"
 	"unsafe"
 )
@@ -57,9 +58,16 @@ func lowResChecksums(p *Pixels, prec, d int) ([]LevelChecksum, error) {
 		sp = &s
 	}
 	scratch := (*sp)[:need]
-	rc := C.ohi_lowres(cbytes(p.Data), C.uint32_t(p.Width), C.uint32_t(p.Height), C.uint32_t(p.Components), C.uint32_t(p.BytesPerSample),
-		C.int(signed), C.uint32_t(d), C.int32_t(lo), C.int32_t(hi), cbytes(out), C.size_t(total),
-		(*C.int32_t)(unsafe.Pointer(&scratch[0])), C.size_t(need))
+	var pin runtime.Pinner
+	pin.Pin(&scratch[0])
+	c := &C.ohi_lowres_call{px: pinBytes(&pin, p.Data), w: C.uint32_t(p.Width), h: C.uint32_t(p.Height),
+		comps: C.uint32_t(p.Components), bps: C.uint32_t(p.BytesPerSample), is_signed: C.int(signed), d: C.uint32_t(d),
+		lo: C.int32_t(lo), hi: C.int32_t(hi), out: pinBytes(&pin, out), out_len: C.size_t(total),
+		scratch: (*C.int32_t)(unsafe.Pointer(&scratch[0])), scratch_len: C.size_t(need)}
+	pin.Pin(c)
+	run(&pin, C.ohi_call_fn(C.ohi_lowres_run), unsafe.Pointer(c), p.Width*p.Height*p.Components)
+	pin.Unpin()
+	rc := c.status
 	if need <= maxPooledScratch {
 		scratchPool.Put(sp)
 	}

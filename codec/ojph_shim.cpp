@@ -168,15 +168,17 @@ inline void store(uint8_t *p, uint32_t bps, ojph::si32 v) {
 
 // load_line widens the w samples of type T at src (little endian, step
 // bytes apart) into dst, contiguously for single-component frames so that
-// the compiler vectorises it.
+// the compiler vectorises it (size_t indices: a 32-bit index that may wrap
+// keeps GCC from doing so).
 template <typename T>
 void load_line(const uint8_t *src, ojph::si32 *dst, uint32_t w, size_t step) {
 	if (step == sizeof(T)) {
 		T e[256];
-		for (uint32_t x = 0; x < w; x += 256) {
-			const uint32_t k = w - x < 256 ? w - x : 256;
-			memcpy(e, src + (size_t)x * sizeof(T), k * sizeof(T));
-			for (uint32_t j = 0; j < k; ++j) dst[x + j] = (ojph::si32)e[j];
+		for (size_t x = 0; x < w; x += 256) {
+			const size_t k = w - x < 256 ? w - x : 256;
+			memcpy(e, src + x * sizeof(T), k * sizeof(T));
+			ojph::si32 *d = dst + x;
+			for (size_t j = 0; j < k; ++j) d[j] = (ojph::si32)e[j];
 		}
 		return;
 	}
@@ -198,10 +200,11 @@ bool equal_as(const ojph::si32 *src, const uint8_t *want, uint32_t w, size_t ste
 	ojph::si32 diff = 0;
 	if (step == sizeof(T)) {
 		T e[256];
-		for (uint32_t x = 0; x < w; x += 256) {
-			const uint32_t k = w - x < 256 ? w - x : 256;
-			memcpy(e, want + (size_t)x * sizeof(T), k * sizeof(T));
-			for (uint32_t j = 0; j < k; ++j) diff |= src[x + j] ^ (ojph::si32)e[j];
+		for (size_t x = 0; x < w; x += 256) {
+			const size_t k = w - x < 256 ? w - x : 256;
+			memcpy(e, want + x * sizeof(T), k * sizeof(T));
+			const ojph::si32 *s = src + x;
+			for (size_t j = 0; j < k; ++j) diff |= s[j] ^ (ojph::si32)e[j];
 		}
 		return diff == 0;
 	}

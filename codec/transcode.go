@@ -1,12 +1,14 @@
 package codec
 
-// #include "ojph_shim.h"
+// #include "cthreads.h"
 import "C"
 
 import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"runtime"
+	"unsafe"
 )
 
 // Format is the lossless storage format of a data store
@@ -107,16 +109,21 @@ func verifyHT(cs []byte, hdr C.ohi_ht_header, p *Pixels) error {
 		bpsFor(int(hdr.precision)) != p.BytesPerSample {
 		return ErrVerify
 	}
+	var pin runtime.Pinner
+	defer pin.Unpin()
 	msg := make([]byte, errBuf)
-	st := C.ohi_ht_verify(cbytes(cs), C.size_t(len(cs)), C.uint32_t(p.Width), C.uint32_t(p.Height), C.uint32_t(p.Components),
-		C.uint32_t(p.BytesPerSample), cbytes(p.Data), C.size_t(len(p.Data)), cchars(msg), errBuf)
-	switch st {
+	c := &C.ohi_ht_verify_call{cs: pinBytes(&pin, cs), len: C.size_t(len(cs)), w: C.uint32_t(p.Width), h: C.uint32_t(p.Height),
+		comps: C.uint32_t(p.Components), bps: C.uint32_t(p.BytesPerSample), want: pinBytes(&pin, p.Data),
+		want_len: C.size_t(len(p.Data)), err: pinChars(&pin, msg), errlen: errBuf}
+	pin.Pin(c)
+	run(&pin, C.ohi_call_fn(C.ohi_ht_verify_run), unsafe.Pointer(c), p.Width*p.Height*p.Components)
+	switch c.status {
 	case C.OHI_OK:
 		return nil
 	case C.OHI_MISMATCH:
 		return ErrVerify
 	}
-	return shimError(st, msg)
+	return shimError(c.status, msg)
 }
 
 // LowResMaxSamples is the largest frame (in samples) whose lower-level
