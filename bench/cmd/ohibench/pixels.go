@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -84,38 +85,56 @@ type stepTimes struct{ decode, transcode, encode time.Duration }
 // total is the importer's codec work: decode and Transcode.
 func (s stepTimes) total() time.Duration { return s.decode + s.transcode }
 
-func (s *stepTimes) add(o stepTimes) {
-	s.decode += o.decode
-	s.transcode += o.transcode
-	s.encode += o.encode
-}
-
-// codecPass runs the importer's per-frame codec steps on frames, on one
-// locked OS thread, timed with that thread's CPU clock; it returns the
-// times and the total codestream size.
-func codecPass(frames []*sampleFrame) (times stepTimes, size int64, err error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	for _, f := range frames {
-		t0 := threadCPU()
-		px, err := codec.Decode(f.raw, f.ts, f.img)
-		if err != nil {
-			return times, 0, fmt.Errorf("%s: %w", f.name, err)
+// codecPass runs the importer's per-frame codec steps on frames, split
+// over jobs goroutines, one step at a time for every frame: decode, then
+// Transcode, then EncodeHTJ2K alone. Each step is timed with the CPU time of
+// the whole process (getrusage(RUSAGE_SELF)), which also counts the Go
+// runtime's own work (garbage collection, the scheduler's monitor thread)
+// as the import's CPU time does. It returns the times and the total
+// codestream size.
+func codecPass(frames []*sampleFrame, jobs int) (times stepTimes, size int64, err error) {
+	pxs := make([]*codec.Pixels, len(frames))
+	sizes := make([]int64, len(frames))
+	step := func(fn func(i int) error) (time.Duration, error) {
+		t0 := processCPU()
+		var wg sync.WaitGroup
+		errs := make([]error, jobs)
+		for j := range jobs {
+			wg.Go(func() {
+				for i := j; i < len(frames) && errs[j] == nil; i += jobs {
+					if err := fn(i); err != nil {
+						errs[j] = fmt.Errorf("%s: %w", frames[i].name, err)
+					}
+				}
+			})
 		}
-		t1 := threadCPU()
-		st, err := codec.Transcode(px, codec.FormatHTJ2K)
-		if err != nil {
-			return stepTimes{}, 0, fmt.Errorf("%s: %w", f.name, err)
+		wg.Wait()
+		return processCPU() - t0, errors.Join(errs...)
+	}
+	if times.decode, err = step(func(i int) (err error) {
+		f := frames[i]
+		pxs[i], err = codec.Decode(f.raw, f.ts, f.img)
+		return err
+	}); err != nil {
+		return stepTimes{}, 0, err
+	}
+	if times.transcode, err = step(func(i int) error {
+		st, err := codec.Transcode(pxs[i], codec.FormatHTJ2K)
+		if err == nil {
+			sizes[i] = int64(len(st.Codestream))
 		}
-		t2 := threadCPU()
-		if _, err := codec.EncodeHTJ2K(px); err != nil {
-			return stepTimes{}, 0, fmt.Errorf("%s: %w", f.name, err)
-		}
-		t3 := threadCPU()
-		st2 := stepTimes{decode: t1 - t0, transcode: t2 - t1, encode: t3 - t2}
-		times.add(st2)
-		cs := st.Codestream
-		size += int64(len(cs))
+		return err
+	}); err != nil {
+		return stepTimes{}, 0, err
+	}
+	if times.encode, err = step(func(i int) error {
+		_, err := codec.EncodeHTJ2K(pxs[i])
+		return err
+	}); err != nil {
+		return stepTimes{}, 0, err
+	}
+	for _, n := range sizes {
+		size += n
 	}
 	return times, size, nil
 }
@@ -186,8 +205,8 @@ func median[T any](v []T, key func(T) time.Duration) T {
 // to encode the same frames from PGM files with the same coding parameters
 // (its own "Elapsed time", file I/O included). Both are CPU times:
 // ojph_compress's "Elapsed time" comes from clock() (a busy loop on the
-// same core does not lengthen it), so package codec is timed with the CPU
-// clock of its thread. Each is measured on one thread, and again with
+// same core does not lengthen it), and package codec is timed with the CPU
+// time of this process. Each is measured on one thread, and again with
 // -jobs threads (processes for ojph_compress) at once, as the importer runs
 // one file per CPU.
 func runPixels(args []string) error {
@@ -225,7 +244,7 @@ func runPixels(args []string) error {
 	var runs []stepTimes
 	var ours int64
 	for range *passes {
-		st, size, err := codecPass(frames)
+		st, size, err := codecPass(frames, 1)
 		if err != nil {
 			return err
 		}
@@ -245,9 +264,7 @@ func runPixels(args []string) error {
 	if *jobs > 1 {
 		var par []stepTimes
 		for range *passes {
-			st, _, err := inParallel(frames, *jobs, func(share []*sampleFrame, _ int) (stepTimes, int64, error) {
-				return codecPass(share)
-			}, (*stepTimes).add)
+			st, _, err := codecPass(frames, *jobs)
 			if err != nil {
 				return err
 			}
@@ -429,12 +446,10 @@ func ojphCompress(bin, in, out string, decomps int) (time.Duration, error) {
 	return time.Duration(s * float64(time.Second)), nil
 }
 
-// threadCPU returns the CPU time of the calling OS thread (the caller has
-// locked its goroutine to it): getrusage(RUSAGE_THREAD).
-func threadCPU() time.Duration {
-	const rusageThread = 1
+// processCPU returns the CPU time of the process: getrusage(RUSAGE_SELF).
+func processCPU() time.Duration {
 	var ru syscall.Rusage
-	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		panic(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
