@@ -74,17 +74,19 @@ link_input() {
 	rm -f "$dir/buckets/bench-in/$name/.complete"
 }
 
-# start_ohi DATADIR: starts ohi serve on a free loopback port with SigV4 on
-# (key pair bench/bench-secret). Sets OHI_PID and OHI_URL.
+# start_ohi DATADIR [ARGS...]: starts ohi serve on a free loopback port with
+# SigV4 on (key pair bench/bench-secret) and any extra serve flags ARGS.
+# Sets OHI_PID and OHI_URL.
 start_ohi() {
 	local dir=$1 logf=$1/server.log
+	shift
 	mkdir -p "$dir"
 	"$OHI" serve --listen 127.0.0.1:0 --data-dir "$dir" --access-key-id "$BENCH_AK" --secret-access-key "$BENCH_SK" \
-		--log-format text >"$logf" 2>&1 &
+		--log-format text "$@" >"$logf" 2>&1 &
 	OHI_PID=$!
 	BENCH_PIDS+=("$OHI_PID")
 	OHI_URL=
-	for _ in $(seq 1 200); do
+	for _ in $(seq 1 300); do
 		OHI_URL=$(grep -o 'endpoint=http://[0-9.:]*' "$logf" | head -1 | cut -d= -f2 || true)
 		[ -n "$OHI_URL" ] && break
 		kill -0 "$OHI_PID" 2>/dev/null || { cat "$logf" >&2; die "ohi serve exited"; }

@@ -88,7 +88,7 @@ busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 HZ=$(getconf CLK_TCK)
 
 run() { # run R: one measurement with R replicas; sets R<R>_* variables
-	local r=$1 port s3 db url i p log ready
+	local r=$1 port s3 db url i p
 	log "$r replica(s): fresh PostgreSQL database and moto_server"
 	port=$("$OHIBENCH" freeport)
 	s3="http://127.0.0.1:$port"
@@ -106,23 +106,9 @@ run() { # run R: one measurement with R replicas; sets R<R>_* variables
 	aws --endpoint-url "$s3" s3 cp --recursive --quiet --exclude .complete "$INPUT" s3://bench-in/replicas/
 	local pids=() urls=()
 	for i in $(seq 1 "$r"); do
-		mkdir -p "$BENCH_WORK/r$r-$i"
-		log="$BENCH_WORK/r$r-$i/server.log"
-		"$OHI" serve --listen 127.0.0.1:0 --data-dir "$BENCH_WORK/r$r-$i" --database "$url" \
-			--blob-store s3://ohi-storage/ohi/ --s3-endpoint "$s3" \
-			--access-key-id "$BENCH_AK" --secret-access-key "$BENCH_SK" --log-format text >"$log" 2>&1 &
-		p=$!
-		BENCH_PIDS+=("$p")
-		pids+=("$p")
-		ready=
-		for _ in $(seq 1 300); do
-			ready=$(grep -o 'endpoint=http://[0-9.:]*' "$log" | head -1 | cut -d= -f2 || true)
-			[ -n "$ready" ] && break
-			kill -0 "$p" 2>/dev/null || { cat "$log" >&2; die "replica $i exited"; }
-			sleep 0.1
-		done
-		[ -n "$ready" ] || { cat "$log" >&2; die "replica $i did not start"; }
-		urls+=("$ready")
+		start_ohi "$BENCH_WORK/r$r-$i" --database "$url" --blob-store s3://ohi-storage/ohi/ --s3-endpoint "$s3"
+		pids+=("$OHI_PID")
+		urls+=("$OHI_URL")
 	done
 	echo "replicas: ${urls[*]} (pids ${pids[*]}), moto_server pid $MOTO_PID at $s3"
 	log "$r replica(s): import of $FILES files through replica 1"

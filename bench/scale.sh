@@ -50,26 +50,6 @@ psql "$ADMIN" -qc 'SELECT 1' >/dev/null || die "PostgreSQL is not reachable at $
 
 bench_init
 
-# start_ohi_args DATADIR ARGS...: like start_ohi, with extra serve flags.
-start_ohi_args() {
-	local dir=$1 logf=$1/server.log
-	shift
-	mkdir -p "$dir"
-	"$OHI" serve --listen 127.0.0.1:0 --data-dir "$dir" --access-key-id "$BENCH_AK" --secret-access-key "$BENCH_SK" \
-		--log-format text "$@" >"$logf" 2>&1 &
-	OHI_PID=$!
-	BENCH_PIDS+=("$OHI_PID")
-	OHI_URL=
-	for _ in $(seq 1 300); do
-		OHI_URL=$(grep -o 'endpoint=http://[0-9.:]*' "$logf" | head -1 | cut -d= -f2 || true)
-		[ -n "$OHI_URL" ] && break
-		kill -0 "$OHI_PID" 2>/dev/null || { cat "$logf" >&2; die "ohi serve exited"; }
-		sleep 0.1
-	done
-	[ -n "$OHI_URL" ] || { cat "$logf" >&2; die "ohi serve did not start"; }
-	echo "ohi serve pid $OHI_PID at $OHI_URL (data dir $dir)"
-}
-
 # search DATASTORE SAMPLES PREFIX ENGINE: the query mix of bench/search.sh
 # against $OHI_URL, N requests per kind; BETWEEN createdAt gets N_SLOW
 # requests under PREFIX + C (it takes up to 0.7 s a request on PostgreSQL, see
@@ -93,7 +73,7 @@ timeout 900 "$OHIBENCH" seed-bulk -database "$PGURL" -image-sets "$SETS" -patien
 . "$RESULTS"
 PG_DB_MB=$(psql "$PGURL" -Atc "SELECT pg_database_size(current_database()) / 1000000")
 PG_VERSION=$(psql "$PGURL" -Atc "SHOW server_version" | cut -d" " -f1)
-start_ohi_args "$BENCH_WORK/pg" --database "$PGURL"
+start_ohi "$BENCH_WORK/pg" --database "$PGURL"
 log "PostgreSQL: SearchImageSets on $SETS image sets"
 search "$PG_SEED_DATASTORE" "$BENCH_WORK/pg.json" PG "PostgreSQL $PG_VERSION"
 stop_pid "$OHI_PID"
@@ -102,7 +82,7 @@ stop_pid "$OHI_PID"
 # prepared statement costs.
 sep='?'
 case "$PGURL" in *\?*) sep='&' ;; esac
-start_ohi_args "$BENCH_WORK/pg" --database "$PGURL${sep}plan_cache_mode=force_custom_plan"
+start_ohi "$BENCH_WORK/pg" --database "$PGURL${sep}plan_cache_mode=force_custom_plan"
 log "PostgreSQL, plan_cache_mode=force_custom_plan: BETWEEN createdAt"
 timeout 600 "$OHIBENCH" search -endpoint "$OHI_URL" -access-key "$BENCH_AK" -secret "$BENCH_SK" \
 	-datastore "$PG_SEED_DATASTORE" -samples "$BENCH_WORK/pg.json" -n "$N" -kinds createdAt-between-1d \
@@ -117,7 +97,7 @@ timeout 900 "$OHIBENCH" seed-bulk -database "$sqdir/ohi.db" -image-sets "$SETS" 
 	-samples "$BENCH_WORK/sqlite.json" -prefix SQ_SEED -result "$RESULTS"
 . "$RESULTS"
 SQ_DB_MB=$(du -cb "$sqdir"/ohi.db* | tail -1 | awk '{printf "%.0f", $1 / 1e6}')
-start_ohi_args "$sqdir"
+start_ohi "$sqdir"
 log "SQLite: SearchImageSets on $SETS image sets"
 search "$SQ_SEED_DATASTORE" "$BENCH_WORK/sqlite.json" SQ SQLite
 stop_pid "$OHI_PID"

@@ -91,6 +91,21 @@ func (g *bulkGen) next() (bulkRow, bool) {
 	return r, true
 }
 
+// batch returns the rows of up to n more image sets and of their versions;
+// none once every image set has been generated.
+func (g *bulkGen) batch(n int) (sets, versions [][]any) {
+	sets = make([][]any, 0, n)
+	for len(sets) < n {
+		r, ok := g.next()
+		if !ok {
+			break
+		}
+		sets = append(sets, r.set)
+		versions = append(versions, r.versions...)
+	}
+	return sets, versions
+}
+
 func (g *bulkGen) nextStudy() {
 	rng, study := g.rng, g.study
 	g.study++
@@ -271,18 +286,8 @@ func bulkPostgres(ctx context.Context, url string, gen *bulkGen, batch int) (loa
 	}
 	t0 := time.Now()
 	loaded := 0
-	for done := false; !done; {
-		sets := make([][]any, 0, batch)
-		var versions [][]any
-		for len(sets) < batch {
-			r, ok := gen.next()
-			if !ok {
-				done = true
-				break
-			}
-			sets = append(sets, r.set)
-			versions = append(versions, r.versions...)
-		}
+	for {
+		sets, versions := gen.batch(batch)
 		if len(sets) == 0 {
 			break
 		}
@@ -379,18 +384,8 @@ func bulkSQLite(ctx context.Context, path string, gen *bulkGen, batch int) (load
 	}
 	t0 := time.Now()
 	loaded := 0
-	for done := false; !done; {
-		sets := make([][]any, 0, batch)
-		var versions [][]any
-		for len(sets) < batch {
-			r, ok := gen.next()
-			if !ok {
-				done = true
-				break
-			}
-			sets = append(sets, r.set)
-			versions = append(versions, r.versions...)
-		}
+	for {
+		sets, versions := gen.batch(batch)
 		if len(sets) == 0 {
 			break
 		}

@@ -244,19 +244,10 @@ func countSets(frames []ohiFrame) int {
 // set and, within one, by SOP Instance UID and frame order.
 func listFrames(ctx context.Context, c *mi.Client, ds string) ([]ohiFrame, error) {
 	var sets []string
-	var token *string
-	for page := 0; page == 0 || token != nil; page++ {
-		if page == 200 {
-			return nil, errors.New("more than 200 pages of image sets")
-		}
-		out, err := c.SearchImageSets(ctx, &mi.SearchImageSetsInput{DatastoreId: &ds, NextToken: token, MaxResults: aws.Int32(50)})
-		if err != nil {
-			return nil, fmt.Errorf("SearchImageSets: %w", err)
-		}
-		for _, is := range out.ImageSetsMetadataSummaries {
-			sets = append(sets, aws.ToString(is.ImageSetId))
-		}
-		token = out.NextToken
+	if err := eachImageSet(ctx, c, ds, func(is types.ImageSetsMetadataSummary) {
+		sets = append(sets, aws.ToString(is.ImageSetId))
+	}); err != nil {
+		return nil, err
 	}
 	var frames []ohiFrame
 	for _, id := range sets {

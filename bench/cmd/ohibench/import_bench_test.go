@@ -36,14 +36,7 @@ import (
 func BenchmarkImport(b *testing.B) {
 	src := os.Getenv("OHI_BENCH_IMPORT_DIR")
 	if src == "" {
-		src = b.TempDir()
-		g, err := synth.New(synth.Config{Instances: 50, Rows: 512, Cols: 512, Bits: 16, Seed: 5})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := g.Generate(src); err != nil {
-			b.Fatal(err)
-		}
+		src = synthCT(b, 50)
 	}
 	files, _, err := dicomFiles(src)
 	if err != nil {
@@ -154,14 +147,7 @@ func benchImportJob(tb testing.TB, c *mi.Client, ds string) {
 //	go test -run '^$' -bench GetImageFrame -cpuprofile cpu.out ./bench/cmd/ohibench
 //	go tool pprof -top -cum -focus 'net/http.\(\*conn\).serve' cpu.out
 func BenchmarkGetImageFrame(b *testing.B) {
-	src := b.TempDir()
-	g, err := synth.New(synth.Config{Instances: 20, Rows: 512, Cols: 512, Bits: 16, Seed: 5})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := g.Generate(src); err != nil {
-		b.Fatal(err)
-	}
+	src := synthCT(b, 20)
 	files, _, err := dicomFiles(src)
 	if err != nil {
 		b.Fatal(err)
@@ -239,4 +225,17 @@ func (h *heapPeak) stop(b *testing.B) {
 	if err := os.WriteFile(h.path, h.prof, fs.FileMode(0o644)); err != nil {
 		b.Error(err)
 	}
+}
+
+// synthCT generates n 512x512 16-bit CT instances in a temporary directory.
+func synthCT(tb testing.TB, n int) string {
+	dir := tb.TempDir()
+	g, err := synth.New(synth.Config{Instances: n, Rows: 512, Cols: 512, Bits: 16, Seed: 5})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := g.Generate(dir); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
 }

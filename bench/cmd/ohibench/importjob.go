@@ -161,38 +161,50 @@ type walked struct {
 	samples                 *sampleSet
 }
 
-// walkImageSets pages through every image set of a data store (at most 200
-// pages) and keeps up to 1,000 distinct patient ids and study UIDs.
-func walkImageSets(ctx context.Context, c *mi.Client, ds string) (*walked, error) {
-	w := &walked{samples: &sampleSet{}}
-	patients, studies := map[string]bool{}, map[string]bool{}
+// eachImageSet calls fn with every image set of a data store, paging
+// through SearchImageSets (at most 200 pages of 50).
+func eachImageSet(ctx context.Context, c *mi.Client, ds string, fn func(types.ImageSetsMetadataSummary)) error {
 	var token *string
 	for page := 0; page == 0 || token != nil; page++ {
 		if page == 200 {
-			return nil, errors.New("more than 200 pages of image sets")
+			return errors.New("more than 200 pages of image sets")
 		}
 		out, err := c.SearchImageSets(ctx, &mi.SearchImageSetsInput{DatastoreId: &ds, NextToken: token, MaxResults: aws.Int32(50)})
 		if err != nil {
-			return nil, fmt.Errorf("SearchImageSets: %w", err)
+			return fmt.Errorf("SearchImageSets: %w", err)
 		}
 		for _, is := range out.ImageSetsMetadataSummaries {
-			w.sets++
-			t := is.DICOMTags
-			if p := aws.ToString(t.DICOMPatientId); !patients[p] {
-				patients[p] = true
-				if len(w.samples.PatientIDs) < 1000 {
-					w.samples.PatientIDs = append(w.samples.PatientIDs, p)
-				}
-			}
-			if u := aws.ToString(t.DICOMStudyInstanceUID); !studies[u] {
-				studies[u] = true
-				w.instances += int(t.DICOMNumberOfStudyRelatedInstances)
-				if len(w.samples.StudyUIDs) < 1000 {
-					w.samples.StudyUIDs = append(w.samples.StudyUIDs, u)
-				}
-			}
+			fn(is)
 		}
 		token = out.NextToken
+	}
+	return nil
+}
+
+// walkImageSets pages through every image set of a data store and keeps up
+// to 1,000 distinct patient ids and study UIDs.
+func walkImageSets(ctx context.Context, c *mi.Client, ds string) (*walked, error) {
+	w := &walked{samples: &sampleSet{}}
+	patients, studies := map[string]bool{}, map[string]bool{}
+	err := eachImageSet(ctx, c, ds, func(is types.ImageSetsMetadataSummary) {
+		w.sets++
+		t := is.DICOMTags
+		if p := aws.ToString(t.DICOMPatientId); !patients[p] {
+			patients[p] = true
+			if len(w.samples.PatientIDs) < 1000 {
+				w.samples.PatientIDs = append(w.samples.PatientIDs, p)
+			}
+		}
+		if u := aws.ToString(t.DICOMStudyInstanceUID); !studies[u] {
+			studies[u] = true
+			w.instances += int(t.DICOMNumberOfStudyRelatedInstances)
+			if len(w.samples.StudyUIDs) < 1000 {
+				w.samples.StudyUIDs = append(w.samples.StudyUIDs, u)
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	w.studies, w.patients = len(studies), len(patients)
 	return w, nil
