@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/openhealthimaging/ohi"
 	"github.com/openhealthimaging/ohi/blob/fileblob"
@@ -158,6 +160,48 @@ func TestSymlinksStayInside(t *testing.T) {
 	s.List(ctx, "", func(oi ohi.ObjectInfo) error { listed = append(listed, oi.Key); return nil })
 	if len(listed) != 0 {
 		t.Errorf("List reported symlinks: %q", listed)
+	}
+}
+
+// TestOpenOnlyRegularFiles checks that Open reports a symbolic link to an
+// object and a FIFO as not found, and returns at once for the FIFO.
+func TestOpenOnlyRegularFiles(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if err := s.Put(ctx, "a/real", strings.NewReader("data"), 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real", filepath.Join(s.Dir(), "a", "alias")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(s.Dir(), "a", "fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, key := range []string{"a/alias", "a/fifo", "a"} {
+			if o, err := s.Open(ctx, key); !errors.Is(err, ohi.ErrNotFound) {
+				if err == nil {
+					o.Close()
+				}
+				t.Errorf("Open(%q) = %v, want ErrNotFound", key, err)
+			}
+		}
+		o, err := s.Open(ctx, "a/real")
+		if err != nil {
+			t.Errorf("Open(a/real): %v", err)
+			return
+		}
+		defer o.Close()
+		if b, err := io.ReadAll(o); err != nil || string(b) != "data" || o.Size() != 4 {
+			t.Errorf("a/real: %q, size %d, %v", b, o.Size(), err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Open blocked on a FIFO")
 	}
 }
 
