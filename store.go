@@ -74,9 +74,9 @@ type MetadataStore interface {
 	// its tasks.
 	ImportTasksPending(ctx context.Context, jobID string) (pending, total int, err error)
 
-	// ImportItemPut records the outcome of one input file of a job,
-	// replacing any earlier record for the same key.
-	ImportItemPut(ctx context.Context, item *ImportItem) error
+	// ImportItemsPut records the outcome of input files of a job, all or
+	// none, each replacing any earlier record for the same key.
+	ImportItemsPut(ctx context.Context, items ...*ImportItem) error
 	// ImportItemGet returns one recorded item, or ErrNotFound.
 	ImportItemGet(ctx context.Context, jobID, key string) (*ImportItem, error)
 	// ImportItemsRecorded reports which of keys have a recorded outcome

@@ -325,7 +325,13 @@ func (im *Importer) list(ctx context.Context, in ohi.BlobStore, bucket, prefix s
 	return objs, nil
 }
 
-// readAll reads every file of todo in parallel and records its outcome.
+// readAll reads every file of todo in parallel and records their outcomes
+// in one transaction once all are read. The exception is a file whose
+// decoding was recorded as attempted (markDecoding): its outcome is recorded
+// as soon as it is read, so that a crash caused by another file of the task
+// does not count as an attempt against it. A task interrupted before its
+// transaction reads its files again; the frames the first read stored are
+// swept when the job finishes.
 func (im *Importer) readAll(ctx context.Context, job *ohi.ImportJob, in ohi.BlobStore, todo []ohi.ObjectInfo) error {
 	workers := im.Workers
 	if workers <= 0 {
@@ -333,36 +339,45 @@ func (im *Importer) readAll(ctx context.Context, job *ohi.ImportJob, in ohi.Blob
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
-	var mu sync.Mutex // serialises progress logging only
-	n := 0
+	var mu sync.Mutex // guards read and items
+	read := 0
+	items := make([]*ohi.ImportItem, 0, len(todo))
 	for _, o := range todo {
 		g.Go(func() error {
-			item := im.readOne(gctx, job, in, o)
+			item, marked := im.readOne(gctx, job, in, o)
 			if gctx.Err() != nil {
 				return gctx.Err()
 			}
-			if err := im.Store.ImportItemPut(gctx, item); err != nil {
-				return err
+			if marked {
+				if err := im.Store.ImportItemsPut(gctx, item); err != nil {
+					return err
+				}
 			}
 			mu.Lock()
-			n++
-			if n%500 == 0 {
-				im.logger().Info("import progress", "jobId", job.ID, "read", n, "of", len(todo))
+			defer mu.Unlock()
+			if !marked {
+				items = append(items, item)
 			}
-			mu.Unlock()
+			if read++; read%500 == 0 {
+				im.logger().Info("import progress", "jobId", job.ID, "read", read, "of", len(todo))
+			}
 			return nil
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return im.Store.ImportItemsPut(ctx, items...)
 }
 
-// readOne reads one input file, stores its frames and returns its item.
-func (im *Importer) readOne(ctx context.Context, job *ohi.ImportJob, in ohi.BlobStore, o ohi.ObjectInfo) *ohi.ImportItem {
-	item := &ohi.ImportItem{JobID: job.ID, Key: o.Key}
-	fail := func(kind, msg string) *ohi.ImportItem {
+// readOne reads one input file, stores its frames and returns its item, and
+// whether the attempt to decode it was recorded first (markDecoding).
+func (im *Importer) readOne(ctx context.Context, job *ohi.ImportJob, in ohi.BlobStore, o ohi.ObjectInfo) (item *ohi.ImportItem, marked bool) {
+	item = &ohi.ImportItem{JobID: job.ID, Key: o.Key}
+	fail := func(kind, msg string) (*ohi.ImportItem, bool) {
 		item.State = "failed"
 		item.Result = mustJSON(failure{ExceptionType: kind, Message: msg})
-		return item
+		return item, marked
 	}
 	lim := im.Limits.WithDefaults()
 	if o.Size > lim.MaxFileBytes {
@@ -389,8 +404,9 @@ func (im *Importer) readOne(ctx context.Context, job *ohi.ImportJob, in ohi.Blob
 		// The C decoders (GDCM, OpenJPH) can abort the process on a hostile
 		// codestream. Record the attempt first, so that a file that stopped
 		// the server twice fails instead of crashing every restart.
+		marked = true
 		if failed := im.markDecoding(ctx, item); failed != nil {
-			return failed
+			return failed, marked
 		}
 	}
 	parsed, err := im.storeFrames(ctx, job, inst)
@@ -403,7 +419,7 @@ func (im *Importer) readOne(ctx context.Context, job *ohi.ImportJob, in ohi.Blob
 	}
 	item.State = "parsed"
 	item.Result = mustJSON(parsed)
-	return item
+	return item, marked
 }
 
 // openAt returns the object as an io.ReaderAt: directly when the store's
@@ -508,7 +524,7 @@ func (im *Importer) markDecoding(ctx context.Context, item *ohi.ImportItem) *ohi
 		return item
 	}
 	mark := &ohi.ImportItem{JobID: item.JobID, Key: item.Key, State: "decoding", Result: mustJSON(decodingAttempt{Attempts: attempts + 1})}
-	if err := im.Store.ImportItemPut(ctx, mark); err != nil {
+	if err := im.Store.ImportItemsPut(ctx, mark); err != nil {
 		im.logger().Warn("record decoding attempt", "key", item.Key, "err", err)
 	}
 	return nil

@@ -129,7 +129,7 @@ func TestDecoderCrashLoopBreaker(t *testing.T) {
 	writeHTJ2KFile(t, filepath.Join(dir, "buckets", "input", "ht", "poison.dcm"), "1.2.826.0.1.77.1.1.2")
 	job := env.job(t, "ht")
 	// Two earlier attempts at poison.dcm ended with the process gone.
-	if err := store.ImportItemPut(ctx, &ohi.ImportItem{JobID: job.ID, Key: "ht/poison.dcm", State: "decoding", Result: []byte(`{"decodingAttempts":2}`)}); err != nil {
+	if err := store.ImportItemsPut(ctx, &ohi.ImportItem{JobID: job.ID, Key: "ht/poison.dcm", State: "decoding", Result: []byte(`{"decodingAttempts":2}`)}); err != nil {
 		t.Fatal(err)
 	}
 	im := env.importer()

@@ -148,12 +148,27 @@ func (s *Store) ImportJobReleaseLeases(ctx context.Context) error {
 	return err
 }
 
-// ImportItemPut implements ohi.MetadataStore.
-func (s *Store) ImportItemPut(ctx context.Context, it *ohi.ImportItem) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO import_items (job_id, key, state, result, image_set_id) VALUES ($1,$2,$3,$4,$5)
-		ON CONFLICT (job_id, key) DO UPDATE SET state = excluded.state, result = excluded.result, image_set_id = excluded.image_set_id`,
-		it.JobID, it.Key, it.State, it.Result, it.ImageSetID)
-	return err
+// ImportItemsPut implements ohi.MetadataStore: one statement for one item,
+// one transaction for several.
+func (s *Store) ImportItemsPut(ctx context.Context, items ...*ohi.ImportItem) error {
+	const q = `INSERT INTO import_items (job_id, key, state, result, image_set_id) VALUES ($1,$2,$3,$4,$5)
+		ON CONFLICT (job_id, key) DO UPDATE SET state = excluded.state, result = excluded.result, image_set_id = excluded.image_set_id`
+	if len(items) == 1 {
+		it := items[0]
+		_, err := s.w.ExecContext(ctx, q, it.JobID, it.Key, it.State, it.Result, it.ImageSetID)
+		return err
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, it := range items {
+			if _, err := tx.ExecContext(ctx, q, it.JobID, it.Key, it.State, it.Result, it.ImageSetID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // ImportItems implements ohi.MetadataStore.

@@ -204,6 +204,43 @@ func testSearchPaginationAndPlans(t *testing.T, s *Store) {
 	}
 }
 
+func TestImportItemsPut(t *testing.T) { backends(t, testImportItemsPut) }
+
+// testImportItemsPut checks that ImportItemsPut records several items at
+// once, replaces earlier records, and records none when one of them fails.
+func testImportItemsPut(t *testing.T, s *Store) {
+	ctx := context.Background()
+	job := ohi.NewID()
+	item := func(key, state string) *ohi.ImportItem {
+		return &ohi.ImportItem{JobID: job, Key: key, State: state, Result: []byte(`{"k":"` + key + `"}`)}
+	}
+	if err := s.ImportItemsPut(ctx); err != nil {
+		t.Fatalf("no items: %v", err)
+	}
+	if err := s.ImportItemsPut(ctx, item("a", "decoding")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ImportItemsPut(ctx, item("a", "parsed"), item("b", "parsed"), item("c", "failed")); err != nil {
+		t.Fatal(err)
+	}
+	bad := item("e", "parsed")
+	bad.Result = nil // violates NOT NULL
+	if err := s.ImportItemsPut(ctx, item("d", "parsed"), bad); err == nil {
+		t.Fatal("an item without a result was recorded")
+	}
+	got, err := s.ImportItems(ctx, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for _, it := range got {
+		states = append(states, it.Key+"="+it.State)
+	}
+	if want := "a=parsed b=parsed c=failed"; strings.Join(states, " ") != want {
+		t.Fatalf("recorded %q, want %q (d must not be recorded without e)", strings.Join(states, " "), want)
+	}
+}
+
 func TestImportJobLeases(t *testing.T) { backends(t, testImportJobLeases) }
 
 func testImportJobLeases(t *testing.T, s *Store) {
