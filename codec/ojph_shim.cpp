@@ -156,16 +156,6 @@ inline ojph::si32 load(const uint8_t *p, uint32_t bps, bool is_signed) {
 	}
 }
 
-inline void store(uint8_t *p, uint32_t bps, ojph::si32 v) {
-	uint32_t u = (uint32_t)v;
-	p[0] = (uint8_t)u;
-	if (bps >= 2) p[1] = (uint8_t)(u >> 8);
-	if (bps == 4) {
-		p[2] = (uint8_t)(u >> 16);
-		p[3] = (uint8_t)(u >> 24);
-	}
-}
-
 // load_line widens the w samples of type T at src (little endian, step
 // bytes apart) into dst, contiguously for single-component frames so that
 // the compiler vectorises it (size_t indices: a 32-bit index that may wrap
@@ -224,6 +214,48 @@ bool equal_line(const ojph::si32 *src, const uint8_t *want, uint32_t w, size_t s
 		return is_signed ? equal_as<int16_t>(src, want, w, step) : equal_as<uint16_t>(src, want, w, step);
 	default:
 		return equal_as<int32_t>(src, want, w, step);
+	}
+}
+
+// store_line clamps the w decoded samples of src to [lo, hi] and stores
+// them as T at dst (little endian, step bytes apart); like equal_as, it has
+// a contiguous loop for single-component frames that the compiler
+// vectorises.
+template <typename T>
+void store_as(const ojph::si32 *src, uint8_t *dst, uint32_t w, size_t step, ojph::si32 lo, ojph::si32 hi) {
+	if (step == sizeof(T)) {
+		T e[256];
+		for (size_t x = 0; x < w; x += 256) {
+			const size_t k = w - x < 256 ? w - x : 256;
+			const ojph::si32 *s = src + x;
+			for (size_t j = 0; j < k; ++j) {
+				ojph::si32 v = s[j];
+				v = v < lo ? lo : v;
+				v = v > hi ? hi : v;
+				e[j] = (T)v;
+			}
+			memcpy(dst + x * sizeof(T), e, k * sizeof(T));
+		}
+		return;
+	}
+	for (uint32_t x = 0; x < w; ++x, dst += step) {
+		ojph::si32 v = src[x];
+		v = v < lo ? lo : (v > hi ? hi : v);
+		T e = (T)v;
+		memcpy(dst, &e, sizeof e);
+	}
+}
+
+void store_line(const ojph::si32 *src, uint8_t *dst, uint32_t w, size_t step, uint32_t bps, ojph::si32 lo, ojph::si32 hi) {
+	switch (bps) {
+	case 1:
+		store_as<uint8_t>(src, dst, w, step, lo, hi);
+		break;
+	case 2:
+		store_as<uint16_t>(src, dst, w, step, lo, hi);
+		break;
+	default:
+		store_as<uint32_t>(src, dst, w, step, lo, hi);
 	}
 }
 
@@ -364,11 +396,7 @@ static int decode_into(const uint8_t *data, size_t len, uint32_t skip, uint32_t 
 					return OHI_MISMATCH;
 				}
 			} else {
-				for (uint32_t x = 0; x < w; ++x, dst += step) {
-					ojph::si32 v = src[x];
-					v = v < lo ? lo : (v > hi ? hi : v);
-					store(dst, bps, v);
-				}
+				store_line(src, dst, w, step, bps, lo, hi);
 			}
 			row[c]++;
 		}
