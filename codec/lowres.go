@@ -13,13 +13,19 @@ import (
 	"unsafe"
 )
 
-// scratchPool recycles lowResChecksums' working memory (about a third of a
-// sample per pixel), so that it is not allocated and faulted in for every
-// frame.
-// Buffers above maxPooledScratch samples are not kept.
-var scratchPool sync.Pool
+// lowresPool recycles lowResChecksums' working memory (about a third of a
+// sample per pixel, and the lower levels' samples), so that it is not
+// allocated and faulted in for every frame. Buffers above maxPooledScratch
+// samples or bytes are not kept.
+var lowresPool sync.Pool
 
 const maxPooledScratch = 1 << 24
+
+// lowresBufs is the working memory of one lowResChecksums call.
+type lowresBufs struct {
+	scratch []int32
+	out     []byte
+}
 
 // lowResChecksums returns, lowest resolution first, the size and CRC-32 of
 // the images a decoder reconstructs from a lossless (reversible 5/3)
@@ -46,18 +52,22 @@ func lowResChecksums(p *Pixels, prec, d int) ([]LevelChecksum, error) {
 		sizes[l] = [2]int{w, h}
 		total += w * h * p.Components * p.BytesPerSample
 	}
-	out := make([]byte, total)
 	signed := 0
 	if p.Signed {
 		signed = 1
 	}
 	need := int(C.ohi_lowres_scratch(C.uint32_t(p.Width), C.uint32_t(p.Height)))
-	sp, _ := scratchPool.Get().(*[]int32)
-	if sp == nil || cap(*sp) < need {
-		s := make([]int32, need)
-		sp = &s
+	bufs, _ := lowresPool.Get().(*lowresBufs)
+	if bufs == nil {
+		bufs = &lowresBufs{}
 	}
-	scratch := (*sp)[:need]
+	if cap(bufs.scratch) < need {
+		bufs.scratch = make([]int32, need)
+	}
+	if cap(bufs.out) < total {
+		bufs.out = make([]byte, total)
+	}
+	scratch, out := bufs.scratch[:need], bufs.out[:total]
 	var pin runtime.Pinner
 	pin.Pin(&scratch[0])
 	c := &C.ohi_lowres_call{px: pinBytes(&pin, p.Data), w: C.uint32_t(p.Width), h: C.uint32_t(p.Height),
@@ -68,9 +78,12 @@ func lowResChecksums(p *Pixels, prec, d int) ([]LevelChecksum, error) {
 	run(&pin, C.ohi_call_fn(C.ohi_lowres_run), unsafe.Pointer(c), p.Width*p.Height*p.Components)
 	pin.Unpin()
 	rc := c.status
-	if need <= maxPooledScratch {
-		scratchPool.Put(sp)
-	}
+	// The buffers go back to the pool once the checksums are taken.
+	defer func() {
+		if need <= maxPooledScratch && total <= maxPooledScratch {
+			lowresPool.Put(bufs)
+		}
+	}()
 	if rc != 0 {
 		return nil, unsupportedf("cannot compute the lower resolution levels of a %dx%d image", p.Width, p.Height)
 	}

@@ -365,12 +365,14 @@ func (v *Verifier) hashBody(r *http.Request) (string, *Error) {
 	if r.ContentLength > limit {
 		return "", tooLarge
 	}
+	// The body is read straight into buf (room for the final read that
+	// sees EOF included, so a body of the announced length is never
+	// copied) and hashed once read.
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
 	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(&buf, h), io.LimitReader(r.Body, limit+1))
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
 	r.Body.Close()
 	if err != nil {
 		return "", newError(CodeIncompleteBody, http.StatusBadRequest, "The request body could not be read: %v", err)
@@ -379,6 +381,8 @@ func (v *Verifier) hashBody(r *http.Request) (string, *Error) {
 		return "", tooLarge
 	}
 	body := buf.Bytes()
+	h := sha256.New()
+	h.Write(body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	if r.ContentLength < 0 {

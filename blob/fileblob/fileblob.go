@@ -11,6 +11,7 @@
 package fileblob
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -289,15 +290,30 @@ func (s *Store) createTemp(dir string) (*os.Root, *os.File, string, error) {
 	return nil, nil, "", err
 }
 
+// copyBufs recycles copyBody's buffers: every streamed Put would allocate
+// one otherwise.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
 // copyBody copies r to w, checking ctx between reads. With size >= 0 the
-// body must be exactly size bytes long.
+// body must be exactly size bytes long. A body already in memory (a
+// *bytes.Reader of that size) is written in one call.
 func copyBody(ctx context.Context, w io.Writer, r io.Reader, size int64) error {
-	cr := &ctxReader{ctx: ctx, r: r}
-	if size < 0 {
-		_, err := io.Copy(w, cr)
+	if br, ok := r.(*bytes.Reader); ok && size >= 0 && int64(br.Len()) == size {
+		_, err := br.WriteTo(w)
 		return err
 	}
-	n, err := io.Copy(w, io.LimitReader(cr, size))
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	// The writer is wrapped so that io.CopyBuffer uses the pooled buffer
+	// rather than w's ReadFrom, which would allocate its own (its
+	// zero-copy paths never apply to a ctxReader).
+	w = struct{ io.Writer }{w}
+	cr := &ctxReader{ctx: ctx, r: r}
+	if size < 0 {
+		_, err := io.CopyBuffer(w, cr, *bp)
+		return err
+	}
+	n, err := io.CopyBuffer(w, io.LimitReader(cr, size), *bp)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/openhealthimaging/ohi"
@@ -55,6 +56,70 @@ func tempFiles(t *testing.T, dir string) []string {
 		t.Fatal(err)
 	}
 	return found
+}
+
+// TestPutBodies checks Put's two copy paths (a *bytes.Reader of the
+// declared size is written in one call, anything else through a pooled
+// buffer) against bodies of the declared size, shorter, longer and unknown.
+func TestPutBodies(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	big := make([]byte, 300<<10) // several copy buffers
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	partly := bytes.NewReader(big)
+	partly.Seek(1000, io.SeekStart)
+	for _, c := range []struct {
+		name string
+		r    io.Reader
+		size int64
+		want []byte // nil: Put must fail
+	}{
+		{"bytes exact", bytes.NewReader(big), int64(len(big)), big},
+		{"bytes partly read", partly, int64(len(big) - 1000), big[1000:]},
+		{"bytes declared longer", bytes.NewReader(big), int64(len(big)) + 1, nil},
+		{"bytes declared shorter", bytes.NewReader(big), int64(len(big)) - 1, nil},
+		{"bytes unknown size", bytes.NewReader(big), -1, big},
+		{"stream exact", iotest.HalfReader(bytes.NewReader(big)), int64(len(big)), big},
+		{"stream declared longer", iotest.HalfReader(bytes.NewReader(big)), int64(len(big)) + 1, nil},
+		{"stream declared shorter", iotest.HalfReader(bytes.NewReader(big)), int64(len(big)) - 1, nil},
+		{"stream unknown size", iotest.HalfReader(bytes.NewReader(big)), -1, big},
+		{"empty", bytes.NewReader(nil), 0, []byte{}},
+	} {
+		key := "bodies/" + strings.ReplaceAll(c.name, " ", "-")
+		err := s.Put(ctx, key, c.r, c.size)
+		if c.want == nil {
+			if err == nil {
+				t.Errorf("%s: Put succeeded", c.name)
+			}
+			if _, err := s.Stat(ctx, key); !errors.Is(err, ohi.ErrNotFound) {
+				t.Errorf("%s: failed Put left an object (Stat: %v)", c.name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		o, err := s.Open(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(o)
+		o.Close()
+		if err != nil || !bytes.Equal(got, c.want) {
+			t.Errorf("%s: stored %d bytes (err %v), want %d", c.name, len(got), err, len(c.want))
+		}
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Put(canceled, "bodies/canceled", bytes.NewReader(big), int64(len(big))); err == nil {
+		t.Error("canceled Put of an in-memory body succeeded")
+	}
+	if left := tempFiles(t, s.Dir()); len(left) > 0 {
+		t.Fatalf("temporary files left behind: %q", left)
+	}
 }
 
 func TestPutLeavesNoTempFiles(t *testing.T) {
