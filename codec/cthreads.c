@@ -24,7 +24,7 @@ static void *worker(void *unused) {
 		pthread_mutex_unlock(&mu);
 
 		int fd = job->done_fd; // job belongs to the submitter once the byte is written
-		job->fn(job->call);
+		ohi_run(job);
 		const char b = 1;
 		while (write(fd, &b, 1) < 0 && errno == EINTR) {
 		}
@@ -63,7 +63,11 @@ void ohi_cthreads_submit(ohi_job *job) {
 	pthread_mutex_unlock(&mu);
 }
 
-void ohi_run(ohi_job *job) { job->fn(job->call); }
+void ohi_run(ohi_job *job) {
+	for (; job != NULL; job = job->then) {
+		job->fn(job->call);
+	}
+}
 
 void ohi_ht_encode_run(void *call) {
 	ohi_ht_encode_call *c = call;

@@ -85,25 +85,45 @@ func (w *waker) wait() {
 	}
 }
 
-// run runs fn(call) and returns when it is done: on a codec thread
-// (cthreads.h) when the call covers at least offloadMinSamples samples,
-// else on the calling thread. call points to one of the ohi_*_call structs;
-// it and every Go buffer it points to must be pinned by pin, which run
-// also uses for the job it submits.
-func run(pin *runtime.Pinner, fn C.ohi_call_fn, call unsafe.Pointer, samples int) {
-	job := &C.ohi_job{fn: fn, call: call}
-	pin.Pin(job)
+// cjob is one codec call for run: the C function and the ohi_*_call struct
+// it takes.
+type cjob struct {
+	fn   C.ohi_call_fn
+	call unsafe.Pointer
+}
+
+// run runs the calls one after the other and returns when they are done:
+// on one codec thread (cthreads.h) when the first call covers at least
+// offloadMinSamples samples, else on the calling thread. Chaining calls
+// saves a switch between threads per call. Each call struct, and every Go
+// buffer it points to, must be pinned by pin, which run also uses for the
+// jobs it submits.
+func run(pin *runtime.Pinner, samples int, calls ...cjob) {
+	var first, last *C.ohi_job
+	for _, c := range calls {
+		job := &C.ohi_job{fn: c.fn, call: c.call}
+		pin.Pin(job)
+		if last == nil {
+			first = job
+		} else {
+			last.then = job
+		}
+		last = job
+	}
+	if first == nil {
+		return
+	}
 	if samples < offloadMinSamples || !cthreadsReady() {
-		C.ohi_run(job)
+		C.ohi_run(first)
 		return
 	}
 	w, err := getWaker()
 	if err != nil { // out of file descriptors: run it here
-		C.ohi_run(job)
+		C.ohi_run(first)
 		return
 	}
-	job.done_fd = w.fd
-	C.ohi_cthreads_submit(job)
+	first.done_fd = w.fd
+	C.ohi_cthreads_submit(first)
 	w.wait()
 	putWaker(w)
 	cthreads.offloaded.Add(1)

@@ -13,13 +13,16 @@
 // ohi_call_fn runs one call; its argument is one of the ohi_*_call structs.
 typedef void (*ohi_call_fn)(void *call);
 
-// ohi_job is one submitted call. The submitter owns it (and everything it
-// points to) until the codec thread has written the byte to done_fd.
+// ohi_job is one submitted call, and the calls chained to it with then,
+// which run after it on the same thread. The submitter owns the jobs (and
+// everything they point to) until the codec thread has written the byte to
+// the first job's done_fd, after the last call.
 typedef struct ohi_job {
 	ohi_call_fn fn;
 	void *call;
+	struct ohi_job *then;
 	int done_fd;
-	struct ohi_job *next;
+	struct ohi_job *next; // the queue's link
 } ohi_job;
 
 // ohi_cthreads_start starts n codec threads. It is called once; it returns
@@ -29,7 +32,7 @@ int ohi_cthreads_start(int n);
 // ohi_cthreads_submit queues job for the codec threads.
 void ohi_cthreads_submit(ohi_job *job);
 
-// ohi_run runs job->fn(job->call) on the calling thread.
+// ohi_run runs job and the jobs chained to it on the calling thread.
 void ohi_run(ohi_job *job);
 
 // The calls: the arguments of the function of the same name and its result

@@ -82,8 +82,9 @@ func TestCodecThreads(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	// Per case: 2 encodes, 2 verifying decodes (the JPEG 2000 one decodes
-	// every level), the lower-level checksums and a reduced decode.
+	// Per case: the HTJ2K encode with the lower-level checksums chained to
+	// it and its verifying decode; the JPEG 2000 encode, its verifying
+	// decodes (one per level) and its checksums; a reduced decode.
 	if n := cthreads.offloaded.Load() - before; n < int64(goroutines*len(cases)*5) {
 		t.Fatalf("%d calls ran on the codec threads, want at least %d", n, goroutines*len(cases)*5)
 	}

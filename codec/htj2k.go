@@ -143,7 +143,9 @@ func EncodeHTJ2K(p *Pixels) ([]byte, error) {
 }
 
 // encodeHT is EncodeHTJ2K at precision prec, for pixels that passed check.
-func encodeHT(p *Pixels, prec int) ([]byte, error) {
+// The calls in then run after the encode on the same thread, whatever its
+// outcome (see run), unless encodeHT fails before the encode starts.
+func encodeHT(p *Pixels, prec int, then ...cjob) ([]byte, error) {
 	if prec > MaxHTJ2KPrecision {
 		return nil, unsupportedf("samples need %d bits; OpenJPH encodes at most %d exactly", prec, MaxHTJ2KPrecision)
 	}
@@ -159,7 +161,7 @@ func encodeHT(p *Pixels, prec int) ([]byte, error) {
 		is_signed: C.int(signed), decompositions: C.uint32_t(decompositions(p.Width, p.Height)),
 		err: pinChars(&pin, msg), errlen: errBuf}
 	pin.Pin(c)
-	run(&pin, C.ohi_call_fn(C.ohi_ht_encode_run), unsafe.Pointer(c), p.Width*p.Height*p.Components)
+	run(&pin, p.Width*p.Height*p.Components, append([]cjob{{C.ohi_call_fn(C.ohi_ht_encode_run), unsafe.Pointer(c)}}, then...)...)
 	if c.status != C.OHI_OK {
 		return nil, shimError(c.status, msg)
 	}
@@ -226,7 +228,7 @@ func decodeHT(cs []byte, hdr C.ohi_ht_header, skip, bps int) (*Pixels, error) {
 		h: C.uint32_t(h), comps: C.uint32_t(comps), bps: C.uint32_t(bps), out: pinBytes(&pin, p.Data), out_len: C.size_t(n),
 		err: pinChars(&pin, msg), errlen: errBuf}
 	pin.Pin(c)
-	run(&pin, C.ohi_call_fn(C.ohi_ht_decode_run), unsafe.Pointer(c), w*h*comps)
+	run(&pin, w*h*comps, cjob{C.ohi_call_fn(C.ohi_ht_decode_run), unsafe.Pointer(c)})
 	if c.status != C.OHI_OK {
 		return nil, shimError(c.status, msg)
 	}

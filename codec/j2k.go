@@ -110,7 +110,7 @@ func encodeJ2K(p *Pixels, prec int) ([]byte, error) {
 		is_signed: C.int(signed), decompositions: C.uint32_t(j2kDecompositions(p.Width, p.Height)),
 		max_out: C.size_t(maxOut), err: pinChars(&pin, msg), errlen: errBuf}
 	pin.Pin(c)
-	run(&pin, C.ohi_call_fn(C.ohi_j2k_encode_run), unsafe.Pointer(c), p.Width*p.Height*p.Components)
+	run(&pin, p.Width*p.Height*p.Components, cjob{C.ohi_call_fn(C.ohi_j2k_encode_run), unsafe.Pointer(c)})
 	if c.status != C.OHI_J2K_OK {
 		return nil, j2kError(c.status, msg)
 	}
@@ -180,7 +180,7 @@ func decodeJ2KInto(cs []byte, h j2kHeader, skip, bps int, buf []byte) (w, ht int
 		h: C.uint32_t(ht), comps: C.uint32_t(h.components), bps: C.uint32_t(bps), out: pinBytes(&pin, data),
 		out_len: C.size_t(n), err: pinChars(&pin, msg), errlen: errBuf}
 	pin.Pin(c)
-	run(&pin, C.ohi_call_fn(C.ohi_j2k_decode_run), unsafe.Pointer(c), w*ht*h.components)
+	run(&pin, w*ht*h.components, cjob{C.ohi_call_fn(C.ohi_j2k_decode_run), unsafe.Pointer(c)})
 	if c.status != C.OHI_J2K_OK {
 		return 0, 0, nil, j2kError(c.status, msg)
 	}

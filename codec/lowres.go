@@ -43,54 +43,93 @@ func lowResChecksums(p *Pixels, prec, d int) ([]LevelChecksum, error) {
 	if d <= 0 {
 		return nil, nil
 	}
-	lo, hi := storedRange(prec, p.Signed)
-	sizes := make([][2]int, d)
-	total := 0
+	l := newLowRes(p, prec, d)
+	var pin runtime.Pinner
+	run(&pin, p.Width*p.Height*p.Components, l.job())
+	pin.Unpin()
+	return l.checksums()
+}
+
+// lowRes is one lowResChecksums computation, in three steps so that its C
+// call can be chained to another (run): newLowRes, then run the call job
+// returns, then checksums.
+type lowRes struct {
+	p      *Pixels
+	d      int
+	sizes  [][2]int
+	need   int
+	total  int
+	bufs   *lowresBufs
+	pin    runtime.Pinner
+	c      *C.ohi_lowres_call
+	closed bool
+}
+
+// newLowRes prepares the lowResChecksums call for p, prec and d > 0. The
+// caller runs job, then calls checksums, which releases the memory.
+func newLowRes(p *Pixels, prec, d int) *lowRes {
+	l := &lowRes{p: p, d: d, sizes: make([][2]int, d)}
 	w, h := p.Width, p.Height
-	for l := range sizes {
+	for i := range l.sizes {
 		w, h = (w+1)/2, (h+1)/2
-		sizes[l] = [2]int{w, h}
-		total += w * h * p.Components * p.BytesPerSample
+		l.sizes[i] = [2]int{w, h}
+		l.total += w * h * p.Components * p.BytesPerSample
 	}
+	lo, hi := storedRange(prec, p.Signed)
 	signed := 0
 	if p.Signed {
 		signed = 1
 	}
-	need := int(C.ohi_lowres_scratch(C.uint32_t(p.Width), C.uint32_t(p.Height)))
-	bufs, _ := lowresPool.Get().(*lowresBufs)
-	if bufs == nil {
-		bufs = &lowresBufs{}
+	l.need = int(C.ohi_lowres_scratch(C.uint32_t(p.Width), C.uint32_t(p.Height)))
+	l.bufs, _ = lowresPool.Get().(*lowresBufs)
+	if l.bufs == nil {
+		l.bufs = &lowresBufs{}
 	}
-	if cap(bufs.scratch) < need {
-		bufs.scratch = make([]int32, need)
+	if cap(l.bufs.scratch) < l.need {
+		l.bufs.scratch = make([]int32, l.need)
 	}
-	if cap(bufs.out) < total {
-		bufs.out = make([]byte, total)
+	if cap(l.bufs.out) < l.total {
+		l.bufs.out = make([]byte, l.total)
 	}
-	scratch, out := bufs.scratch[:need], bufs.out[:total]
-	var pin runtime.Pinner
-	pin.Pin(&scratch[0])
-	c := &C.ohi_lowres_call{px: pinBytes(&pin, p.Data), w: C.uint32_t(p.Width), h: C.uint32_t(p.Height),
+	scratch, out := l.bufs.scratch[:l.need], l.bufs.out[:l.total]
+	l.pin.Pin(&scratch[0])
+	l.c = &C.ohi_lowres_call{px: pinBytes(&l.pin, p.Data), w: C.uint32_t(p.Width), h: C.uint32_t(p.Height),
 		comps: C.uint32_t(p.Components), bps: C.uint32_t(p.BytesPerSample), is_signed: C.int(signed), d: C.uint32_t(d),
-		lo: C.int32_t(lo), hi: C.int32_t(hi), out: pinBytes(&pin, out), out_len: C.size_t(total),
-		scratch: (*C.int32_t)(unsafe.Pointer(&scratch[0])), scratch_len: C.size_t(need)}
-	pin.Pin(c)
-	run(&pin, C.ohi_call_fn(C.ohi_lowres_run), unsafe.Pointer(c), p.Width*p.Height*p.Components)
-	pin.Unpin()
-	rc := c.status
+		lo: C.int32_t(lo), hi: C.int32_t(hi), out: pinBytes(&l.pin, out), out_len: C.size_t(l.total),
+		scratch: (*C.int32_t)(unsafe.Pointer(&scratch[0])), scratch_len: C.size_t(l.need), status: -1}
+	l.pin.Pin(l.c)
+	return l
+}
+
+// job returns the C call; its memory stays pinned until checksums.
+func (l *lowRes) job() cjob {
+	return cjob{C.ohi_call_fn(C.ohi_lowres_run), unsafe.Pointer(l.c)}
+}
+
+// checksums returns the result of the job and releases the working memory;
+// a caller that gives up before running the job calls it too. It returns
+// an error when the job did not run or failed.
+func (l *lowRes) checksums() ([]LevelChecksum, error) {
+	if l.closed {
+		panic("codec: lowRes.checksums called twice")
+	}
+	l.closed = true
+	l.pin.Unpin()
+	rc := l.c.status
 	// The buffers go back to the pool once the checksums are taken.
 	defer func() {
-		if need <= maxPooledScratch && total <= maxPooledScratch {
-			lowresPool.Put(bufs)
+		if l.need <= maxPooledScratch && l.total <= maxPooledScratch {
+			lowresPool.Put(l.bufs)
 		}
 	}()
 	if rc != 0 {
-		return nil, unsupportedf("cannot compute the lower resolution levels of a %dx%d image", p.Width, p.Height)
+		return nil, unsupportedf("cannot compute the lower resolution levels of a %dx%d image", l.p.Width, l.p.Height)
 	}
-	sums := make([]LevelChecksum, d)
-	for l, sz := range sizes {
-		n := sz[0] * sz[1] * p.Components * p.BytesPerSample
-		sums[d-1-l] = LevelChecksum{Width: sz[0], Height: sz[1], Checksum: crc32.ChecksumIEEE(out[:n])}
+	out := l.bufs.out[:l.total]
+	sums := make([]LevelChecksum, l.d)
+	for i, sz := range l.sizes {
+		n := sz[0] * sz[1] * l.p.Components * l.p.BytesPerSample
+		sums[l.d-1-i] = LevelChecksum{Width: sz[0], Height: sz[1], Checksum: crc32.ChecksumIEEE(out[:n])}
 		out = out[n:]
 	}
 	return sums, nil

@@ -65,7 +65,22 @@ func transcodeHT(p *Pixels) (*Stored, error) {
 		return nil, err
 	}
 	rawLo, rawHi := rawRange(p) // one pass for the precision and min/max
-	cs, err := encodeHT(p, precisionFor(p, rawLo, rawHi))
+	prec, d := precisionFor(p, rawLo, rawHi), decompositions(p.Width, p.Height)
+	// The lower levels' checksums are computed on the encode's thread,
+	// right after it (one switch between threads fewer); they are used
+	// once the verifying decode has matched.
+	var lr *lowRes
+	var then []cjob
+	if d > 0 && prec <= MaxHTJ2KPrecision && computesLowRes(p) {
+		lr = newLowRes(p, prec, d)
+		then = []cjob{lr.job()}
+	}
+	cs, err := encodeHT(p, prec, then...)
+	var lowSums []LevelChecksum
+	var lowErr error
+	if lr != nil {
+		lowSums, lowErr = lr.checksums()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +88,10 @@ func transcodeHT(p *Pixels) (*Stored, error) {
 	if err != nil {
 		return nil, err
 	}
-	prec := int(hdr.precision)
+	if int(hdr.precision) != prec || int(hdr.decompositions) != d {
+		return nil, fmt.Errorf("%w: the codestream has precision %d and %d decompositions, not %d and %d",
+			ErrVerify, hdr.precision, hdr.decompositions, prec, d)
+	}
 	err = verifyHT(cs, hdr, p)
 	if err != nil {
 		if prec > 16 {
@@ -87,10 +105,8 @@ func transcodeHT(p *Pixels) (*Stored, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrVerify, err)
 	}
-	var sums []LevelChecksum
-	if computesLowRes(p) {
-		sums, err = lowResChecksums(p, prec, int(hdr.decompositions))
-	} else {
+	sums, err := lowSums, lowErr
+	if lr == nil && d > 0 {
 		sums, err = decodedLowResChecksums(cs, hdr, p.BytesPerSample)
 	}
 	if err != nil {
@@ -116,7 +132,7 @@ func verifyHT(cs []byte, hdr C.ohi_ht_header, p *Pixels) error {
 		comps: C.uint32_t(p.Components), bps: C.uint32_t(p.BytesPerSample), want: pinBytes(&pin, p.Data),
 		want_len: C.size_t(len(p.Data)), err: pinChars(&pin, msg), errlen: errBuf}
 	pin.Pin(c)
-	run(&pin, C.ohi_call_fn(C.ohi_ht_verify_run), unsafe.Pointer(c), p.Width*p.Height*p.Components)
+	run(&pin, p.Width*p.Height*p.Components, cjob{C.ohi_call_fn(C.ohi_ht_verify_run), unsafe.Pointer(c)})
 	switch c.status {
 	case C.OHI_OK:
 		return nil
