@@ -61,6 +61,21 @@ type Buckets interface {
 	Bucket(name string) (BlobStore, error)
 }
 
+// BatchSyncer is implemented by blob stores in which a batch of writes can
+// share part of the work that makes each one durable (the file system
+// store: one sync of a directory for all the files renamed into it, instead
+// of one per file).
+type BatchSyncer interface {
+	// PutBatched is Put, except that a crash may lose the new object
+	// (never leave part of it) until SyncBatch has returned for the
+	// directory prefix of its key.
+	PutBatched(ctx context.Context, key string, r io.Reader, size int64) error
+	// SyncBatch makes durable every object that PutBatched stored directly
+	// under prefix, a key prefix ending in "/" ("" for the top level). A
+	// prefix under which nothing was stored is not an error.
+	SyncBatch(ctx context.Context, prefix string) error
+}
+
 // TempRemover is implemented by blob stores whose interrupted writes can
 // leave temporary files behind (the file system store). RemoveTemp removes
 // them from the directory dir, where no write may be in progress.

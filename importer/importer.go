@@ -326,12 +326,13 @@ func (im *Importer) list(ctx context.Context, in ohi.BlobStore, bucket, prefix s
 }
 
 // readAll reads every file of todo in parallel and records their outcomes
-// in one transaction once all are read. The exception is a file whose
-// decoding was recorded as attempted (markDecoding): its outcome is recorded
-// as soon as it is read, so that a crash caused by another file of the task
-// does not count as an attempt against it. A task interrupted before its
-// transaction reads its files again; the frames the first read stored are
-// swept when the job finishes.
+// in one transaction once all are read and their frames synced
+// (syncFrames). The exception is a file whose decoding was recorded as
+// attempted (markDecoding): its frames are synced and its outcome recorded
+// as soon as it is read, so that a crash caused by another file of the
+// task does not count as an attempt against it. A task interrupted before
+// its transaction reads its files again; the frames the first read stored
+// are swept when the job finishes.
 func (im *Importer) readAll(ctx context.Context, job *ohi.ImportJob, in ohi.BlobStore, todo []ohi.ObjectInfo) error {
 	workers := im.Workers
 	if workers <= 0 {
@@ -349,6 +350,9 @@ func (im *Importer) readAll(ctx context.Context, job *ohi.ImportJob, in ohi.Blob
 				return gctx.Err()
 			}
 			if marked {
+				if err := im.syncFrames(gctx, job); err != nil {
+					return err
+				}
 				if err := im.Store.ImportItemsPut(gctx, item); err != nil {
 					return err
 				}
@@ -367,7 +371,30 @@ func (im *Importer) readAll(ctx context.Context, job *ohi.ImportJob, in ohi.Blob
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	if err := im.syncFrames(ctx, job); err != nil {
+		return err
+	}
 	return im.Store.ImportItemsPut(ctx, items...)
+}
+
+// putFrame stores a frame under key. When the blob store can batch the
+// work that makes writes durable, the frame is durable only once syncFrames
+// has run, which readAll does before it records the files whose frames
+// they are.
+func (im *Importer) putFrame(ctx context.Context, key string, r io.Reader, size int64) error {
+	if bs, ok := im.Blobs.(ohi.BatchSyncer); ok {
+		return bs.PutBatched(ctx, key, r, size)
+	}
+	return im.Blobs.Put(ctx, key, r, size)
+}
+
+// syncFrames makes the frames of job that putFrame stored durable (one
+// directory sync on the file system store, whatever their number).
+func (im *Importer) syncFrames(ctx context.Context, job *ohi.ImportJob) error {
+	if bs, ok := im.Blobs.(ohi.BatchSyncer); ok {
+		return bs.SyncBatch(ctx, jobFramesPrefix(job.DatastoreID, job.ID))
+	}
+	return nil
 }
 
 // readOne reads one input file, stores its frames and returns its item, and
@@ -479,7 +506,7 @@ func (im *Importer) storeFrames(ctx context.Context, job *ohi.ImportJob, inst *d
 		id := ohi.NewID()
 		key := FrameKey(job.DatastoreID, job.ID, id)
 		size := fr.Size()
-		if err := im.Blobs.Put(ctx, key, fr.Reader(inst.Source), size); err != nil {
+		if err := im.putFrame(ctx, key, fr.Reader(inst.Source), size); err != nil {
 			return nil, err
 		}
 		p.Frames = append(p.Frames, storedFrame{ID: id, Key: key, Size: size, Index: i})
@@ -645,7 +672,7 @@ func (im *Importer) transcodeFrame(ctx context.Context, job *ohi.ImportJob, inst
 	cs := st.Codestream
 	id := ohi.NewID()
 	key := FrameKey(job.DatastoreID, job.ID, id)
-	if err := im.Blobs.Put(ctx, key, bytes.NewReader(cs), int64(len(cs))); err != nil {
+	if err := im.putFrame(ctx, key, bytes.NewReader(cs), int64(len(cs))); err != nil {
 		return storedFrame{}, "", "", err
 	}
 	levels := make([]metadoc.LevelChecksum, len(st.Checksums))

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -257,5 +259,126 @@ func TestMultiFrameHeapBounded(t *testing.T) {
 	t.Logf("live heap: %d KB before, peak %d KB during the import; %d KB of frames stored", base>>10, peak.Load()>>10, stored>>10)
 	if growth > stored/2 {
 		t.Fatalf("live heap grew by %d KB while importing %d KB of frames: the frames stay reachable", growth>>10, stored>>10)
+	}
+}
+
+// syncRecorder is a file blob store that records which frames PutBatched
+// stored and which of them a SyncBatch has made durable since.
+type syncRecorder struct {
+	*fileblob.Store
+	mu      sync.Mutex
+	pending map[string]bool // stored, not yet synced
+	synced  map[string]bool
+	puts    int
+	syncs   int
+}
+
+func (r *syncRecorder) PutBatched(ctx context.Context, key string, body io.Reader, size int64) error {
+	err := r.Store.PutBatched(ctx, key, body, size)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		r.pending[key] = true
+		r.puts++
+	}
+	return err
+}
+
+func (r *syncRecorder) SyncBatch(ctx context.Context, prefix string) error {
+	// Only what was stored before the sync started counts as synced.
+	r.mu.Lock()
+	var before []string
+	for k := range r.pending {
+		if rest, ok := strings.CutPrefix(k, prefix); ok && !strings.Contains(rest, "/") {
+			before = append(before, k)
+		}
+	}
+	r.mu.Unlock()
+	err := r.Store.SyncBatch(ctx, prefix)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		for _, k := range before {
+			delete(r.pending, k)
+			r.synced[k] = true
+		}
+		r.syncs++
+	}
+	return err
+}
+
+// commitChecker is a metadata store that checks, whenever files are
+// recorded, that their frames were synced first.
+type commitChecker struct {
+	ohi.MetadataStore
+	rec      *syncRecorder
+	mu       sync.Mutex
+	problems []string
+	frames   int
+}
+
+func (c *commitChecker) ImportItemsPut(ctx context.Context, items ...*ohi.ImportItem) error {
+	c.rec.mu.Lock()
+	c.mu.Lock()
+	for _, it := range items {
+		if it.State != "parsed" {
+			continue
+		}
+		var p struct {
+			Frames []struct{ Key string }
+		}
+		if err := json.Unmarshal(it.Result, &p); err != nil {
+			c.problems = append(c.problems, it.Key+": "+err.Error())
+		}
+		for _, f := range p.Frames {
+			c.frames++
+			if !c.rec.synced[f.Key] {
+				c.problems = append(c.problems, it.Key+": frame "+f.Key+" recorded before it was synced")
+			}
+		}
+	}
+	c.mu.Unlock()
+	c.rec.mu.Unlock()
+	return c.MetadataStore.ImportItemsPut(ctx, items...)
+}
+
+// TestFramesSyncedBeforeRecorded imports native files (recorded once their
+// task is read) and HTJ2K files (recorded one by one, after the decoding
+// attempt is marked) through a blob store that batches directory syncs:
+// every frame must be synced before the file it belongs to is recorded,
+// with far fewer syncs than frames.
+func TestFramesSyncedBeforeRecorded(t *testing.T) {
+	ctx := context.Background()
+	env := newTestEnv(t)
+	g, err := synth.New(synth.Config{Instances: 40, Rows: 64, Cols: 64, Frames: 3, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Generate(filepath.Join(env.Dir, "buckets", "input", "mix", "native")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		writeHTJ2KFile(t, filepath.Join(env.Dir, "buckets", "input", "mix", "ht", fmt.Sprintf("%d.dcm", i)), fmt.Sprintf("1.2.826.0.1.77.2.1.%d", i+1))
+	}
+	job := env.job(t, "mix")
+	rec := &syncRecorder{Store: env.Blobs, pending: map[string]bool{}, synced: map[string]bool{}}
+	checker := &commitChecker{MetadataStore: env.Store, rec: rec}
+	im := env.importer()
+	im.Blobs, im.Store = rec, checker
+	if err := im.Run(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if job.Status != ohi.JobCompleted {
+		t.Fatalf("job %s: %s", job.Status, job.Message)
+	}
+	for _, p := range checker.problems {
+		t.Error(p)
+	}
+	if want := 40*3 + 3; checker.frames != want || rec.puts != want {
+		t.Fatalf("%d frames recorded and %d stored with PutBatched, want %d", checker.frames, rec.puts, want)
+	}
+	t.Logf("%d frames, %d directory syncs", rec.puts, rec.syncs)
+	if rec.syncs > rec.puts/4 {
+		t.Fatalf("%d directory syncs for %d frames: not batched", rec.syncs, rec.puts)
 	}
 }

@@ -7,6 +7,8 @@
 //
 // Writes are atomic and durable: Put writes a temporary file in the target
 // directory, syncs it, renames it over the key and syncs the directory.
+// PutBatched leaves the directory sync to a later SyncBatch, which one
+// sync serves for many files.
 // Because keys are file paths, a store cannot hold both "a" and "a/b".
 package fileblob
 
@@ -216,6 +218,42 @@ func notFound(key string) error {
 
 // Put stores r under key, atomically replacing any existing object.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	return s.put(ctx, key, r, size, true)
+}
+
+var _ ohi.BatchSyncer = (*Store)(nil)
+
+// PutBatched is Put without the sync of the key's directory: the object is
+// complete once it is visible, but a crash may lose it until SyncBatch has
+// synced its directory.
+func (s *Store) PutBatched(ctx context.Context, key string, r io.Reader, size int64) error {
+	return s.put(ctx, key, r, size, false)
+}
+
+// SyncBatch syncs the directory that prefix names (a key prefix ending in
+// "/", or "" for the root), which makes the objects PutBatched renamed into
+// it durable. A directory that does not exist is not an error.
+func (s *Store) SyncBatch(ctx context.Context, prefix string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dir := "."
+	if prefix != "" {
+		if !strings.HasSuffix(prefix, "/") {
+			return invalidKey(prefix, "a batch prefix ends with '/'")
+		}
+		dir = strings.TrimSuffix(prefix, "/")
+		if err := checkKey(dir); err != nil {
+			return err
+		}
+	}
+	if err := s.syncDir(dir); err != nil && !isNotFound(err) {
+		return fmt.Errorf("fileblob: sync %q: %w", prefix, err)
+	}
+	return nil
+}
+
+func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, syncDir bool) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -255,6 +293,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 		}
 	}
 	committed = true
+	if !syncDir {
+		return nil
+	}
 	if err := s.syncDir(dir); err != nil {
 		return fmt.Errorf("fileblob: put %q: sync directory: %w", key, err)
 	}
@@ -341,8 +382,17 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
+// syncDir syncs directory dir (a valid key prefix without its final "/",
+// or "."). It does not create it: a missing directory gives an error
+// isNotFound accepts.
 func (s *Store) syncDir(dir string) error {
-	if r, err := s.dir(dir); err == nil {
+	s.mu.Lock()
+	r := s.dirs[dir]
+	s.mu.Unlock()
+	if dir == "." {
+		r = s.root
+	}
+	if r != nil {
 		if d, err := r.Open("."); err == nil {
 			defer d.Close()
 			return d.Sync()

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -116,6 +117,45 @@ func TestPutBodies(t *testing.T) {
 	cancel()
 	if err := s.Put(canceled, "bodies/canceled", bytes.NewReader(big), int64(len(big))); err == nil {
 		t.Error("canceled Put of an in-memory body succeeded")
+	}
+	if left := tempFiles(t, s.Dir()); len(left) > 0 {
+		t.Fatalf("temporary files left behind: %q", left)
+	}
+}
+
+// TestPutBatched checks that PutBatched stores like Put (the directory sync
+// itself can only be seen in a power cut) and that SyncBatch accepts the
+// prefixes of directories, existing or not, and refuses the others.
+func TestPutBatched(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	for i := range 3 {
+		if err := s.PutBatched(ctx, fmt.Sprintf("frames/job/%d", i), strings.NewReader("frame"), 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutBatched(ctx, "frames/job/short", strings.NewReader("x"), 2); err == nil {
+		t.Fatal("PutBatched accepted a short body")
+	}
+	for _, prefix := range []string{"frames/job/", "frames/", "", "never/written/"} {
+		if err := s.SyncBatch(ctx, prefix); err != nil {
+			t.Errorf("SyncBatch(%q): %v", prefix, err)
+		}
+	}
+	for _, prefix := range []string{"frames/job", "../", "frames//", "/abs/", "frames/../"} {
+		if err := s.SyncBatch(ctx, prefix); !errors.Is(err, ohi.ErrInvalidKey) {
+			t.Errorf("SyncBatch(%q) = %v, want ErrInvalidKey", prefix, err)
+		}
+	}
+	var keys []string
+	if err := s.List(ctx, "frames/", func(o ohi.ObjectInfo) error { keys = append(keys, o.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"frames/job/0", "frames/job/1", "frames/job/2"}; !slices.Equal(keys, want) {
+		t.Fatalf("stored %q, want %q", keys, want)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), "never")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("SyncBatch created a directory: %v", err)
 	}
 	if left := tempFiles(t, s.Dir()); len(left) > 0 {
 		t.Fatalf("temporary files left behind: %q", left)
