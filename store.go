@@ -123,6 +123,11 @@ type MetadataStore interface {
 
 	// FrameGet returns a frame of an image set, or ErrNotFound.
 	FrameGet(ctx context.Context, datastoreID, imageSetID, frameID string) (*Frame, error)
+	// ImageFrameGet is GetImageFrame's lookup, in one query: the frame of
+	// an image set that is not deleted, in a data store that is not
+	// deleted. It returns an error wrapping ErrNotFound that names the
+	// first of the three that is missing or deleted.
+	ImageFrameGet(ctx context.Context, datastoreID, imageSetID, frameID string) (*Frame, error)
 
 	// Setting returns a persistent server setting, creating it with init()
 	// on first use.

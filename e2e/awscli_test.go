@@ -326,6 +326,20 @@ func TestAWSCLI(t *testing.T) {
 		if got, want := decoded(t, readFile(t, frameFile)), pixels(t, g, ref); !bytes.Equal(got, want) {
 			t.Fatalf("frame of instance %d: %d bytes, not the %d generated pixel bytes", i, len(got), len(want))
 		}
+		// An unknown frame, image set or data store: each named in the
+		// ResourceNotFoundException's message.
+		zeros := strings.Repeat("0", 32)
+		for _, c := range []struct{ ds, set, frame, want string }{
+			{ds, setID, zeros, "image frame " + zeros + " does not exist"},
+			{ds, zeros, inst.ImageFrames[0].ID, "image set " + zeros + " does not exist"},
+			{zeros, setID, inst.ImageFrames[0].ID, "data store " + zeros + " does not exist"},
+		} {
+			msg := cli.fail(nil, "ResourceNotFoundException", "get-image-frame", "--datastore-id", c.ds, "--image-set-id", c.set,
+				"--image-frame-information", "imageFrameId="+c.frame, filepath.Join(dir, "missing.bin"))
+			if !strings.Contains(msg, c.want) {
+				t.Fatalf("get-image-frame of a missing resource: %s, want %q", msg, c.want)
+			}
+		}
 	}
 
 	// ListImageSetVersions.

@@ -285,17 +285,8 @@ func FrameContentType(ts string) string {
 // GetImageFrame implements api.Service: it streams the stored frame.
 func (s *Service) GetImageFrame(ctx context.Context, in *api.GetImageFrameRequest) (*api.GetImageFrameResponse, error) {
 	dsID, isID := *in.DatastoreId, *in.ImageSetId
-	if _, err := s.existingDatastore(ctx, dsID); err != nil {
-		return nil, err
-	}
-	is, err := s.store.ImageSetGet(ctx, dsID, isID)
-	if err != nil {
-		return nil, err
-	}
-	if is.State == ohi.ImageSetDeleted {
-		return nil, ohi.NotFoundf("image set %s was deleted", isID)
-	}
-	f, err := s.store.FrameGet(ctx, dsID, isID, *in.ImageFrameInformation.ImageFrameId)
+	// One query checks the data store, the image set and the frame.
+	f, err := s.store.ImageFrameGet(ctx, dsID, isID, *in.ImageFrameInformation.ImageFrameId)
 	if err != nil {
 		return nil, err
 	}

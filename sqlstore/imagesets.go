@@ -296,6 +296,35 @@ func (s *Store) FrameGet(ctx context.Context, datastoreID, imageSetID, frameID s
 	return &f, err
 }
 
+// ImageFrameGet implements ohi.MetadataStore. The outer joins tell a
+// missing image set or frame apart from a missing data store; the error
+// messages are those of DatastoreGet, ImageSetGet and FrameGet.
+func (s *Store) ImageFrameGet(ctx context.Context, datastoreID, imageSetID, frameID string) (*ohi.Frame, error) {
+	var dsStatus string
+	var isState, id, key, ts sql.NullString
+	var size sql.NullInt64
+	err := s.queryRow(ctx, `SELECT d.status, i.state, f.id, f.blob_key, f.transfer_syntax, f.size FROM datastores d
+		LEFT JOIN image_sets i ON i.datastore_id = d.id AND i.id = $2
+		LEFT JOIN image_set_frames isf ON isf.image_set_id = i.id AND isf.frame_id = $3
+		LEFT JOIN frames f ON f.id = isf.frame_id
+		WHERE d.id = $1`, datastoreID, imageSetID, frameID).Scan(&dsStatus, &isState, &id, &key, &ts, &size)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, ohi.NotFoundf("data store %s does not exist", datastoreID)
+	case err != nil:
+		return nil, err
+	case dsStatus == string(ohi.DatastoreDeleted):
+		return nil, ohi.NotFoundf("data store %s was deleted", datastoreID)
+	case !isState.Valid:
+		return nil, ohi.NotFoundf("image set %s does not exist in data store %s", imageSetID, datastoreID)
+	case isState.String == string(ohi.ImageSetDeleted):
+		return nil, ohi.NotFoundf("image set %s was deleted", imageSetID)
+	case !id.Valid:
+		return nil, ohi.NotFoundf("image frame %s does not exist in image set %s", frameID, imageSetID)
+	}
+	return &ohi.Frame{ID: id.String, ImageSetID: imageSetID, BlobKey: key.String, TransferSyntaxUID: ts.String, Size: size.Int64}, nil
+}
+
 var searchColumns = map[string]string{
 	"patientId":       "patient_id",
 	"accessionNumber": "accession",

@@ -321,3 +321,64 @@ func TestImportWorkNotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestImageFrameGet(t *testing.T) { backends(t, testImageFrameGet) }
+
+// testImageFrameGet checks GetImageFrame's one-query lookup against every
+// way it can miss, with the messages of the separate lookups.
+func testImageFrameGet(t *testing.T, s *Store) {
+	ctx := context.Background()
+	now := time.Now()
+	ds := &ohi.Datastore{ID: ohi.NewID(), Name: "frames", Status: ohi.DatastoreActive, LosslessStorageFormat: "HTJ2K", CreatedAt: now, UpdatedAt: now}
+	if _, _, err := s.DatastoreCreate(ctx, ds, "frames-1", "h", 10); err != nil {
+		t.Fatal(err)
+	}
+	id, gone := ohi.NewID(), ohi.NewID()
+	frame := &ohi.Frame{ID: ohi.NewID(), BlobKey: "datastores/x/frames/j/f1", TransferSyntaxUID: "1.2.840.10008.1.2.4.202", Size: 1234}
+	for _, is := range []string{id, gone} {
+		c := &ohi.ImageSetCommit{
+			ImageSet: ohi.ImageSet{ID: is, DatastoreID: ds.ID, Version: 1, State: ohi.ImageSetActive, WorkflowStatus: ohi.WorkflowCreated,
+				CreatedAt: now, UpdatedAt: now, Tags: ohi.DICOMTags{SeriesInstanceUID: "1.2." + is}},
+			MetadataKey: "k/" + is,
+			Frames:      []*ohi.Frame{{ID: ohi.NewID(), BlobKey: "other", TransferSyntaxUID: "1.2.840.10008.1.2.1", Size: 4}},
+		}
+		if is == id {
+			c.Frames = append(c.Frames, frame)
+		}
+		if err := s.ImageSetCommit(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.ImageFrameGet(ctx, ds.ID, id, frame.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got != (ohi.Frame{ID: frame.ID, ImageSetID: id, BlobKey: frame.BlobKey, TransferSyntaxUID: frame.TransferSyntaxUID, Size: frame.Size}) {
+		t.Fatalf("ImageFrameGet = %+v", got)
+	}
+	if err := s.ImageSetChange(ctx, &ohi.ImageSetChange{Locks: []ohi.ImageSetLock{{DatastoreID: ds.ID, ImageSetID: gone, Version: 1,
+		State: ohi.ImageSetDeleted, Status: ohi.WorkflowDeleted, UpdatedAt: now}}}); err != nil {
+		t.Fatal(err)
+	}
+	other := &ohi.Datastore{ID: ohi.NewID(), Name: "other", Status: ohi.DatastoreActive, LosslessStorageFormat: "HTJ2K", CreatedAt: now, UpdatedAt: now}
+	if _, _, err := s.DatastoreCreate(ctx, other, "frames-2", "h", 10); err != nil {
+		t.Fatal(err)
+	}
+	miss := func(dsID, isID, frameID, want string) {
+		t.Helper()
+		f, err := s.ImageFrameGet(ctx, dsID, isID, frameID)
+		if !errors.Is(err, ohi.ErrNotFound) || !strings.Contains(err.Error(), want) {
+			t.Errorf("ImageFrameGet(%s, %s, %s) = %+v, %v; want not found: %q", dsID, isID, frameID, f, err, want)
+		}
+	}
+	unknown := ohi.NewID()
+	miss(unknown, id, frame.ID, "data store "+unknown+" does not exist")
+	miss(other.ID, id, frame.ID, "image set "+id+" does not exist in data store "+other.ID)
+	miss(ds.ID, unknown, frame.ID, "image set "+unknown+" does not exist")
+	miss(ds.ID, gone, frame.ID, "image set "+gone+" was deleted")
+	miss(ds.ID, id, unknown, "image frame "+unknown+" does not exist in image set "+id)
+	if err := s.DatastoreSetStatus(ctx, ds.ID, ohi.DatastoreDeleted, ohi.DatastoreActive); err != nil {
+		t.Fatal(err)
+	}
+	miss(ds.ID, id, frame.ID, "data store "+ds.ID+" was deleted")
+}
