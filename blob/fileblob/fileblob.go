@@ -59,7 +59,8 @@ type Store struct {
 	dirs map[string]*os.Root
 }
 
-// maxCachedDirs bounds Store.dirs; when it is full the cache starts over.
+// maxCachedDirs bounds Store.dirs; when it is full, adding a directory
+// drops another.
 const maxCachedDirs = 64
 
 var _ ohi.BlobStore = (*Store)(nil)
@@ -97,10 +98,7 @@ func (s *Store) dir(dir string) (*os.Root, error) {
 	if dir == "." {
 		return s.root, nil
 	}
-	s.mu.Lock()
-	r := s.dirs[dir]
-	s.mu.Unlock()
-	if r != nil {
+	if r := s.cachedDir(dir); r != nil {
 		return r, nil
 	}
 	if err := s.root.MkdirAll(dir, dirPerm); err != nil {
@@ -110,23 +108,88 @@ func (s *Store) dir(dir string) (*os.Root, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.cacheDir(dir, r), nil
+}
+
+// existingDir is dir without creating the directory: a missing one gives
+// an error isNotFound accepts. cached reports whether the handle came from
+// the cache, and so may be stale.
+func (s *Store) existingDir(dir string) (r *os.Root, cached bool, err error) {
+	if dir == "." {
+		return s.root, false, nil
+	}
+	if r := s.cachedDir(dir); r != nil {
+		return r, true, nil
+	}
+	if r, err = s.root.OpenRoot(dir); err != nil {
+		// os.Root reports a file where a directory is expected with an
+		// error of its own rather than ENOTDIR.
+		if fi, serr := s.root.Stat(dir); serr == nil && !fi.IsDir() {
+			err = &fs.PathError{Op: "open", Path: dir, Err: syscall.ENOTDIR}
+		}
+		return nil, false, err
+	}
+	return s.cacheDir(dir, r), false, nil
+}
+
+func (s *Store) cachedDir(dir string) *os.Root {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dirs[dir]
+}
+
+// cacheDir adds the handle r on dir to the cache and returns the cached
+// handle (an earlier one, if another call cached dir meanwhile).
+func (s *Store) cacheDir(dir string, r *os.Root) *os.Root {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old := s.dirs[dir]; old != nil {
 		r.Close()
-		return old, nil
+		return old
 	}
-	if s.dirs == nil || len(s.dirs) >= maxCachedDirs {
-		// An os.Root counts the operations in flight, so closing one that
-		// another Put still uses is safe: its next call fails with
-		// ErrClosed and that Put resolves the directory again.
-		for _, old := range s.dirs {
-			old.Close()
-		}
+	if s.dirs == nil {
 		s.dirs = map[string]*os.Root{}
 	}
+	if len(s.dirs) >= maxCachedDirs {
+		// One entry makes room. An os.Root counts the operations in
+		// flight, so closing one that another call still uses is safe:
+		// its next operation fails with ErrClosed and that call resolves
+		// the directory again.
+		for k, old := range s.dirs {
+			old.Close()
+			delete(s.dirs, k)
+			break
+		}
+	}
 	s.dirs[dir] = r
-	return r, nil
+	return r
+}
+
+// inDir runs fn on the handle of key's directory and key's last segment,
+// for a valid key; a missing directory gives an error isNotFound accepts.
+// A handle that another call closed meanwhile (to make room in the cache),
+// or a cached one whose directory was removed, is replaced and fn runs
+// again; after a few attempts fn runs on the root and the whole key.
+func (s *Store) inDir(key string, fn func(d *os.Root, name string) error) error {
+	dir, base := path.Split(key)
+	dir = path.Clean(dir)
+	for attempt := 0; attempt < 3; attempt++ {
+		d, cached, err := s.existingDir(dir)
+		if err != nil {
+			return err
+		}
+		err = fn(d, base)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, os.ErrClosed):
+		case cached && isStale(err):
+			s.forgetDir(dir, d)
+		default:
+			return err
+		}
+	}
+	return fn(s.root, key)
 }
 
 // forgetDir drops the cached handle r on dir after an operation through it
@@ -411,7 +474,11 @@ func (s *Store) lstat(key string) (fs.FileInfo, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	fi, err := s.root.Lstat(key)
+	var fi fs.FileInfo
+	err := s.inDir(key, func(d *os.Root, base string) (err error) {
+		fi, err = d.Lstat(base)
+		return err
+	})
 	if isNotFound(err) || err == nil && !fi.Mode().IsRegular() {
 		return nil, notFound(key)
 	}
@@ -427,26 +494,38 @@ func (s *Store) Open(ctx context.Context, key string) (ohi.Object, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := s.lstat(key); err != nil {
+	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	f, err := s.root.Open(key)
+	var obj *Object
+	err := s.inDir(key, func(d *os.Root, base string) error {
+		fi, err := d.Lstat(base)
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			return fs.ErrNotExist
+		}
+		f, err := d.Open(base)
+		if err != nil {
+			return err
+		}
+		// The name may have changed between the two calls: what was
+		// opened must still be a regular file.
+		if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			f.Close()
+			return cmp.Or(err, fs.ErrNotExist)
+		}
+		obj = &Object{File: f, size: fi.Size()}
+		return nil
+	})
 	if isNotFound(err) {
 		return nil, notFound(key)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("fileblob: open %q: %w", key, err)
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("fileblob: open %q: %w", key, err)
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, notFound(key)
-	}
-	return &Object{File: f, size: fi.Size()}, nil
+	return obj, nil
 }
 
 // Stat returns information about the object stored under key.

@@ -162,6 +162,93 @@ func TestPutBatched(t *testing.T) {
 	}
 }
 
+// TestDirCache checks reads through the store's cached directory handles:
+// a directory removed and created again behind the store's back, and more
+// directories than the cache holds, read in turns.
+func TestDirCache(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if err := s.Put(ctx, "x/y/k", strings.NewReader("one"), 3); err != nil {
+		t.Fatal(err)
+	}
+	if got := readKey(t, s, "x/y/k"); got != "one" {
+		t.Fatalf("x/y/k = %q", got)
+	}
+	// Replaced from outside: the cached handle leads to the removed
+	// directory.
+	if err := os.RemoveAll(filepath.Join(s.Dir(), "x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open(ctx, "x/y/k"); !errors.Is(err, ohi.ErrNotFound) {
+		t.Fatalf("Open of a removed key = %v", err)
+	}
+	if err := os.MkdirAll(filepath.Join(s.Dir(), "x", "y"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir(), "x", "y", "k"), []byte("two"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := readKey(t, s, "x/y/k"); got != "two" {
+		t.Fatalf("x/y/k after the directory was made again = %q", got)
+	}
+	if fi, err := s.Stat(ctx, "x/y/k"); err != nil || fi.Size != 3 {
+		t.Fatalf("Stat = %+v, %v", fi, err)
+	}
+	// Through Delete, which prunes the emptied directories, and Put.
+	if err := s.Delete(ctx, "x/y/k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "x/y/k", strings.NewReader("three"), 5); err != nil {
+		t.Fatal(err)
+	}
+	if got := readKey(t, s, "x/y/k"); got != "three" {
+		t.Fatalf("x/y/k after Delete and Put = %q", got)
+	}
+	// Four times as many directories as the cache holds, written and read
+	// in turns by concurrent readers.
+	const dirs = 256
+	for i := range dirs {
+		if err := s.Put(ctx, fmt.Sprintf("d%d/e/k", i), strings.NewReader(fmt.Sprint(i)), -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range dirs {
+				k := fmt.Sprintf("d%d/e/k", (i*7+g)%dirs)
+				o, err := s.Open(ctx, k)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, err := io.ReadAll(o)
+				o.Close()
+				if want := fmt.Sprint((i*7 + g) % dirs); err != nil || string(b) != want {
+					t.Errorf("%s = %q, %v; want %q", k, b, err, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// readKey returns the object under key as a string.
+func readKey(t *testing.T, s *fileblob.Store, key string) string {
+	t.Helper()
+	o, err := s.Open(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", key, err)
+	}
+	defer o.Close()
+	b, err := io.ReadAll(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestPutLeavesNoTempFiles(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
