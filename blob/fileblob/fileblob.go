@@ -316,7 +316,8 @@ func (s *Store) SyncBatch(ctx context.Context, prefix string) error {
 	return nil
 }
 
-func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, syncDir bool) error {
+// put is Put, and PutBatched when syncParent is false.
+func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, syncParent bool) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -356,7 +357,7 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, sy
 		}
 	}
 	committed = true
-	if !syncDir {
+	if !syncParent {
 		return nil
 	}
 	if err := s.syncDir(dir); err != nil {
@@ -449,9 +450,7 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 // or "."). It does not create it: a missing directory gives an error
 // isNotFound accepts.
 func (s *Store) syncDir(dir string) error {
-	s.mu.Lock()
-	r := s.dirs[dir]
-	s.mu.Unlock()
+	r := s.cachedDir(dir)
 	if dir == "." {
 		r = s.root
 	}

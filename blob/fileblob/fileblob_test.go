@@ -103,14 +103,8 @@ func TestPutBodies(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 			continue
 		}
-		o, err := s.Open(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := io.ReadAll(o)
-		o.Close()
-		if err != nil || !bytes.Equal(got, c.want) {
-			t.Errorf("%s: stored %d bytes (err %v), want %d", c.name, len(got), err, len(c.want))
+		if got := storetest.Read(t, s, key); !bytes.Equal(got, c.want) {
+			t.Errorf("%s: stored %d bytes, want %d", c.name, len(got), len(c.want))
 		}
 	}
 	canceled, cancel := context.WithCancel(ctx)
@@ -171,7 +165,7 @@ func TestDirCache(t *testing.T) {
 	if err := s.Put(ctx, "x/y/k", strings.NewReader("one"), 3); err != nil {
 		t.Fatal(err)
 	}
-	if got := readKey(t, s, "x/y/k"); got != "one" {
+	if got := string(storetest.Read(t, s, "x/y/k")); got != "one" {
 		t.Fatalf("x/y/k = %q", got)
 	}
 	// Replaced from outside: the cached handle leads to the removed
@@ -188,7 +182,7 @@ func TestDirCache(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(s.Dir(), "x", "y", "k"), []byte("two"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if got := readKey(t, s, "x/y/k"); got != "two" {
+	if got := string(storetest.Read(t, s, "x/y/k")); got != "two" {
 		t.Fatalf("x/y/k after the directory was made again = %q", got)
 	}
 	if fi, err := s.Stat(ctx, "x/y/k"); err != nil || fi.Size != 3 {
@@ -201,7 +195,7 @@ func TestDirCache(t *testing.T) {
 	if err := s.Put(ctx, "x/y/k", strings.NewReader("three"), 5); err != nil {
 		t.Fatal(err)
 	}
-	if got := readKey(t, s, "x/y/k"); got != "three" {
+	if got := string(storetest.Read(t, s, "x/y/k")); got != "three" {
 		t.Fatalf("x/y/k after Delete and Put = %q", got)
 	}
 	// Four times as many directories as the cache holds, written and read
@@ -232,21 +226,6 @@ func TestDirCache(t *testing.T) {
 		})
 	}
 	wg.Wait()
-}
-
-// readKey returns the object under key as a string.
-func readKey(t *testing.T, s *fileblob.Store, key string) string {
-	t.Helper()
-	o, err := s.Open(context.Background(), key)
-	if err != nil {
-		t.Fatalf("Open(%q): %v", key, err)
-	}
-	defer o.Close()
-	b, err := io.ReadAll(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func TestPutLeavesNoTempFiles(t *testing.T) {

@@ -56,8 +56,9 @@ func put(t *testing.T, s ohi.BlobStore, key string, data []byte) {
 	}
 }
 
-// read returns the object under key and checks that Size agrees with it.
-func read(t *testing.T, s ohi.BlobStore, key string) []byte {
+// Read returns the object under key and checks that Size agrees with it;
+// it stops the test on any error.
+func Read(t *testing.T, s ohi.BlobStore, key string) []byte {
 	t.Helper()
 	o, err := s.Open(context.Background(), key)
 	if err != nil {
@@ -97,7 +98,7 @@ func keys(infos []ohi.ObjectInfo) []string {
 func testPutOpen(t *testing.T, s ohi.BlobStore) {
 	data := []byte("hello, DICOM")
 	put(t, s, "study/series/instance.dcm", data)
-	if got := read(t, s, "study/series/instance.dcm"); !bytes.Equal(got, data) {
+	if got := Read(t, s, "study/series/instance.dcm"); !bytes.Equal(got, data) {
 		t.Fatalf("read %q, want %q", got, data)
 	}
 }
@@ -108,7 +109,7 @@ func testZeroLength(t *testing.T, s ohi.BlobStore) {
 		t.Fatalf("Put unknown size: %v", err)
 	}
 	for _, k := range []string{"empty", "empty-unknown"} {
-		if got := read(t, s, k); len(got) != 0 {
+		if got := Read(t, s, k); len(got) != 0 {
 			t.Errorf("%s: read %d bytes", k, len(got))
 		}
 		oi, err := s.Stat(context.Background(), k)
@@ -128,7 +129,7 @@ func testUnknownSize(t *testing.T, s ohi.BlobStore) {
 	if err := s.Put(context.Background(), "unknown", onlyReader{bytes.NewReader(data)}, -1); err != nil {
 		t.Fatal(err)
 	}
-	if got := read(t, s, "unknown"); !bytes.Equal(got, data) {
+	if got := Read(t, s, "unknown"); !bytes.Equal(got, data) {
 		t.Fatalf("read %d bytes, want %d", len(got), len(data))
 	}
 }
@@ -136,7 +137,7 @@ func testUnknownSize(t *testing.T, s ohi.BlobStore) {
 func testOverwrite(t *testing.T, s ohi.BlobStore) {
 	put(t, s, "k", []byte("first"))
 	put(t, s, "k", []byte("the second version"))
-	if got := string(read(t, s, "k")); got != "the second version" {
+	if got := string(Read(t, s, "k")); got != "the second version" {
 		t.Fatalf("read %q", got)
 	}
 	oi, err := s.Stat(context.Background(), "k")
@@ -192,7 +193,7 @@ func testNotFound(t *testing.T, s ohi.BlobStore) {
 			t.Errorf("Delete(%q) of a missing key: %v", k, err)
 		}
 	}
-	if got := string(read(t, s, "a/b")); got != "x" {
+	if got := string(Read(t, s, "a/b")); got != "x" {
 		t.Fatalf("a/b damaged: %q", got)
 	}
 }
@@ -218,7 +219,7 @@ func testDelete(t *testing.T, s ohi.BlobStore) {
 	}
 	// The same keys can be written again after their directories went away.
 	put(t, s, "x/y/z", []byte("3"))
-	if got := string(read(t, s, "x/y/z")); got != "3" {
+	if got := string(Read(t, s, "x/y/z")); got != "3" {
 		t.Fatalf("read %q", got)
 	}
 }
@@ -327,7 +328,7 @@ func testCanceledPut(t *testing.T, s ohi.BlobStore) {
 	if err := s.Put(context.Background(), "k", &failingReader{n: 1000}, -1); err == nil {
 		t.Error("Put from a failing reader succeeded")
 	}
-	if got := string(read(t, s, "k")); got != "original" {
+	if got := string(Read(t, s, "k")); got != "original" {
 		t.Fatalf("failed Puts changed the object to %q", got)
 	}
 	if got := keys(list(t, s, "")); !slices.Equal(got, []string{"k"}) {
@@ -398,7 +399,7 @@ func testConcurrentPut(t *testing.T, s ohi.BlobStore) {
 	if err := <-readErr; err != nil {
 		t.Errorf("concurrent reader: %v", err)
 	}
-	if err := check(read(t, s, "same")); err != nil {
+	if err := check(Read(t, s, "same")); err != nil {
 		t.Fatal(err)
 	}
 	if got := keys(list(t, s, "")); !slices.Equal(got, []string{"same"}) {
@@ -482,7 +483,7 @@ func FileSystemKeys(t *testing.T, newStore func(t *testing.T) ohi.BlobStore) {
 	valid := []string{"..a", "a..", ".hidden", "a b", "ü/ñ", "x.ohi-tmp-", "-", "a:b"}
 	for _, k := range valid {
 		put(t, s, k, []byte(k))
-		if got := string(read(t, s, k)); got != k {
+		if got := string(Read(t, s, k)); got != k {
 			t.Errorf("read(%q) = %q", k, got)
 		}
 	}
