@@ -3,10 +3,8 @@ package app_test
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -141,40 +139,7 @@ func TestImportJPEG2000Store(t *testing.T) {
 			t.Fatalf("image set of study %d: %+v, %v", i, res, err)
 		}
 		setID := *res.ImageSetsMetadataSummaries[0].ImageSetId
-		md, err := c.GetImageSetMetadata(ctx, &mi.GetImageSetMetadataInput{DatastoreId: &dsID, ImageSetId: &setID})
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := io.ReadAll(md.ImageSetMetadataBlob)
-		md.ImageSetMetadataBlob.Close()
-		if len(raw) > 2 && raw[0] == 0x1f && raw[1] == 0x8b {
-			zr, err := gzip.NewReader(bytes.NewReader(raw))
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw, _ = io.ReadAll(zr)
-		}
-		var doc struct {
-			Study struct {
-				Series map[string]struct {
-					Instances map[string]struct {
-						StoredTransferSyntaxUID string
-						ImageFrames             []struct {
-							ID                                        string
-							FrameSizeInBytes                          int
-							MinPixelValue, MaxPixelValue              *int64
-							PixelDataChecksumFromBaseToFullResolution []struct {
-								Width, Height int
-								Checksum      uint32
-							}
-						}
-					}
-				}
-			}
-		}
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			t.Fatalf("metadata is not JSON: %v", err)
-		}
+		doc := imageSetMetadata(t, c, dsID, setID, nil)
 		rows, cols := s.cfg.Rows, s.cfg.Cols
 		levels := 1 // resolution levels down to at most 64 pixels
 		for n := max(rows, cols); n > 64; n = (n + 1) / 2 {
