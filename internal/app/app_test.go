@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -483,7 +482,7 @@ func TestImportSearchAndRead(t *testing.T) {
 		!*is.IsPrimary || !strings.HasSuffix(*is.ImageSetArn, "/imageset/"+setID) {
 		t.Fatalf("GetImageSet = %+v, %v", is, err)
 	}
-	doc := imageSetMetadata(t, c, dsID, setID, aws.String("1"))
+	doc := imageSetMetadata(t, c, dsID, setID, "1")
 	if doc.SchemaVersion != "1.1" || doc.DatastoreID != dsID || doc.ImageSetID != setID || len(doc.Study.Series) != 1 {
 		t.Fatalf("metadata header %+v", doc)
 	}
@@ -740,53 +739,4 @@ func TestJPEG2000StorageFormat(t *testing.T) {
 	if !strings.Contains(err.Error(), "losslessStorageFormat") {
 		t.Fatalf("message does not name the field: %v", err)
 	}
-}
-
-// metadataDoc is the part of an image set metadata document the tests read.
-type metadataDoc struct {
-	SchemaVersion, DatastoreID, ImageSetID string
-	Patient                                struct{ DICOM map[string]any }
-	Study                                  struct {
-		DICOM  map[string]any
-		Series map[string]struct {
-			DICOM     map[string]any
-			Instances map[string]struct {
-				DICOM                   map[string]any
-				StoredTransferSyntaxUID string
-				ImageFrames             []struct {
-					ID                                        string
-					FrameSizeInBytes                          int
-					MinPixelValue, MaxPixelValue              *int64
-					PixelDataChecksumFromBaseToFullResolution []struct {
-						Width, Height int
-						Checksum      uint32
-					}
-				}
-			}
-		}
-	}
-}
-
-// imageSetMetadata returns the metadata document of an image set (version
-// nil: the latest), gunzipped if the transport did not.
-func imageSetMetadata(t *testing.T, c *mi.Client, dsID, setID string, version *string) metadataDoc {
-	t.Helper()
-	md, err := c.GetImageSetMetadata(context.Background(), &mi.GetImageSetMetadataInput{DatastoreId: &dsID, ImageSetId: &setID, VersionId: version})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(md.ImageSetMetadataBlob)
-	md.ImageSetMetadataBlob.Close()
-	if len(raw) > 2 && raw[0] == 0x1f && raw[1] == 0x8b { // not decompressed by the transport
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ = io.ReadAll(zr)
-	}
-	var doc metadataDoc
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatalf("metadata is not JSON: %v", err)
-	}
-	return doc
 }

@@ -28,9 +28,18 @@ type doc struct {
 		Series map[string]struct {
 			DICOM     map[string]any
 			Instances map[string]struct {
-				DICOM       map[string]any
-				DICOMVRs    map[string]string
-				ImageFrames []struct{ ID string }
+				DICOM                   map[string]any
+				DICOMVRs                map[string]string
+				StoredTransferSyntaxUID string
+				ImageFrames             []struct {
+					ID                                        string
+					FrameSizeInBytes                          int
+					MinPixelValue, MaxPixelValue              *int64
+					PixelDataChecksumFromBaseToFullResolution []struct {
+						Width, Height int
+						Checksum      uint32
+					}
+				}
 			}
 		}
 	}
@@ -49,26 +58,33 @@ func (d *doc) series() (string, []string) {
 
 func (ts *testServer) metadata(ds, is, version string) *doc {
 	ts.t.Helper()
+	return imageSetMetadata(ts.t, ts.client, ds, is, version)
+}
+
+// imageSetMetadata returns the metadata document of an image set (version
+// "": the latest), gunzipped if the transport did not.
+func imageSetMetadata(t *testing.T, c *mi.Client, ds, is, version string) *doc {
+	t.Helper()
 	in := &mi.GetImageSetMetadataInput{DatastoreId: &ds, ImageSetId: &is}
 	if version != "" {
 		in.VersionId = &version
 	}
-	out, err := ts.client.GetImageSetMetadata(context.Background(), in)
+	out, err := c.GetImageSetMetadata(context.Background(), in)
 	if err != nil {
-		ts.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer out.ImageSetMetadataBlob.Close()
 	raw, _ := io.ReadAll(out.ImageSetMetadataBlob)
-	if len(raw) > 2 && raw[0] == 0x1f && raw[1] == 0x8b {
+	if len(raw) > 2 && raw[0] == 0x1f && raw[1] == 0x8b { // not decompressed by the transport
 		zr, err := gzip.NewReader(bytes.NewReader(raw))
 		if err != nil {
-			ts.t.Fatal(err)
+			t.Fatal(err)
 		}
 		raw, _ = io.ReadAll(zr)
 	}
 	var d doc
 	if err := json.Unmarshal(raw, &d); err != nil {
-		ts.t.Fatal(err)
+		t.Fatalf("metadata is not JSON: %v", err)
 	}
 	return &d
 }

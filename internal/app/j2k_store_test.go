@@ -139,7 +139,7 @@ func TestImportJPEG2000Store(t *testing.T) {
 			t.Fatalf("image set of study %d: %+v, %v", i, res, err)
 		}
 		setID := *res.ImageSetsMetadataSummaries[0].ImageSetId
-		doc := imageSetMetadata(t, c, dsID, setID, nil)
+		doc := imageSetMetadata(t, c, dsID, setID, "")
 		rows, cols := s.cfg.Rows, s.cfg.Cols
 		levels := 1 // resolution levels down to at most 64 pixels
 		for n := max(rows, cols); n > 64; n = (n + 1) / 2 {
