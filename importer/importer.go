@@ -83,7 +83,7 @@ type Importer struct {
 	Decode func(ctx context.Context, frame []byte, ts string, img codec.Image) (*codec.Pixels, error)
 
 	slotsOnce sync.Once
-	slots     chan struct{}
+	slots     *slots
 	formats   sync.Map // data store id -> codec.Format (immutable once created)
 }
 
@@ -582,15 +582,12 @@ func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dic
 	slots := im.codecSlots()
 	g, gctx := errgroup.WithContext(ctx)
 	for i, fr := range inst.Frames {
-		select {
-		case slots <- struct{}{}:
-		case <-gctx.Done():
-		}
-		if gctx.Err() != nil {
-			break
+		release, err := slots.acquire(gctx)
+		if err != nil {
+			break // a frame failed or ctx ended; nothing was taken
 		}
 		g.Go(func() error {
-			defer func() { <-slots }()
+			defer release()
 			var err error
 			frames[i], tss[i], pis[i], err = im.transcodeFrame(gctx, job, inst, i, fr, img, format)
 			return err
@@ -618,13 +615,13 @@ func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dic
 
 // codecSlots bounds the frames being transcoded at once across the whole
 // importer (default: the number of workers).
-func (im *Importer) codecSlots() chan struct{} {
+func (im *Importer) codecSlots() *slots {
 	im.slotsOnce.Do(func() {
 		n := im.Workers
 		if n <= 0 {
 			n = runtime.NumCPU()
 		}
-		im.slots = make(chan struct{}, n)
+		im.slots = newSlots(n)
 	})
 	return im.slots
 }
