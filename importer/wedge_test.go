@@ -67,8 +67,15 @@ func runJob(t *testing.T, env *testEnv, im *importer.Importer, prefix string, li
 	job := newJob(t, env, prefix)
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	if err := im.Run(ctx, job); err != nil {
-		t.Fatalf("import of %s did not complete within %s: %v", prefix, limit, err)
+	done := make(chan error, 1)
+	go func() { done <- im.Run(ctx, job) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("import of %s did not complete within %s: %v", prefix, limit, err)
+		}
+	case <-time.After(limit + 5*time.Second):
+		t.Fatalf("import of %s did not complete within %s, and did not stop when told to", prefix, limit)
 	}
 	if job.Status != ohi.JobCompleted {
 		t.Fatalf("job %s: %s", job.Status, job.Message)
