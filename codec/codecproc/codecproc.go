@@ -42,11 +42,17 @@ type response struct {
 // environment sets it aborts on any frame containing its value.
 const AbortEnv = "OHI_CODEC_WORKER_ABORT_ON"
 
+// HangEnv names a fault-injection variable for tests: a worker whose
+// environment sets it never answers a frame containing its value, as a
+// decoder caught in an endless loop would.
+const HangEnv = "OHI_CODEC_WORKER_HANG_ON"
+
 // Serve is the worker loop: it decodes requests from r and writes answers
 // to w until r ends.
 func Serve(r io.Reader, w io.Writer) error {
 	dec, enc := gob.NewDecoder(r), gob.NewEncoder(w)
 	abortOn := []byte(os.Getenv(AbortEnv))
+	hangOn := []byte(os.Getenv(HangEnv))
 	for {
 		var req request
 		if err := dec.Decode(&req); err != nil {
@@ -57,6 +63,9 @@ func Serve(r io.Reader, w io.Writer) error {
 		}
 		if len(abortOn) > 0 && bytes.Contains(req.Frame, abortOn) {
 			os.Exit(134) // as an assertion failure would
+		}
+		for len(hangOn) > 0 && bytes.Contains(req.Frame, hangOn) {
+			time.Sleep(time.Hour)
 		}
 		var res response
 		px, err := codec.Decode(req.Frame, req.TS, req.Img)
