@@ -13,7 +13,9 @@
 //
 //   - Native (implicit and explicit little endian, deflated, which package
 //     dicom inflates, encapsulated uncompressed, and explicit big endian,
-//     which is byte-swapped): BitsAllocated 1, 8, 16 and 32, signed or not.
+//     whose 16 and 32-bit samples are byte-swapped here and whose 1 and
+//     8-bit OW words package dicom's Frame.Reader swaps back):
+//     BitsAllocated 1, 8, 16 and 32, signed or not.
 //     1-bit frames are unpacked LSB first from Image.BitOffset to one byte
 //     (0 or 1) per pixel. Planar configuration 1 is interleaved. Native
 //     YBR_FULL_422 is expanded to YBR_FULL, the pixels of each pair sharing
