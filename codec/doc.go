@@ -21,8 +21,11 @@
 //     YBR_FULL_422 is expanded to YBR_FULL, the pixels of each pair sharing
 //     the pair's chroma (Pixels.Photometric says so).
 //   - RLE Lossless: pure Go (PS3.5 Annex G), 8, 16 and 32-bit samples.
-//   - JPEG (.50, .51 12-bit, lossless .57 and .70) and JPEG 2000 (.90 to
-//     .93): GDCM 3.0 through a C++ shim (gdcm_shim.cpp).
+//   - JPEG (.50, .51 12-bit, lossless .57 and .70): GDCM 3.0 through a C++
+//     shim (gdcm_shim.cpp).
+//   - JPEG 2000 (.90 to .93): GDCM, and OpenJPEG 2.5 (opj_shim.c) when GDCM
+//     fails. YBR_RCT and YBR_ICT frames whose codestream has the colour
+//     transform decode to RGB (Pixels.Photometric).
 //   - JPEG-LS (.80, .81): CharLS 2.4 through its C API (jls_shim.c), and
 //     GDCM when CharLS fails. CharLS decodes at the codestream's own
 //     precision, which writers may set below BitsAllocated (8 bits in a

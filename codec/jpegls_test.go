@@ -305,3 +305,72 @@ func TestFirstDecoded(t *testing.T) {
 		}
 	}
 }
+
+// TestJ2KDecodersAgree decodes every JPEG 2000 frame of the corpora with
+// both of Decode's JPEG 2000 decoders, GDCM and OpenJPEG called directly
+// (the fallback), and checks that they give the same pixels wherever both
+// decode, and that OpenJPEG decodes every lossless frame.
+func TestJ2KDecodersAgree(t *testing.T) {
+	var both, bothLossless int
+	walkCorpus(t, func(rel string, in *dicom.Instance, i int, frame []byte) {
+		ts := in.TransferSyntaxUID
+		if ts != tsJ2KLossless && ts != tsJ2K && ts != tsJ2KMCLossless && ts != tsJ2KMC {
+			return
+		}
+		img := imageOf(in, in.Frames[i])
+		gd, gerr := decodeLegacy(frame, ts, img, checkJ2K)
+		cs := frame
+		if len(cs) >= 12 && string(cs[4:8]) == "jP  " {
+			var err error
+			if cs, err = jp2Codestream(cs); err != nil {
+				t.Fatalf("%s frame %d: %v", rel, i, err)
+			}
+		}
+		op, oerr := decodeOpenJPEGFrame(cs, img)
+		if oerr != nil && lossless[ts] {
+			t.Errorf("%s frame %d: OpenJPEG: %v (GDCM: %v)", rel, i, oerr, gerr)
+		}
+		if gerr != nil || oerr != nil {
+			t.Logf("%s frame %d: GDCM: %v; OpenJPEG: %v", rel, i, gerr, oerr)
+			return
+		}
+		both++
+		if lossless[ts] {
+			bothLossless++
+		}
+		if !bytes.Equal(gd.Data, op.Data) || gd.Signed != op.Signed || gd.BytesPerSample != op.BytesPerSample {
+			t.Errorf("%s frame %d: GDCM and OpenJPEG differ (byte %d, signed %v/%v)", rel, i, firstDiff(gd.Data, op.Data), gd.Signed, op.Signed)
+		}
+	})
+	if both == 0 {
+		t.Fatal("no JPEG 2000 frame decoded by both")
+	}
+	t.Logf("%d frames decoded by both decoders (%d lossless)", both, bothLossless)
+}
+
+// TestJ2KColourTransform decodes a YBR_RCT JPEG 2000 frame whose codestream
+// has the reversible colour transform: the decoders undo it, so the pixels
+// are RGB (the image is red, green and blue text on grey) and Decode must
+// say so.
+func TestJ2KColourTransform(t *testing.T) {
+	in, frames := readFrames(t, needCorpus(t, "pydicom/GDCMJ2K_TextGBR.dcm"))
+	if in.PhotometricInterpretation != "YBR_RCT" {
+		t.Fatalf("PhotometricInterpretation %q", in.PhotometricInterpretation)
+	}
+	p, err := Decode(frames[0], in.TransferSyntaxUID, imageOf(in, in.Frames[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Photometric != "RGB" {
+		t.Errorf("Photometric %q, want RGB", p.Photometric)
+	}
+	count := map[[3]byte]int{}
+	for i := 0; i+2 < len(p.Data); i += 3 {
+		count[[3]byte{p.Data[i], p.Data[i+1], p.Data[i+2]}]++
+	}
+	for _, c := range [][3]byte{{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {128, 128, 128}} {
+		if count[c] < 1000 {
+			t.Errorf("colour %v on %d pixels: not the RGB image", c, count[c])
+		}
+	}
+}
