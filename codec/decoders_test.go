@@ -374,3 +374,49 @@ func TestJ2KColourTransform(t *testing.T) {
 		}
 	}
 }
+
+// TestJ2KFallback decodes JPEG 2000 Lossless frames of 32-bit samples,
+// which GDCM's wrapper refuses: Decode must fall back to OpenJPEG and give
+// the samples back; a damaged codestream must fail naming both decoders.
+func TestJ2KFallback(t *testing.T) {
+	const w, h = 33, 17
+	for _, signed := range []bool{false, true} {
+		p := &Pixels{Width: w, Height: h, Components: 1, BitsStored: 32, Signed: signed, BytesPerSample: 4, Data: make([]byte, 4*w*h)}
+		for i := 0; i < w*h; i++ {
+			v := int64(i*7919%(1<<21)) - int64(1<<20)*int64(boolInt(signed))
+			putSample(p.Data[4*i:], 4, v)
+		}
+		cs, err := EncodeJ2K(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr := 0
+		if signed {
+			pr = 1
+		}
+		img := Image{Rows: h, Columns: w, SamplesPerPixel: 1, BitsAllocated: 32, BitsStored: 32, PixelRepresentation: pr, Photometric: "MONOCHROME2"}
+		if _, err := decodeLegacy(cs, tsJ2KLossless, img, checkJ2K); err == nil {
+			t.Fatal("GDCM decoded a 32-bit frame: the fallback is not exercised")
+		}
+		got, err := Decode(cs, tsJ2KLossless, img)
+		if err != nil {
+			t.Fatalf("signed %v: %v", signed, err)
+		}
+		if !bytes.Equal(got.Data, p.Data) || got.BytesPerSample != 4 || got.Signed != signed {
+			t.Fatalf("signed %v: decoded pixels differ at byte %d", signed, firstDiff(got.Data, p.Data))
+		}
+		bad := bytes.Clone(cs[:len(cs)/2])
+		_, err = Decode(bad, tsJ2KLossless, img)
+		var ce *Error
+		if !errors.As(err, &ce) || !strings.Contains(ce.Reason, "GDCM: ") || !strings.Contains(ce.Reason, "; OpenJPEG: ") {
+			t.Fatalf("truncated codestream: %v", err)
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
