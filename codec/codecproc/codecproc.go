@@ -1,5 +1,5 @@
 // Package codecproc decodes untrusted compressed frames in child processes.
-// The C and C++ decoders (GDCM, OpenJPH) are built with assertions and can
+// The C and C++ decoders (CharLS, GDCM, OpenJPEG, OpenJPH) are built with assertions and can
 // abort the whole process on a hostile codestream; run in a worker process,
 // such a crash costs one frame (the file fails with a clear reason) instead
 // of the server.
