@@ -138,6 +138,11 @@ def main():
             return s if s["imageSetState"] == state and s.get("imageSetWorkflowStatus") == status else None
         return poll(f"image set {image_set} {state}/{status}", done)
 
+    # AWS's example code lists data stores through the paginator and indexes
+    # datastoreSummaries of every page, first on a server with none.
+    empty = list(c.get_paginator("list_datastores").paginate())
+    check(empty and all(p["datastoreSummaries"] == [] for p in empty), f"ListDatastores on an empty server: {empty}")
+
     # Data store: create, wait until ACTIVE, list.
     created = c.create_datastore(datastoreName="boto3-e2e", tags={"suite": "boto3"})
     ds = created["datastoreId"]
@@ -153,6 +158,8 @@ def main():
     check(ds_props.get("datastoreArn", "").endswith(f":datastore/{ds}"), f"GetDatastore datastoreArn {ds_props.get('datastoreArn')}")
     listed = c.list_datastores(datastoreStatus="ACTIVE")["datastoreSummaries"]
     check(any(d["datastoreId"] == ds for d in listed), "ListDatastores does not list the new data store")
+    paged = [d["datastoreId"] for p in c.get_paginator("list_datastores").paginate() for d in p["datastoreSummaries"]]
+    check(paged == [ds], f"ListDatastores paginator {paged}")
     summary["datastoreId"] = ds
 
     # Import: start, wait until COMPLETED, list.
@@ -171,6 +178,8 @@ def main():
     check(job["outputS3Uri"] == f"{output_uri}{ds}-DicomImport-{job_id}/", f"GetDICOMImportJob outputS3Uri {job['outputS3Uri']}")
     jobs = c.list_dicom_import_jobs(datastoreId=ds, jobStatus="COMPLETED")["jobSummaries"]
     check(len(jobs) == 1 and jobs[0]["jobId"] == job_id, f"ListDICOMImportJobs {jobs}")
+    paged = [j["jobId"] for p in c.get_paginator("list_dicom_import_jobs").paginate(datastoreId=ds) for j in p["jobSummaries"]]
+    check(paged == [job_id], f"ListDICOMImportJobs paginator {paged}")
     summary["jobId"] = job_id
 
     # SearchImageSets: a patient filter sorted by createdAt, one item per page.
@@ -196,10 +205,26 @@ def main():
         "filters": [{"operator": "EQUAL", "values": [{"DICOMPatientId": "NOBODY-" + patient}]}]})
     check(none["imageSetsMetadataSummaries"] == [], "SearchImageSets found image sets of an unknown patient")
     summary["searchPages"] = pages
+    # The examples' other searches: BETWEEN on study date and time, and on
+    # createdAt with datetime values.
+    all_ids = sorted(s["imageSetId"] for s in sets)
+    for name, flt in {
+        "DICOMStudyDateAndTime": {"operator": "BETWEEN", "values": [
+            {"DICOMStudyDateAndTime": {"DICOMStudyDate": "19900101", "DICOMStudyTime": "000000"}},
+            {"DICOMStudyDateAndTime": {"DICOMStudyDate": "20991231", "DICOMStudyTime": "000000"}}]},
+        "createdAt": {"operator": "BETWEEN", "values": [
+            {"createdAt": datetime.datetime(1985, 4, 12, 23, 20, 50, tzinfo=datetime.timezone.utc)},
+            {"createdAt": datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=5)}]},
+    }.items():
+        found = sorted(s["imageSetId"] for p in c.get_paginator("search_image_sets").paginate(
+            datastoreId=ds, searchCriteria={"filters": [flt]}) for s in p["imageSetsMetadataSummaries"])
+        check(found == all_ids, f"SearchImageSets BETWEEN {name}: {found}, want {all_ids}")
     summary["imageSets"] = [{"imageSetId": s["imageSetId"], "seriesInstanceUID": s["DICOMTags"]["DICOMSeriesInstanceUID"]} for s in sets]
 
     # GetImageSet, GetImageSetMetadata and GetImageFrame of the first set.
     image_set = sets[0]["imageSetId"]
+    s = c.get_image_set(datastoreId=ds, imageSetId=image_set, versionId="1")
+    check(s["versionId"] == "1" and s["imageSetId"] == image_set, f"GetImageSet versionId 1: {s}")
     s = c.get_image_set(datastoreId=ds, imageSetId=image_set)
     check(s["datastoreId"] == ds and s["imageSetId"] == image_set and s["versionId"] == "1", f"GetImageSet {s}")
     check(s["imageSetState"] == "ACTIVE" and s.get("imageSetWorkflowStatus") == "CREATED", f"GetImageSet {s}")
@@ -216,7 +241,12 @@ def main():
         check(inst.get("ImageFrames"), f"instance {sop} has no ImageFrames")
         for f in inst["ImageFrames"]:
             check(ID32.match(f.get("ID", "")), f"instance {sop} frame ID {f.get('ID')}")
-            frames.append((sop, f["ID"]))
+            # The examples' pixel verification: the checksum of the widest
+            # level is the CRC-32 of the decoded frame; they index the
+            # minimum and maximum pixel values too.
+            full = max(f["PixelDataChecksumFromBaseToFullResolution"], key=lambda c: c["Width"])
+            check(f["MinPixelValue"] <= f["MaxPixelValue"], f"frame {f['ID']} pixel range")
+            frames.append((sop, f["ID"], full["Checksum"]))
     check(frames, f"metadata of {image_set} has no instances")
     fr = c.get_image_frame(datastoreId=ds, imageSetId=image_set, imageFrameInformation={"imageFrameId": frames[0][1]})
     check(fr.get("contentType") == "image/jph", f"GetImageFrame contentType {fr.get('contentType')}")
@@ -226,7 +256,7 @@ def main():
     summary["metadata"] = {"imageSetId": image_set, "seriesInstanceUID": series_uids[0],
                            "instances": len(series["Instances"]), "frames": len(frames)}
     summary["frame"] = {"imageSetId": image_set, "imageFrameId": frames[0][1], "sopInstanceUID": frames[0][0],
-                        "bytes": len(frame), "sha256": hashlib.sha256(frame).hexdigest()}
+                        "bytes": len(frame), "sha256": hashlib.sha256(frame).hexdigest(), "fullResolutionChecksum": frames[0][2]}
 
     # UpdateImageSetMetadata: the blob member is bytes of JSON.
     description = "BOTO3 UPDATED"
@@ -308,6 +338,10 @@ def main():
     c.untag_resource(resourceArn=set_arn, tagKeys=["a"])
     tags = c.list_tags_for_resource(resourceArn=set_arn)["tags"]
     check(tags == {"b": "2 two"}, f"tags after UntagResource {tags}")
+    c.tag_resource(resourceArn=ds_props["datastoreArn"], tags={"Deployment": "Development"})
+    tags = c.list_tags_for_resource(resourceArn=ds_props["datastoreArn"])["tags"]
+    check(tags == {"suite": "boto3", "Deployment": "Development"}, f"data store tags after TagResource {tags}")
+    c.untag_resource(resourceArn=ds_props["datastoreArn"], tagKeys=["Deployment"])
     tags = c.list_tags_for_resource(resourceArn=ds_props["datastoreArn"])["tags"]
     check(tags == {"suite": "boto3"}, f"data store tags {tags}")
     summary["tags"] = tags
