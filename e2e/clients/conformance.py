@@ -23,6 +23,7 @@ import os
 import re
 import sys
 import time
+import urllib.request
 import zlib
 
 import boto3
@@ -160,6 +161,11 @@ def main():
     check(any(d["datastoreId"] == ds for d in listed), "ListDatastores does not list the new data store")
     paged = [d["datastoreId"] for p in c.get_paginator("list_datastores").paginate() for d in p["datastoreSummaries"]]
     check(paged == [ds], f"ListDatastores paginator {paged}")
+    # A presigned URL from botocore (signed with the empty payload's hash).
+    presigned = c.generate_presigned_url("list_datastores", ExpiresIn=300)
+    with urllib.request.urlopen(presigned, timeout=30) as resp:
+        body = json.load(resp)
+    check([d["datastoreId"] for d in body["datastoreSummaries"]] == [ds], f"presigned ListDatastores {body}")
     summary["datastoreId"] = ds
 
     # Import: start, wait until COMPLETED, list.
@@ -212,13 +218,22 @@ def main():
         "DICOMStudyDateAndTime": {"operator": "BETWEEN", "values": [
             {"DICOMStudyDateAndTime": {"DICOMStudyDate": "19900101", "DICOMStudyTime": "000000"}},
             {"DICOMStudyDateAndTime": {"DICOMStudyDate": "20991231", "DICOMStudyTime": "000000"}}]},
+        # naive datetimes, as the examples write them
         "createdAt": {"operator": "BETWEEN", "values": [
-            {"createdAt": datetime.datetime(1985, 4, 12, 23, 20, 50, tzinfo=datetime.timezone.utc)},
-            {"createdAt": datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=5)}]},
+            {"createdAt": datetime.datetime(2021, 8, 4, 14, 49, 54, 429000)},
+            {"createdAt": datetime.datetime.now() + datetime.timedelta(days=1)}]},
     }.items():
         found = sorted(s["imageSetId"] for p in c.get_paginator("search_image_sets").paginate(
             datastoreId=ds, searchCriteria={"filters": [flt]}) for s in p["imageSetsMetadataSummaries"])
         check(found == all_ids, f"SearchImageSets BETWEEN {name}: {found}, want {all_ids}")
+    series0 = sets[0]["DICOMTags"]["DICOMSeriesInstanceUID"]
+    found = [s["imageSetId"] for p in c.get_paginator("search_image_sets").paginate(datastoreId=ds, searchCriteria={
+        "filters": [
+            {"values": [{"updatedAt": datetime.datetime(2021, 8, 4, 14, 49, 54, 429000)},
+                        {"updatedAt": datetime.datetime.now() + datetime.timedelta(days=1)}], "operator": "BETWEEN"},
+            {"values": [{"DICOMSeriesInstanceUID": series0}], "operator": "EQUAL"}],
+        "sort": {"sortOrder": "ASC", "sortField": "updatedAt"}}) for s in p["imageSetsMetadataSummaries"]]
+    check(found == [sets[0]["imageSetId"]], f"SearchImageSets BETWEEN updatedAt and EQUAL series: {found}")
     summary["imageSets"] = [{"imageSetId": s["imageSetId"], "seriesInstanceUID": s["DICOMTags"]["DICOMSeriesInstanceUID"]} for s in sets]
 
     # GetImageSet, GetImageSetMetadata and GetImageFrame of the first set.
@@ -314,7 +329,7 @@ def main():
 
     # CopyImageSet of one instance into a new image set, then DeleteImageSet.
     copiable = {"SchemaVersion": "1.1", "Study": {"Series": {series_uids[0]: {"Instances": {frames[0][0]: {}}}}}}
-    cp = c.copy_image_set(datastoreId=ds, sourceImageSetId=image_set, copyImageSetInformation={
+    cp = c.copy_image_set(datastoreId=ds, sourceImageSetId=image_set, force=False, copyImageSetInformation={
         "sourceImageSet": {"latestVersionId": "2", "DICOMCopies": {"copiableAttributes": json.dumps(copiable)}}})
     dest = cp["destinationImageSetProperties"].get("imageSetId", "")
     check(ID32.match(dest) and dest != image_set, f"CopyImageSet destination {dest}")
@@ -325,6 +340,18 @@ def main():
     copied = read_metadata(ds, dest)
     check(list(copied["Study"]["Series"].get(series_uids[0], {}).get("Instances", {})) == [frames[0][0]],
           "the copy does not hold exactly the copied instance")
+    # The examples' updates of the copy: a Patient-level attribute given as a
+    # JSON string, force false; then the removal of an attribute by key and
+    # value.
+    u = c.update_image_set_metadata(datastoreId=ds, imageSetId=dest, latestVersionId="1", force=False, updateImageSetMetadataUpdates={
+        "DICOMUpdates": {"updatableAttributes": '{"SchemaVersion":1.1,"Patient":{"DICOM":{"PatientName":"Garcia^Gloria"}}}'}})
+    check(u["latestVersionId"] == "2", f"UpdateImageSetMetadata of the copy {u}")
+    wait_set(ds, dest, "ACTIVE", "UPDATED")
+    check(read_metadata(ds, dest)["Patient"]["DICOM"].get("PatientName") == "Garcia^Gloria", "the copy's PatientName was not updated")
+    u = c.update_image_set_metadata(datastoreId=ds, imageSetId=dest, latestVersionId="2", force=False, updateImageSetMetadataUpdates={
+        "DICOMUpdates": {"removableAttributes": json.dumps({"SchemaVersion": 1.1, "Study": {"DICOM": {"StudyDescription": description}}})}})
+    wait_set(ds, dest, "ACTIVE", "UPDATED")
+    check("StudyDescription" not in read_metadata(ds, dest)["Study"]["DICOM"], "the copy's StudyDescription was not removed")
     d = c.delete_image_set(datastoreId=ds, imageSetId=dest)
     check(d["imageSetState"] == "LOCKED" and d["imageSetWorkflowStatus"] == "DELETING", f"DeleteImageSet {d}")
     wait_set(ds, dest, "DELETED", "DELETED")
