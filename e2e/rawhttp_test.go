@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/openhealthimaging/ohi/codec"
 	"github.com/openhealthimaging/ohi/synth"
 )
 
@@ -100,7 +102,7 @@ func (c *rawClient) json(method, path string, body any, presign bool, v any) {
 func TestRawSignedRequests(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	writeStudy(t, filepath.Join(dir, "buckets", "dicom-in", "raw"), synth.Config{Series: 2, Instances: 1, Rows: 16, Cols: 16, Seed: 53})
+	writeStudy(t, filepath.Join(dir, "buckets", "dicom-in", "raw"), synth.Config{Series: 2, Instances: 1, Rows: 160, Cols: 128, Seed: 53})
 	srv := startServer(t, serverOpts{DataDir: dir, Args: authArgs})
 	c := newClient(srv.Endpoint, testAK, testSecret)
 	raw := &rawClient{t: t, endpoint: srv.Endpoint, signer: v4.NewSigner(),
@@ -179,14 +181,32 @@ func TestRawSignedRequests(t *testing.T) {
 	if err != nil {
 		t.Fatalf("metadata: %v", err)
 	}
-	var doc metadataDoc
+	var doc struct {
+		Study struct {
+			Series map[string]struct {
+				Instances map[string]struct {
+					ImageFrames []struct {
+						ID                                        string
+						PixelDataChecksumFromBaseToFullResolution []struct {
+							Width, Height int
+							Checksum      uint32
+						}
+					}
+				}
+			}
+		}
+	}
 	if err := json.Unmarshal(plain, &doc); err != nil {
 		t.Fatal(err)
 	}
 	var frameID string
+	var sums []struct {
+		Width, Height int
+		Checksum      uint32
+	}
 	for _, s := range doc.Study.Series {
 		for _, inst := range s.Instances {
-			frameID = inst.ImageFrames[0].ID
+			frameID, sums = inst.ImageFrames[0].ID, inst.ImageFrames[0].PixelDataChecksumFromBaseToFullResolution
 		}
 	}
 	status, hdr, frame := raw.do("POST", "/datastore/"+ds+"/imageSet/"+is+"/getImageFrame?imageFrameId="+frameID,
@@ -194,6 +214,7 @@ func TestRawSignedRequests(t *testing.T) {
 	if status != http.StatusOK || hdr.Get("Content-Type") != "image/jph" || !bytes.Equal(frame, getFrame(t, c, ds, is, frameID)) {
 		t.Errorf("GetImageFrame ?imageFrameId=: HTTP %d, %s, %d bytes", status, hdr.Get("Content-Type"), len(frame))
 	}
+	checkTLMLevels(t, frame, sums)
 
 	// Tags: POST, presigned GET, DELETE with repeated tagKeys and a {} body.
 	arn := "/tags/" + url.PathEscape(set.ImageSetArn)
@@ -210,5 +231,70 @@ func TestRawSignedRequests(t *testing.T) {
 	}
 	if !strings.HasSuffix(set.ImageSetArn, "/imageset/"+is) {
 		t.Errorf("imageSetArn %s", set.ImageSetArn)
+	}
+}
+
+// checkTLMLevels cuts frame the way AWS's tile-level-marker proxy sample
+// does, at the tile-part lengths its TLM marker segment lists (one
+// tile-part per resolution level), and requires the first k tile-parts to
+// decode to resolution level k, whose CRC-32 is the metadata's k-th
+// checksum (PixelDataChecksumFromBaseToFullResolution).
+func checkTLMLevels(t *testing.T, frame []byte, sums []struct {
+	Width, Height int
+	Checksum      uint32
+}) {
+	t.Helper()
+	if len(frame) < 4 || frame[0] != 0xFF || frame[1] != 0x4F {
+		t.Fatalf("frame does not start with SOC")
+	}
+	var lengths []int
+	pos := 2
+	for {
+		if pos+4 > len(frame) || frame[pos] != 0xFF {
+			t.Fatalf("main header is malformed at byte %d", pos)
+		}
+		marker := frame[pos+1]
+		if marker == 0x90 { // SOT: the main header ends
+			break
+		}
+		seg := int(frame[pos+2])<<8 | int(frame[pos+3])
+		if seg < 2 || pos+2+seg > len(frame) {
+			t.Fatalf("marker FF%02X has length %d", marker, seg)
+		}
+		if marker == 0x55 { // TLM: Ztlm, Stlm, then (Ttlm, Ptlm) pairs
+			body := frame[pos+4 : pos+2+seg]
+			st, sp := int(body[1]>>4&3), 2+2*int(body[1]>>6&1)
+			for e := 2; e+st+sp <= len(body); e += st + sp {
+				n := 0
+				for _, b := range body[e+st : e+st+sp] {
+					n = n<<8 | int(b)
+				}
+				lengths = append(lengths, n)
+			}
+		}
+		pos += 2 + seg
+	}
+	if len(lengths) < 2 || len(lengths) != len(sums) {
+		t.Fatalf("TLM lists %d tile-parts, the metadata %d resolution levels; want one tile-part per level, at least 2", len(lengths), len(sums))
+	}
+	end := pos
+	for k, n := range lengths {
+		end += n
+		if end > len(frame) {
+			t.Fatalf("tile-part %d ends at byte %d of a %d byte frame", k, end, len(frame))
+		}
+		cut := append(append([]byte(nil), frame[:end]...), 0xFF, 0xD9)
+		px, err := codec.DecodeHTJ2K(cut, len(lengths)-1-k)
+		if err != nil {
+			t.Fatalf("the first %d tile-parts: %v", k+1, err)
+		}
+		if px.Width != sums[k].Width || px.Height != sums[k].Height || crc32.ChecksumIEEE(px.Data) != sums[k].Checksum {
+			t.Errorf("the first %d tile-parts decode to %dx%d (CRC-32 %08x); the metadata's level %d is %+v",
+				k+1, px.Width, px.Height, crc32.ChecksumIEEE(px.Data), k, sums[k])
+		}
+	}
+	t.Logf("%d tile-parts, one per resolution level, each prefix matching its checksum", len(lengths))
+	if end+2 != len(frame) {
+		t.Errorf("the tile-parts end at byte %d, the frame (EOC included) at %d", end+2, len(frame))
 	}
 }
