@@ -391,9 +391,27 @@ check(JSON.stringify(tags, Object.keys(tags).sort()) === '{"a":"1","b":"2 two"}'
 await call(new mi.UntagResourceCommand({ resourceArn: set.imageSetArn, tagKeys: ["a"] }));
 tags = await tagsOf(set.imageSetArn);
 check(JSON.stringify(tags) === '{"b":"2 two"}', `tags after UntagResource ${JSON.stringify(tags)}`);
+// The tagging-datastores scenario: tag, list, untag a data store.
+await call(new mi.TagResourceCommand({ resourceArn: dsProps.datastoreArn, tags: { Deployment: "Development" } }));
+tags = await tagsOf(dsProps.datastoreArn);
+check(tags.Deployment === "Development" && tags.suite === "sdkjs", `data store tags after TagResource ${JSON.stringify(tags)}`);
+await call(new mi.UntagResourceCommand({ resourceArn: dsProps.datastoreArn, tagKeys: ["Deployment"] }));
 tags = await tagsOf(dsProps.datastoreArn);
 check(JSON.stringify(tags) === '{"suite":"sdkjs"}', `data store tags ${JSON.stringify(tags)}`);
 summary.tags = tags;
+
+// AWS's integration tests: GetDatastore of the placeholder id fails with
+// the service's exact validation message; an empty data store is created,
+// listed and deleted.
+const placeholder = await expectError(new mi.GetDatastoreCommand({ datastoreId: "DATASTORE_ID" }), "ValidationException", 400);
+check(placeholder.message === "1 validation error detected: Value 'DATASTORE_ID' at 'datastoreId' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-z]{32}",
+  `GetDatastore DATASTORE_ID message: ${placeholder.message}`);
+const spare = (await call(new mi.CreateDatastoreCommand({ datastoreName: `jstest-${Date.now()}` }))).datastoreId;
+await poll("spare data store ACTIVE", async () => (await call(new mi.GetDatastoreCommand({ datastoreId: spare }))).datastoreProperties.datastoreStatus === "ACTIVE");
+check((await pagedIds(mi.paginateListDatastores, {}, "datastoreSummaries", "datastoreId")).includes(spare), "the spare data store is not listed");
+const deleting = await call(new mi.DeleteDatastoreCommand({ datastoreId: spare }));
+check(deleting.datastoreId === spare && ["DELETING", "DELETED"].includes(deleting.datastoreStatus), `DeleteDatastore ${JSON.stringify(deleting)}`);
+await poll("spare data store DELETED", async () => (await call(new mi.GetDatastoreCommand({ datastoreId: spare }))).datastoreProperties.datastoreStatus === "DELETED");
 
 client.destroy();
 summary.operations = [...called].sort();
