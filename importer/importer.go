@@ -160,6 +160,9 @@ func (im *Importer) Start(ctx context.Context, job *ohi.ImportJob) error {
 	if err == nil {
 		var objects []ohi.ObjectInfo
 		if objects, err = im.list(ctx, in, inBucket, inPrefix); err == nil {
+			objects, err = withoutMetadataFiles(job, objects)
+		}
+		if err == nil {
 			var batches [][]ohi.ObjectInfo
 			for len(objects) > 0 {
 				n := min(len(objects), BatchSize)
