@@ -6,6 +6,8 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +21,7 @@ import (
 	"github.com/openhealthimaging/ohi/api"
 	"github.com/openhealthimaging/ohi/blob/fileblob"
 	"github.com/openhealthimaging/ohi/codec"
+	"github.com/openhealthimaging/ohi/console"
 	"github.com/openhealthimaging/ohi/importer"
 	"github.com/openhealthimaging/ohi/jobqueue"
 	"github.com/openhealthimaging/ohi/server"
@@ -57,8 +60,11 @@ type Config struct {
 	Decode func(ctx context.Context, frame []byte, ts string, img codec.Image) (*codec.Pixels, error)
 	// Lease is how long an import job or task stays claimed by a worker
 	// that stopped renewing it (default 30s); then another worker takes it.
-	Lease  time.Duration
-	Logger *slog.Logger
+	Lease time.Duration
+	// SessionTTL is how long a console login lasts (default
+	// console.DefaultSessionTTL).
+	SessionTTL time.Duration
+	Logger     *slog.Logger
 }
 
 // App is a wired server process.
@@ -68,7 +74,10 @@ type App struct {
 	Buckets ohi.Buckets
 	Service *service.Service
 	Runner  *jobqueue.Runner
-	Handler http.Handler
+	Console *console.Console
+	// Sessions are the console's login sessions (nil without credentials).
+	Sessions *console.Sessions
+	Handler  http.Handler
 
 	closers []func() error
 	cancel  context.CancelFunc
@@ -139,8 +148,37 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		}
 		verifier = &sigv4.Verifier{Service: api.SigningName, Region: region, Credentials: sigv4.StaticCredentials(cfg.Credentials)}
 	}
-	a.Handler = server.New(server.Config{Service: svc, Verifier: verifier, Logger: logger,
-		Health: func(ctx context.Context) error { _, err := store.DatastoreList(ctx, "", "", 1); return err }})
+	scfg := server.Config{Service: svc, Verifier: verifier, Logger: logger,
+		Health: func(ctx context.Context) error { _, err := store.DatastoreList(ctx, "", "", 1); return err }}
+	if cfg.Credentials != nil {
+		// One session key for every replica: sessions survive restarts
+		// and work on whichever replica a browser reaches.
+		key, err := store.Setting(ctx, "console-session-key", func() string {
+			var b [32]byte
+			_, _ = rand.Read(b[:])
+			return hex.EncodeToString(b[:])
+		})
+		if err != nil {
+			return fail(fmt.Errorf("load console session key: %w", err))
+		}
+		kb, err := hex.DecodeString(key)
+		if err != nil || len(kb) < 32 {
+			return fail(errors.New("the console session key in the database is malformed"))
+		}
+		a.Sessions = &console.Sessions{Credentials: cfg.Credentials, Key: kb, TTL: cfg.SessionTTL}
+		scfg.Sessions = a.Sessions
+	}
+	var decode console.DecodeFunc
+	if cfg.Decode != nil {
+		decode = console.DecodeFunc(cfg.Decode)
+	}
+	con, err := console.New(console.Config{Service: svc, Sessions: a.Sessions, Decode: decode, Logger: logger})
+	if err != nil {
+		return fail(err)
+	}
+	a.Console = con
+	scfg.Console = con
+	a.Handler = server.New(scfg)
 	return a, nil
 }
 
