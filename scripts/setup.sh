@@ -14,7 +14,8 @@ command -v npm >/dev/null || need+=(npm)
 # Codec libraries (package codec: OpenJPH for HTJ2K, GDCM for JPEG, JPEG-LS
 # and JPEG 2000, OpenJPEG for encoding JPEG 2000 Lossless) and OpenJPEG's
 # tools, the independent decoder of its tests.
-for pkg in libopenjph-dev openjph-tools libgdcm-dev libopenjp2-7-dev libopenjp2-tools; do
+# Chromium drives the web console (and the viewer) in the e2e browser tests.
+for pkg in libopenjph-dev openjph-tools libgdcm-dev libopenjp2-7-dev libopenjp2-tools chromium; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
