@@ -11,6 +11,7 @@ help: ## list targets
 build: ## build bin/ohi (installs the codec libraries first when run as root on Debian)
 	bash scripts/check-deps.sh --install
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ohi ./cmd/ohi
+	bash scripts/install-ohif.sh bin/viewer || echo "make build: the OHIF viewer was not installed; /viewer will say how to install it" >&2
 
 run: build ## run the server on the embedded default (127.0.0.1:8080, ./ohi-data)
 	./bin/ohi serve

@@ -28,6 +28,7 @@ import (
 	"github.com/openhealthimaging/ohi/service"
 	"github.com/openhealthimaging/ohi/sigv4"
 	"github.com/openhealthimaging/ohi/sqlstore"
+	"github.com/openhealthimaging/ohi/viewer"
 )
 
 // Config configures an App. DataDir is required.
@@ -61,6 +62,9 @@ type Config struct {
 	// Lease is how long an import job or task stays claimed by a worker
 	// that stopped renewing it (default 30s); then another worker takes it.
 	Lease time.Duration
+	// ViewerDir is the OHIF dist directory served at /viewer ("": none;
+	// /viewer then says how to install it).
+	ViewerDir string
 	// SessionTTL is how long a console login lasts (default
 	// console.DefaultSessionTTL).
 	SessionTTL time.Duration
@@ -75,6 +79,7 @@ type App struct {
 	Service *service.Service
 	Runner  *jobqueue.Runner
 	Console *console.Console
+	Viewer  *viewer.Handler
 	// Sessions are the console's login sessions (nil without credentials).
 	Sessions *console.Sessions
 	Handler  http.Handler
@@ -178,6 +183,13 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.Console = con
 	scfg.Console = con
+	vh, err := viewer.New(cfg.ViewerDir, logger)
+	if err != nil {
+		return fail(err)
+	}
+	a.closers = append(a.closers, vh.Close)
+	a.Viewer = vh
+	scfg.Viewer = vh
 	a.Handler = server.New(scfg)
 	return a, nil
 }
