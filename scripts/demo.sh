@@ -163,6 +163,7 @@ print("Study:  ", json.dumps({k: d["Study"]["DICOM"].get(k) for k in ("StudyInst
 print("Series: ", json.dumps({k: series["DICOM"].get(k) for k in ("Modality", "SeriesNumber", "SeriesDescription")}))
 print("%d instances; first %s has %d frame(s), frame ID %s" % (len(series["Instances"]), inst_uid, len(inst["ImageFrames"]), inst["ImageFrames"][0]["ID"]))
 open(sys.argv[1] + ".frame", "w").write(inst["ImageFrames"][0]["ID"])
+open(sys.argv[1] + ".study", "w").write(d["Study"]["DICOM"]["StudyInstanceUID"])
 PY
 frame=$(cat "$data/metadata.json.gz.frame")
 
@@ -171,6 +172,19 @@ mi get-image-frame --datastore-id "$ds" --image-set-id "$is" --image-frame-infor
 get ctype 'd.get("contentType", "")'
 echo "contentType: $ctype"
 echo "frame bytes: $(wc -c <"$data/frame.bin")"
+
+step "Web console and viewer (log in with the key pair in $data/credentials)"
+study=$(cat "$data/metadata.json.gz.study")
+ak=$(sed -n 's/^aws_access_key_id = //p' "$data/credentials")
+sk=$(sed -n 's/^aws_secret_access_key = //p' "$data/credentials")
+jar="$data/cookies"
+csrf=$(curl -fsS -c "$jar" -b "$jar" "$endpoint/console/login" | sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' | head -1)
+curl -fsS -o /dev/null -c "$jar" -b "$jar" -H "Origin: $endpoint" --data-urlencode "csrf=$csrf" \
+	--data-urlencode "accessKeyId=$ak" --data-urlencode "secretAccessKey=$sk" "$endpoint/console/login"
+curl -fsS -b "$jar" "$endpoint/console/datastores/$ds/imagesets" | grep -q "thumbnail.png" || fail "the console does not list the image sets"
+curl -fsS -o /dev/null -b "$jar" "$endpoint/console/datastores/$ds/imagesets/$is/thumbnail.png" || fail "no thumbnail"
+echo "console: $endpoint/console/datastores/$ds (lists the demo's image sets with thumbnails)"
+echo "viewer:  $endpoint/viewer?datastoreId=$ds&StudyInstanceUIDs=$study"
 
 seed=../shared/healthimaging/arazzo/amazon-healthimaging-import-dicom-and-search-workflow.yml
 if [ -f "$seed" ]; then

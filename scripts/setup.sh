@@ -16,7 +16,8 @@ command -v npm >/dev/null || need+=(npm)
 # 2000) and the independent tools of its tests: OpenJPEG's (JPEG 2000) and
 # DCMTK's (dcmcjpls/dcmdjpls for JPEG-LS) and numpy for pydicom, the
 # independent reader of the native and big endian pixel data tests.
-for pkg in libopenjph-dev openjph-tools libgdcm-dev libopenjp2-7-dev libopenjp2-tools libcharls-dev dcmtk python3-numpy; do
+# Chromium drives the web console (and the viewer) in the e2e browser tests.
+for pkg in libopenjph-dev openjph-tools libgdcm-dev libopenjp2-7-dev libopenjp2-tools libcharls-dev dcmtk python3-numpy chromium; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

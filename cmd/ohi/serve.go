@@ -43,6 +43,8 @@ type ServeCmd struct {
 	LogFormat       string        `default:"text" enum:"text,json" env:"OHI_LOG_FORMAT" help:"Log format: text or json."`
 	LogLevel        string        `default:"info" enum:"debug,info,warn,error" env:"OHI_LOG_LEVEL" help:"Log level."`
 	ShutdownTimeout time.Duration `default:"30s" env:"OHI_SHUTDOWN_TIMEOUT" help:"How long a shutdown waits for requests in flight."`
+	ViewerDir       string        `env:"OHI_VIEWER_DIR" type:"path" help:"OHIF viewer (its built dist/) served at /viewer (default: the viewer directory next to this binary, which make build installs)."`
+	SessionTTL      time.Duration `default:"8h" env:"OHI_SESSION_TTL" help:"How long a web console login lasts."`
 	Lease           time.Duration `default:"30s" env:"OHI_LEASE" help:"With a shared database: how long an import job or task stays claimed by a replica that stopped (crashed), before another replica takes it over."`
 }
 
@@ -125,10 +127,14 @@ func (c *ServeCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	viewerDir := c.ViewerDir
+	if viewerDir == "" {
+		viewerDir = filepath.Join(filepath.Dir(exe), "viewer")
+	}
 	decoders := &codecproc.Pool{Command: []string{exe, "codec-worker"}, Size: max(c.ImportWorkers, runtime.NumCPU())}
 	defer decoders.Close()
 	a, err := app.New(ctx, app.Config{DataDir: c.DataDir, Decode: decoders.Decode, Database: c.Database, Blobs: blobs, Region: c.Region, AccountID: c.AccountID, Credentials: creds,
-		Buckets: buckets, ImportWorkers: c.ImportWorkers, ImportStallTimeout: c.ImportStall, Lease: c.Lease, Limits: importer.Limits{MaxFiles: c.MaxFilesPerJob}, Logger: logger})
+		Buckets: buckets, ImportWorkers: c.ImportWorkers, ImportStallTimeout: c.ImportStall, Lease: c.Lease, SessionTTL: c.SessionTTL, ViewerDir: viewerDir, Limits: importer.Limits{MaxFiles: c.MaxFilesPerJob}, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -149,6 +155,7 @@ func (c *ServeCmd) Run() error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	logger.Info("ohi listening", "endpoint", "http://"+ln.Addr().String(), "dataDir", c.DataDir, "version", version)
+	logger.Info("web console", "url", "http://"+ln.Addr().String()+"/console/", "viewer", a.Viewer.Installed(), "viewerDir", viewerDir)
 
 	select {
 	case err := <-serveErr:
