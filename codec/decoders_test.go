@@ -67,6 +67,32 @@ func readFrames(t testing.TB, path string) (*dicom.Instance, [][]byte) {
 	return in, frames
 }
 
+// corpusFrames is readFrames without a test, for fuzz seeds: the instance
+// is closed, its attributes stay usable.
+func corpusFrames(path string) (*dicom.Instance, [][]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	in, err := dicom.Read(f, st.Size(), dicom.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer in.Close()
+	frames := make([][]byte, len(in.Frames))
+	for i, fr := range in.Frames {
+		if frames[i], err = io.ReadAll(fr.Reader(in.Source)); err != nil {
+			return nil, nil, err
+		}
+	}
+	return in, frames, nil
+}
+
 // decodeAll decodes every frame of a file with Decode.
 func decodeAll(t testing.TB, path string) (*dicom.Instance, []*Pixels) {
 	t.Helper()
