@@ -147,8 +147,8 @@ func runTool(t testing.TB, name string, args ...string) {
 // TestJPEGLSEncoders compresses native corpus images with DCMTK's JPEG-LS
 // encoder (dcmcjpls, its own CharLS 1.x fork) in every interleave mode, in
 // its raw and cooked modes, with custom preset parameters and with frames
-// split over several fragments, and with GDCM's (gdcmconv, which codes
-// colour images with the HP1 colour transform), and checks that Decode
+// split over several fragments, and with GDCM's (gdcmconv, CharLS 2
+// through GDCM's own parameters), and checks that Decode
 // gives back the uncompressed original's values exactly, and that CharLS
 // and GDCM, each called alone, agree.
 func TestJPEGLSEncoders(t *testing.T) {
