@@ -297,7 +297,7 @@ func sha(b []byte) string {
 // swap the 16-bit words of big endian 1 and 8-bit OW data (so it is not
 // asked about those), and DCMTK swaps OW as 16-bit words whatever
 // BitsAllocated says, and OB never, so it is asked about 1 and 8-bit data
-// and 16-bit OW only (32-bit OW and 16 and 32-bit OB differ: checked).
+// and 16-bit OW only (it reads 32-bit OW and 16 and 32-bit OB otherwise).
 // ohi reads 16 and 32-bit samples as big endian values whatever the VR, as
 // pydicom does and as the corpora's big endian twins of little endian files
 // (rtdose_expb, MR_small_bigendian) require.
