@@ -33,7 +33,9 @@
 //     samples are then widened to the size BitsAllocated gives. A frame
 //     fails only when both decoders fail, with both reasons, and is
 //     CodeCorrupt only when both found it corrupt.
-//   - HTJ2K (.201, .202, .203): OpenJPH 0.9.0 (ojph_shim.cpp).
+//   - HTJ2K (.201, .202, .203): OpenJPH 0.9.0 (ojph_shim.cpp), and OpenJPEG
+//     when OpenJPH fails (it rejects some code-blocks of samples wider than
+//     16 bits that it wrote itself).
 //
 // Samples are kept exactly as stored: bits above BitsStored (overlays,
 // unmasked sign bits) are not cleared, so the decoded bytes are the original

@@ -357,6 +357,18 @@ func decodeJ2KFrame(frame []byte, ts string, img Image) (*Pixels, error) {
 	return p, nil
 }
 
+// decodeJ2KColour is decodeOpenJPEGFrame for a codestream: YBR_RCT and
+// YBR_ICT frames whose codestream has the colour transform come out RGB.
+func decodeJ2KColour(cs []byte, img Image) (*Pixels, error) {
+	p, err := decodeOpenJPEGFrame(cs, img)
+	if err == nil && img.SamplesPerPixel == 3 {
+		if pi := img.photometric(); (pi == "YBR_RCT" || pi == "YBR_ICT") && mainHasMCT(cs) {
+			p.Photometric = "RGB"
+		}
+	}
+	return p, err
+}
+
 // decodeOpenJPEGFrame decodes a JPEG 2000 codestream (not a JP2 file) with
 // OpenJPEG after checking its header against the attributes; samples take
 // the size BitsAllocated gives them and the sign PixelRepresentation gives
