@@ -256,7 +256,13 @@ func DecodeHTJ2K(cs []byte, skipLevels int) (*Pixels, error) {
 func decodeHTJ2KFrame(frame []byte, img Image) (*Pixels, error) {
 	return firstDecoded(
 		attempt{"OpenJPH", func() (*Pixels, error) { return decodeOpenJPHFrame(frame, img) }},
-		attempt{"OpenJPEG", func() (*Pixels, error) { return decodeJ2KColour(frame, img) }},
+		attempt{"OpenJPEG", func() (*Pixels, error) {
+			p, err := decodeOpenJPEGFrame(frame, img)
+			if err == nil {
+				undoneColour(p, frame, img)
+			}
+			return p, err
+		}},
 	)
 }
 
