@@ -33,7 +33,9 @@
 //     samples are then widened to the size BitsAllocated gives. A frame
 //     fails only when both decoders fail, with both reasons, and is
 //     CodeCorrupt only when both found it corrupt.
-//   - HTJ2K (.201, .202, .203): OpenJPH 0.9.0 (ojph_shim.cpp).
+//   - HTJ2K (.201, .202, .203): OpenJPH 0.9.0 (ojph_shim.cpp), and OpenJPEG
+//     when OpenJPH fails (it rejects some code-blocks of samples wider than
+//     16 bits that it wrote itself).
 //
 // Samples are kept exactly as stored: bits above BitsStored (overlays,
 // unmasked sign bits) are not cleared, so the decoded bytes are the original
@@ -58,8 +60,10 @@
 // the decoded size must not exceed MaxFrameBytes, native frames must hold
 // the bytes the attributes need, RLE frames cannot declare more than 64
 // times their size, and the header of every codestream (JPEG SOF, JPEG-LS
-// SOF55, read again by CharLS, JPEG 2000 SIZ, HTJ2K SIZ read by OpenJPH) must give the image size
-// and sample count of the attributes before the C++ decoder runs. The shims
+// SOF55 read by CharLS, JPEG 2000 SIZ, HTJ2K SIZ read by OpenJPH) must give
+// the image size and sample count of the attributes before the C or C++
+// decoder runs (CharLS's output size must also be exactly the frame's). The
+// decoders run in codecproc's worker processes for untrusted input. The shims
 // catch every C++ exception; OpenJPH's and GDCM's messages are not printed
 // (OpenJPH 0.9.0 ignores custom message handlers, so its streams are
 // replaced and the error text is returned in the error instead).

@@ -129,20 +129,14 @@ type j2kHeader struct {
 // components of equal precision (1 to 31 bits) and sign, not subsampled,
 // and the reversible wavelet.
 func readJ2KHeader(cs []byte) (j2kHeader, error) {
-	h, reversible, err := readJ2KHeaderAny(cs)
-	if err == nil && !reversible {
+	h, err := parseJ2KHeader(cs)
+	if err == nil && !h.reversible {
 		return h, unsupportedf("JPEG 2000 codestream is not reversible (lossless)")
 	}
 	return h, err
 }
 
-// readJ2KHeaderAny is readJ2KHeader for lossy codestreams too: it reports
-// whether every component uses the reversible wavelet.
-func readJ2KHeaderAny(cs []byte) (j2kHeader, bool, error) {
-	h, err := parseJ2KHeader(cs)
-	return h, h.reversible, err
-}
-
+// parseJ2KHeader is readJ2KHeader for lossy codestreams too.
 func parseJ2KHeader(cs []byte) (j2kHeader, error) {
 	var h j2kHeader
 	if len(cs) < 4 || cs[0] != 0xFF || cs[1] != 0x4F || cs[2] != 0xFF || cs[3] != 0x51 {
@@ -346,15 +340,22 @@ func decodeJ2KFrame(frame []byte, ts string, img Image) (*Pixels, error) {
 		attempt{"GDCM", func() (*Pixels, error) { return decodeLegacy(frame, ts, img, checkJ2K) }},
 		attempt{"OpenJPEG", func() (*Pixels, error) { return decodeOpenJPEGFrame(cs, img) }},
 	)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		undoneColour(p, cs, img)
 	}
-	if img.SamplesPerPixel == 3 && p.Photometric == "" {
-		if pi := img.photometric(); (pi == "YBR_RCT" || pi == "YBR_ICT") && mainHasMCT(cs) {
-			p.Photometric = "RGB"
-		}
+	return p, err
+}
+
+// undoneColour marks p RGB when the attributes say YBR_RCT or YBR_ICT and
+// the codestream cs declares the multiple component transform, which the
+// JPEG 2000 and HTJ2K decoders undo.
+func undoneColour(p *Pixels, cs []byte, img Image) {
+	if img.SamplesPerPixel != 3 || p.Photometric != "" {
+		return
 	}
-	return p, nil
+	if pi := img.photometric(); (pi == "YBR_RCT" || pi == "YBR_ICT") && mainHasMCT(cs) {
+		p.Photometric = "RGB"
+	}
 }
 
 // decodeOpenJPEGFrame decodes a JPEG 2000 codestream (not a JP2 file) with
@@ -366,7 +367,7 @@ func decodeOpenJPEGFrame(cs []byte, img Image) (*Pixels, error) {
 	if img.BitsAllocated == 1 {
 		return nil, unsupportedf("BitsAllocated 1 is not supported for JPEG 2000")
 	}
-	h, _, err := readJ2KHeaderAny(cs)
+	h, err := parseJ2KHeader(cs)
 	if err != nil {
 		return nil, err
 	}

@@ -101,37 +101,45 @@ func firstDiff(a, b []byte) int {
 	return min(len(a), len(b))
 }
 
-// beCase is one Explicit VR Big Endian layout of the audit.
+// beCase is one pixel data layout of the audit.
 type beCase struct {
 	bits, spp, planar, rows, cols, frames int
 	vr                                    string
+	little                                bool // Explicit VR Little Endian instead of Big Endian
 }
 
 func (c beCase) String() string {
-	return fmt.Sprintf("%dbit-%s-spp%d-pc%d-%dx%d-%dframes", c.bits, c.vr, c.spp, c.planar, c.cols, c.rows, c.frames)
+	order := "be"
+	if c.little {
+		order = "le"
+	}
+	return fmt.Sprintf("%s-%dbit-%s-spp%d-pc%d-%dx%d-%dframes", order, c.bits, c.vr, c.spp, c.planar, c.cols, c.rows, c.frames)
 }
 
-// beCases lists every bit depth x VR x samples per pixel x frame count, in
-// sizes whose frames start on even and on odd bytes (and bits).
+// beCases lists every byte order x bit depth x VR x samples per pixel x
+// frame count, in sizes whose frames start on even and on odd bytes (and
+// bits).
 func beCases() []beCase {
 	var cs []beCase
-	for _, bits := range []int{1, 8, 16, 32} {
-		for _, vr := range []string{"OB", "OW"} {
-			for _, spp := range []int{1, 3} {
-				if bits == 1 && spp == 3 {
-					continue
-				}
-				for _, size := range [][2]int{{4, 4}, {3, 5}} {
-					for _, frames := range []int{1, 3} {
-						cs = append(cs, beCase{bits: bits, spp: spp, rows: size[0], cols: size[1], frames: frames, vr: vr})
+	for _, little := range []bool{false, true} {
+		for _, bits := range []int{1, 8, 16, 32} {
+			for _, vr := range []string{"OB", "OW"} {
+				for _, spp := range []int{1, 3} {
+					if bits == 1 && spp == 3 {
+						continue
+					}
+					for _, size := range [][2]int{{4, 4}, {3, 5}} {
+						for _, frames := range []int{1, 3} {
+							cs = append(cs, beCase{bits: bits, spp: spp, rows: size[0], cols: size[1], frames: frames, vr: vr, little: little})
+						}
 					}
 				}
 			}
 		}
+		// Planar configuration 1 of an odd-sized multi-frame colour image.
+		cs = append(cs, beCase{bits: 8, spp: 3, planar: 1, rows: 3, cols: 5, frames: 3, vr: "OW", little: little},
+			beCase{bits: 16, spp: 3, planar: 1, rows: 3, cols: 5, frames: 3, vr: "OW", little: little})
 	}
-	// Planar configuration 1 of an odd-sized multi-frame colour image.
-	cs = append(cs, beCase{bits: 8, spp: 3, planar: 1, rows: 3, cols: 5, frames: 3, vr: "OW"},
-		beCase{bits: 16, spp: 3, planar: 1, rows: 3, cols: 5, frames: 3, vr: "OW"})
 	return cs
 }
 
@@ -187,6 +195,7 @@ func beFile(t *testing.T, c beCase, seed uint64) ([]byte, [][]byte) {
 		val = append(val, 0)
 	}
 	switch {
+	case c.little:
 	case c.bits >= 16:
 		reverseEach(val, bps)
 	case c.vr == "OW":
@@ -215,8 +224,12 @@ func beFile(t *testing.T, c beCase, seed uint64) ([]byte, [][]byte) {
 	if c.spp == 3 {
 		ds = append(ds, synth.Element{Tag: 0x00280006, VR: "US", Value: c.planar})
 	}
+	ts := ExplicitVRBigEndian
+	if c.little {
+		ts = ExplicitVRLittleEndian
+	}
 	var b bytes.Buffer
-	if err := synth.WriteP10(&b, ds, "1.2.840.10008.5.1.4.1.1.7", "1.2.826.0.1.3680043.10.1452.7.3", ExplicitVRBigEndian, false); err != nil {
+	if err := synth.WriteP10(&b, ds, "1.2.840.10008.5.1.4.1.1.7", "1.2.826.0.1.3680043.10.1452.7.3", ts, false); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes(), want
@@ -270,17 +283,21 @@ func sha(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// TestBigEndianAudit writes Explicit VR Big Endian files of every bit depth
-// (1, 8, 16, 32) in OB and OW, 1 and 3 samples (planar 0 and 1), 1 and 3
-// frames of even and odd sizes (so frames start inside a 16-bit word), and
-// checks the pixels ohi decodes: against the values written, after the
-// HTJ2K round trip that GetImageFrame serves, against DCMTK (dcmconv to
-// little endian, then ohi's little endian path) and against pydicom.
+// TestBigEndianAudit writes Explicit VR Big and Little Endian files of
+// every bit depth (1, 8, 16, 32) in OB and OW, 1 and 3 samples (planar 0
+// and 1), 1 and 3 frames of even and odd sizes (so frames start inside a
+// 16-bit word), and checks the pixels ohi decodes: against the values
+// written, after the HTJ2K round trip that GetImageFrame serves, against
+// DCMTK and against pydicom. DCMTK converts each big endian file to little
+// endian (read back through ohi's little endian path) and each little endian
+// file to big endian (read back through ohi's big endian path, so the big
+// endian layouts DCMTK writes are read too).
 //
 // The readers differ where the standard leaves room: pydicom 2.3 does not
-// swap the 16-bit words of 1 and 8-bit OW data (so it is not asked about
-// those), and DCMTK swaps OW as 16-bit words whatever BitsAllocated says,
-// and OB never, so it is asked about 1 and 8-bit data and 16-bit OW only.
+// swap the 16-bit words of big endian 1 and 8-bit OW data (so it is not
+// asked about those), and DCMTK swaps OW as 16-bit words whatever
+// BitsAllocated says, and OB never, so it is asked about 1 and 8-bit data
+// and 16-bit OW only (it reads 32-bit OW and 16 and 32-bit OB otherwise).
 // ohi reads 16 and 32-bit samples as big endian values whatever the VR, as
 // pydicom does and as the corpora's big endian twins of little endian files
 // (rtdose_expb, MR_small_bigendian) require.
@@ -298,7 +315,7 @@ func TestBigEndianAudit(t *testing.T) {
 		b, want := beFile(t, c, uint64(i))
 		f := file{c: c, path: filepath.Join(dir, c.String()+".dcm"), want: want,
 			dcmtk: c.bits <= 8 || (c.bits == 16 && c.vr == "OW"),
-			pyd:   c.bits >= 16 || c.vr == "OB"}
+			pyd:   c.little || c.bits >= 16 || c.vr == "OB"}
 		if err := os.WriteFile(f.path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -332,10 +349,13 @@ func TestBigEndianAudit(t *testing.T) {
 			}
 		}
 		if f.dcmtk {
-			le := strings.TrimSuffix(f.path, ".dcm") + ".le.dcm"
-			runTool(t, dcmconv, "+te", f.path, le)
-			in, ref := decodeFile(t, le)
-			if in.TransferSyntaxUID != ExplicitVRLittleEndian || len(ref) != len(got) {
+			conv, flag, ts := strings.TrimSuffix(f.path, ".dcm")+".le.dcm", "+te", ExplicitVRLittleEndian
+			if f.c.little {
+				conv, flag, ts = strings.TrimSuffix(f.path, ".dcm")+".be.dcm", "+tb", ExplicitVRBigEndian
+			}
+			runTool(t, dcmconv, flag, f.path, conv)
+			in, ref := decodeFile(t, conv)
+			if in.TransferSyntaxUID != ts || len(ref) != len(got) {
 				t.Fatalf("%s: dcmconv wrote %s with %d frames", f.c, in.TransferSyntaxUID, len(ref))
 			}
 			for i := range ref {

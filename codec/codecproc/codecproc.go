@@ -1,6 +1,7 @@
 // Package codecproc decodes untrusted compressed frames in child processes.
-// The C and C++ decoders (CharLS, GDCM, OpenJPEG, OpenJPH) are built with assertions and can
-// abort the whole process on a hostile codestream; run in a worker process,
+// The C and C++ decoders (CharLS, GDCM, OpenJPEG, OpenJPH) are built with
+// assertions and can abort the whole process on a hostile codestream (GDCM
+// does on some JPEG-LS frames); run in a worker process,
 // such a crash costs one frame (the file fails with a clear reason) instead
 // of the server.
 //
