@@ -102,6 +102,15 @@ func CompileCriterion(condition, context, typ, version string) (*Criterion, erro
 	return c, nil
 }
 
+// Deviations lists what the criterion writes outside the grammar but ohi
+// reads unambiguously.
+func (c *Criterion) Deviations() []string {
+	if c.simple != nil {
+		return c.simple.Deviations
+	}
+	return nil
+}
+
 // Exprs returns the runtime expressions the criterion reads.
 func (c *Criterion) Exprs() []Expr {
 	var out []Expr

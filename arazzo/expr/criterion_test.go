@@ -2,6 +2,7 @@ package expr
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -99,7 +100,7 @@ func TestSimpleConditions(t *testing.T) {
 func TestSimpleConditionSyntaxErrors(t *testing.T) {
 	for _, cond := range []string{
 		"", "$statusCode ==", "== 200", "$statusCode = 200", "($statusCode == 200", "$statusCode == 200)",
-		"'unterminated", "$statusCode == available", "$statusCode === 200", "1.", "1e", "12abc",
+		"'unterminated", "$statusCode === 200", "1.", "1e", "12abc",
 		"$response.body.", "$response.body[", "$response.body[x]", "$bogus == 1", "&& true", "true &&",
 		"{$statusCode == 401}", // braces wrap a condition in the 1.0.x Components example: rejected
 	} {
@@ -202,5 +203,24 @@ func TestRewriteLength(t *testing.T) {
 		if got := rewriteLength(in); got != want {
 			t.Errorf("rewriteLength(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestUnquotedWordDeviation(t *testing.T) {
+	c, err := ParseCondition("$response.body#/status == NEW && $statusCode == 200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Deviations) != 1 || !strings.Contains(c.Deviations[0], "NEW") {
+		t.Fatalf("deviations %q, want one naming NEW", c.Deviations)
+	}
+	ok, err := c.Eval(ResolverFunc(func(e Expr) (any, error) {
+		if e.Root == StatusCode {
+			return 200, nil
+		}
+		return map[string]any{"status": "new"}, nil
+	}))
+	if err != nil || !ok {
+		t.Fatalf("Eval = %v, %v; want true (strings compare case-insensitively)", ok, err)
 	}
 }

@@ -45,7 +45,7 @@ func ParseTemplate(s string) (*Template, error) {
 		if i > 0 {
 			t.parts = append(t.parts, part{text: s[:i]})
 		}
-		e, n, err := scan(s, i+1, stopBrace)
+		e, n, err := scan(s, i+1, stopBrace, true)
 		if err != nil {
 			return nil, err
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -264,7 +263,8 @@ func printSummary(w io.Writer, res *runner.Result, d time.Duration) {
 }
 
 type workflowValidateCmd struct {
-	Files []string `arg:"" help:"Arazzo documents (files or http(s) URLs)."`
+	Files  []string `arg:"" help:"Arazzo documents (files or http(s) URLs)."`
+	Strict bool     `help:"Report as errors the deviations that other runners accept and ohi reads unambiguously (warnings by default): for linting."`
 }
 
 // Run validates each file and prints its diagnostics.
@@ -273,7 +273,7 @@ func (c *workflowValidateCmd) Run() error {
 	defer cancel()
 	failed := false
 	for _, file := range c.Files {
-		ds, err := validateFile(ctx, file)
+		ds, err := (&arazzo.Fetcher{}).ValidateFile(ctx, file, arazzo.ValidateOptions{Strict: c.Strict})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			failed = true
@@ -292,27 +292,4 @@ func (c *workflowValidateCmd) Run() error {
 		return &ExitError{Code: 2}
 	}
 	return nil
-}
-
-// validateFile loads a document and its sources and validates it. When the
-// sources cannot be loaded, the document is still validated on its own and
-// the loading error is reported as a diagnostic.
-func validateFile(ctx context.Context, file string) ([]arazzo.Diagnostic, error) {
-	f := &arazzo.Fetcher{}
-	b, err := f.LoadBundle(ctx, file, nil)
-	if err == nil {
-		return arazzo.Validate(b.Root, b), nil
-	}
-	var pe *arazzo.ParseError
-	if errors.As(err, &pe) && pe.File == file {
-		return nil, err
-	}
-	doc, derr := f.Load(ctx, file)
-	if derr != nil {
-		return nil, derr
-	}
-	line, col := doc.Position("sourceDescriptions")
-	ds := arazzo.Validate(doc, nil)
-	ds = append(ds, arazzo.Diagnostic{File: file, Line: line, Col: col, Path: "sourceDescriptions", Severity: arazzo.SeverityError, Msg: err.Error()})
-	return ds, nil
 }
