@@ -340,3 +340,39 @@ func scanName(s string, j int) int {
 	}
 	return j
 }
+
+// Select applies a selector of the given type ("jsonpath", the default,
+// "jsonpointer" or "xpath") to v, as an Arazzo 1.1 Selector Object does.
+// A JSONPath query (RFC 9535, applied to v as its root) that selects one
+// node returns that node, several return an array of them, none an error
+// wrapping [ErrUndefined]. A string v that holds JSON is parsed first.
+func Select(v any, selector, typ, version string) (any, error) {
+	if s, ok := v.(string); ok {
+		if j, err := DecodeJSON([]byte(s)); err == nil {
+			v = j
+		}
+	}
+	switch typ {
+	case "", TypeJSONPath:
+		if version != "" && version != JSONPathRFC9535 && version != JSONPathGoessner {
+			return nil, fmt.Errorf("unknown jsonpath version %q", version)
+		}
+		p, err := jsonpath.Parse(selector)
+		if err != nil {
+			return nil, fmt.Errorf("selector %q: %w", selector, err)
+		}
+		nodes := p.Select(v)
+		switch len(nodes) {
+		case 0:
+			return nil, fmt.Errorf("selector %q selects nothing: %w", selector, ErrUndefined)
+		case 1:
+			return nodes[0], nil
+		}
+		return []any(nodes), nil
+	case "jsonpointer":
+		return Pointer(v, selector)
+	case TypeXPath:
+		return nil, ErrXPathUnsupported
+	}
+	return nil, fmt.Errorf("unknown selector type %q", typ)
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/theory/jsonpath"
 	"io"
 	"mime"
 	"net/http"
@@ -35,7 +36,7 @@ func (w *wfRun) call(ctx context.Context, step *arazzo.Step, op *arazzo.Operatio
 	var cookies []string
 	pathVals := map[string]string{}
 	for _, p := range w.params(step) {
-		v, err := expr.EvalValue(p.Value, w)
+		v, err := w.evalValue(p.Value)
 		if errors.Is(err, expr.ErrUndefined) && expr.IsExpression(fmt.Sprint(p.Value)) {
 			continue // an optional input that was not given
 		}
@@ -54,6 +55,17 @@ func (w *wfRun) call(ctx context.Context, step *arazzo.Step, op *arazzo.Operatio
 				ex.reqQuery.Add(kv[0], kv[1])
 				allowReserved := def != nil && def.AllowReserved
 				rawQuery = append(rawQuery, escape(kv[0], false)+"="+escape(kv[1], allowReserved))
+			}
+		case "querystring":
+			// The whole query string (Arazzo 1.1, OpenAPI 3.2).
+			qs := strings.TrimPrefix(expr.String(v), "?")
+			if q, err := url.ParseQuery(qs); err == nil {
+				for k, vs := range q {
+					ex.reqQuery[k] = append(ex.reqQuery[k], vs...)
+				}
+			}
+			if qs != "" {
+				rawQuery = append(rawQuery, escapeQueryString(qs))
 			}
 		case "header":
 			if headerLike(p.Name) {
@@ -371,7 +383,7 @@ func (w *wfRun) buildBody(rb *arazzo.RequestBody, op *arazzo.Operation) (string,
 			}
 		}
 	}
-	payload, err := expr.EvalValue(rb.Payload, w)
+	payload, err := w.evalValue(rb.Payload)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -384,16 +396,29 @@ func (w *wfRun) buildBody(rb *arazzo.RequestBody, op *arazzo.Operation) (string,
 			}
 		}
 		for _, r := range rb.Replacements {
-			if !strings.HasPrefix(r.Target, "/") && r.Target != "" {
-				return "", nil, nil, fmt.Errorf("replacement target %q: only JSON pointer targets are supported", r.Target)
-			}
-			val, err := expr.EvalValue(r.Value, w)
+			val, err := w.evalValue(r.Value)
 			if err != nil {
 				return "", nil, nil, fmt.Errorf("replacement %s: %w", r.Target, err)
 			}
-			payload, err = setPointer(payload, r.Target, val)
-			if err != nil {
-				return "", nil, nil, fmt.Errorf("replacement %s: %w", r.Target, err)
+			targets := []string{r.Target}
+			switch r.TargetSelectorType.Type {
+			case "", "jsonpointer":
+				if !strings.HasPrefix(r.Target, "/") && r.Target != "" {
+					return "", nil, nil, fmt.Errorf("replacement target %q: a JSON pointer must start with '/' (or set targetSelectorType: jsonpath)", r.Target)
+				}
+			case "jsonpath":
+				targets, err = jsonPathTargets(payload, r.Target)
+				if err != nil {
+					return "", nil, nil, fmt.Errorf("replacement %s: %w", r.Target, err)
+				}
+			default:
+				return "", nil, nil, fmt.Errorf("replacement %s: %s targets are not supported", r.Target, r.TargetSelectorType.Type)
+			}
+			for _, t := range targets {
+				payload, err = setPointer(payload, t, val)
+				if err != nil {
+					return "", nil, nil, fmt.Errorf("replacement %s: %w", r.Target, err)
+				}
 			}
 		}
 	}
@@ -545,4 +570,39 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
+}
+
+// jsonPathTargets returns the JSON pointers of the nodes a JSONPath query
+// selects in payload (a replacement target with targetSelectorType
+// jsonpath).
+func jsonPathTargets(payload any, query string) ([]string, error) {
+	p, err := jsonpath.Parse(query)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range p.SelectLocated(payload) {
+		out = append(out, n.Path.Pointer())
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("the JSONPath target selects nothing in the payload")
+	}
+	return out, nil
+}
+
+// escapeQueryString percent-encodes the bytes of a whole query string
+// that may not appear in a URL's query (spaces, quotes, non-ASCII), and
+// keeps the delimiters and existing escapes as written.
+func escapeQueryString(s string) string {
+	const keep = "-._~!$&'()*+,;=:@/?%"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(keep, c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
 }

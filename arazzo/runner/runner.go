@@ -135,6 +135,7 @@ type Runner struct {
 type workflowState struct {
 	inputs  map[string]any
 	outputs map[string]any
+	steps   map[string]map[string]any // outputs of the steps that succeeded
 	status  string
 }
 
@@ -205,6 +206,9 @@ func (r *Runner) Run(ctx context.Context, workflowID string, inputs map[string]a
 	if wf == nil {
 		return nil, fmt.Errorf("no workflow %q in %s", workflowID, doc.URL)
 	}
+	if err := Unsupported(r.b, workflowID); err != nil {
+		return nil, err
+	}
 	inputs = expr.Normalize(inputs).(map[string]any)
 	if inputs == nil {
 		inputs = map[string]any{}
@@ -264,8 +268,13 @@ func (r *Runner) runWorkflow(ctx context.Context, doc *arazzo.Document, wf *araz
 			return st, fmt.Errorf("dependsOn %s failed: %w", dep, err)
 		}
 	}
-	run := &wfRun{r: r, doc: doc, wf: wf, state: st, stepOutputs: map[string]map[string]any{}, depth: depth}
-	err := run.execute(ctx)
+	owf, err := ordered(wf)
+	if err != nil {
+		return st, err
+	}
+	run := &wfRun{r: r, doc: doc, wf: owf, state: st, stepOutputs: map[string]map[string]any{}, depth: depth}
+	st.steps = run.stepOutputs
+	err = run.execute(ctx)
 	st.outputs = run.evalWorkflowOutputs()
 	st.status = StatusSucceeded
 	if err != nil {
@@ -382,7 +391,7 @@ func (w *wfRun) execute(ctx context.Context) error {
 			}
 			rec.Action = "goto " + act.WorkflowID
 			w.r.record(rec)
-			return w.gotoWorkflow(ctx, act.WorkflowID)
+			return w.gotoWorkflow(ctx, act)
 		case arazzo.ActionRetry:
 			rec.Action = "retry"
 			w.r.record(rec)
@@ -404,7 +413,11 @@ func (w *wfRun) execute(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("step %s: retry: %w", step.StepID, err)
 				}
-				if _, err := w.r.runWorkflow(ctx, ddoc, dwf, filterInputs(ddoc, dwf, w.state.inputs), w.depth+1); err != nil {
+				din, err := w.actionInputs(act, ddoc, dwf)
+				if err != nil {
+					return fmt.Errorf("step %s: retry: %w", step.StepID, err)
+				}
+				if _, err := w.r.runWorkflow(ctx, ddoc, dwf, din, w.depth+1); err != nil {
 					return fmt.Errorf("step %s: retry: workflow %s failed: %w", step.StepID, act.WorkflowID, err)
 				}
 			}
@@ -421,12 +434,16 @@ func (w *wfRun) execute(ctx context.Context) error {
 	return nil
 }
 
-func (w *wfRun) gotoWorkflow(ctx context.Context, ref string) error {
+func (w *wfRun) gotoWorkflow(ctx context.Context, act *arazzo.Action) error {
+	ref := act.WorkflowID
 	ddoc, dwf, err := w.r.b.ResolveWorkflow(w.doc, ref)
 	if err != nil {
 		return fmt.Errorf("goto: %w", err)
 	}
-	din := filterInputs(ddoc, dwf, w.state.inputs)
+	din, err := w.actionInputs(act, ddoc, dwf)
+	if err != nil {
+		return fmt.Errorf("goto %s: %w", ref, err)
+	}
 	if err := w.r.validateInputs(ddoc, dwf, din); err != nil {
 		return fmt.Errorf("goto %s: %w", ref, err)
 	}
@@ -575,7 +592,13 @@ func (r *Runner) compile(c arazzo.Criterion) (*expr.Criterion, error) {
 	if cr, ok := r.compiled[c]; ok {
 		return cr, nil
 	}
-	cr, err := expr.CompileCriterion(c.Condition, c.Context, c.Type.Type, c.Type.Version)
+	ctxExpr := c.Context
+	if c.Type.Type == "" || c.Type.Type == expr.TypeSimple {
+		if _, err := expr.Parse(ctxExpr); err != nil {
+			ctxExpr = "" // a simple condition does not use its context
+		}
+	}
+	cr, err := expr.CompileCriterion(c.Condition, ctxExpr, c.Type.Type, c.Type.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -610,7 +633,9 @@ func (w *wfRun) runStep(ctx context.Context, step *arazzo.Step) (stepResult, Ste
 	w.last, w.subOutputs = nil, nil
 	var res stepResult
 	var fatal error
-	if step.WorkflowID != "" {
+	if err := w.checkDependsOn(step); err != nil {
+		res = stepResult{err: err}
+	} else if step.WorkflowID != "" {
 		res, fatal = w.runWorkflowStep(ctx, step)
 	} else {
 		res = w.runOperationStep(ctx, step)
@@ -687,7 +712,7 @@ func (w *wfRun) runWorkflowStep(ctx context.Context, step *arazzo.Step) (stepRes
 		if p.In != "" {
 			continue
 		}
-		v, err := expr.EvalValue(p.Value, w)
+		v, err := w.evalValue(p.Value)
 		if errors.Is(err, expr.ErrUndefined) {
 			continue
 		}
@@ -725,7 +750,7 @@ func (w *wfRun) runWorkflowStep(ctx context.Context, step *arazzo.Step) (stepRes
 func (w *wfRun) evalOutputs(outs arazzo.Outputs) map[string]any {
 	m := make(map[string]any, len(outs))
 	for _, o := range outs {
-		v, err := expr.EvalString(o.Value, w)
+		v, err := w.evalOutput(o)
 		if err != nil {
 			w.r.opts.Logger.Debug("output undefined", "workflow", w.wf.WorkflowID, "output", o.Name, "err", err)
 			v = nil
@@ -739,11 +764,19 @@ func (w *wfRun) evalWorkflowOutputs() map[string]any {
 	w.last, w.subOutputs = nil, nil
 	w.state.outputs = map[string]any{}
 	for _, o := range w.wf.Outputs {
-		v, err := expr.EvalString(o.Value, w)
+		v, err := w.evalOutput(o)
 		if err != nil {
 			v = nil
 		}
 		w.state.outputs[o.Name] = v
 	}
 	return w.state.outputs
+}
+
+// evalOutput evaluates an output expression or (1.1) Selector Object.
+func (w *wfRun) evalOutput(o arazzo.Output) (any, error) {
+	if o.Selector != nil {
+		return w.evalSelector(o.Selector)
+	}
+	return expr.EvalString(o.Value, w)
 }
