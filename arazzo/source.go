@@ -292,6 +292,18 @@ func (f *Fetcher) loadOpenAPI3(ctx context.Context, data []byte, loc string) (*o
 }
 
 // OpenAPISources returns the OpenAPI sources of doc, by name.
+// Documents returns the Arazzo documents of the bundle: the root first,
+// then the arazzo sources it loaded, in no particular order.
+func (b *Bundle) Documents() []*Document {
+	out := []*Document{b.Root}
+	for d := range b.sources {
+		if d != b.Root {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // SourceError returns why doc's source description name could not be
 // loaded (in a partial bundle), or nil.
 func (b *Bundle) SourceError(doc *Document, name string) error {

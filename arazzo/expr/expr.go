@@ -106,6 +106,7 @@ const maxExprLen = 64 << 10
 var prefixes = []string{
 	"$url", "$method", "$statusCode", "$request.", "$response.", "$inputs.", "$outputs.",
 	"$steps.", "$workflows.", "$sourceDescriptions.", "$components.", "$message.", "$self",
+	"$dependencies.",
 }
 
 // IsExpression reports whether s starts like a runtime expression, that is
@@ -360,6 +361,25 @@ func scan(s string, i int, stopPtr stop, dots bool) (Expr, int, error) {
 		}
 	case "self":
 		e.Root = Self
+	case "dependencies":
+		// $dependencies.<workflowId>.<output>: an extension of wso2's
+		// runner for the outputs of a dependsOn workflow.
+		if !dot() {
+			return fail(j, "expected '.' after $dependencies")
+		}
+		id, ok := ident(true)
+		if !ok || !dot() {
+			return fail(j, "expected <workflowId>.<output> after $dependencies.")
+		}
+		name, ok := ident(false)
+		if !ok {
+			return fail(j, "expected an output name")
+		}
+		e.Root, e.ID, e.Field, e.Name = Workflows, id, "outputs", name
+		e.Deviation = "is not in the grammar; read as $workflows." + id + ".outputs." + name
+		if err := pointer(); err != nil {
+			return Expr{}, j, err
+		}
 	case "inputs", "outputs":
 		e.Root = Inputs
 		if word == "outputs" {

@@ -35,7 +35,9 @@ func (w *wfRun) call(ctx context.Context, step *arazzo.Step, op *arazzo.Operatio
 	var rawQuery []string
 	var cookies []string
 	pathVals := map[string]string{}
-	for _, p := range w.params(step) {
+	params := w.params(step)
+	params = append(params, requiredDefaults(op, params)...)
+	for _, p := range params {
 		v, err := w.evalValue(p.Value)
 		if errors.Is(err, expr.ErrUndefined) && expr.IsExpression(fmt.Sprint(p.Value)) {
 			continue // an optional input that was not given
@@ -605,4 +607,46 @@ func escapeQueryString(s string) string {
 		fmt.Fprintf(&b, "%%%02X", c)
 	}
 	return b.String()
+}
+
+// requiredDefaults returns, for each required parameter of op that the
+// step does not set, a parameter with the value the OpenAPI description
+// gives it (its example, its schema's default, example or single enum
+// value), as other runners fill them in. Required parameters without such
+// a value are left to the server to reject.
+func requiredDefaults(op *arazzo.Operation, have []arazzo.Parameter) []arazzo.Parameter {
+	set := map[string]bool{}
+	for _, p := range have {
+		set[p.In+"\x00"+strings.ToLower(p.Name)] = true
+	}
+	var out []arazzo.Parameter
+	var defs openapi3.Parameters
+	defs = append(defs, op.PathItem.Parameters...)
+	defs = append(defs, op.Op.Parameters...)
+	for _, ref := range defs {
+		if ref == nil || ref.Value == nil || !ref.Value.Required {
+			continue
+		}
+		d := ref.Value
+		key := d.In + "\x00" + strings.ToLower(d.Name)
+		if set[key] || headerLike(d.Name) {
+			continue
+		}
+		var v any
+		switch {
+		case d.Example != nil:
+			v = d.Example
+		case d.Schema != nil && d.Schema.Value != nil && d.Schema.Value.Default != nil:
+			v = d.Schema.Value.Default
+		case d.Schema != nil && d.Schema.Value != nil && d.Schema.Value.Example != nil:
+			v = d.Schema.Value.Example
+		case d.Schema != nil && d.Schema.Value != nil && len(d.Schema.Value.Enum) == 1:
+			v = d.Schema.Value.Enum[0]
+		default:
+			continue
+		}
+		set[key] = true
+		out = append(out, arazzo.Parameter{Name: d.Name, In: d.In, Value: expr.Normalize(v)})
+	}
+	return out
 }

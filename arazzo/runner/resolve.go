@@ -101,6 +101,12 @@ func (w *wfRun) Resolve(e expr.Expr) (any, error) {
 		return nil, undefined("%s: no output %q", e, e.Name)
 	case expr.Steps:
 		outs, ok := w.stepOutputs[e.ID]
+		sub := w.subByStep[e.ID]
+		if v, found := sub[e.Name]; found && e.Name != "" {
+			if _, declared := outs[e.Name]; !declared {
+				return v, nil // an output of the workflow the step ran
+			}
+		}
 		if !ok {
 			return nil, undefined("%s: step %s has not succeeded", e, e.ID)
 		}

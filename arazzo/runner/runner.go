@@ -302,8 +302,12 @@ type wfRun struct {
 
 	last       *exchange      // the current step's request and response
 	subOutputs map[string]any // outputs of the workflow a workflow step ran
-	attempts   map[string]int
-	loops      map[string]int
+	// subByStep keeps, per workflow step, the outputs of the workflow it
+	// ran: $steps.<id>.outputs.<name> falls back to them when the step
+	// does not declare <name> itself.
+	subByStep map[string]map[string]any
+	attempts  map[string]int
+	loops     map[string]int
 }
 
 // stepResult is what executing a step once produced.
@@ -733,6 +737,10 @@ func (w *wfRun) runWorkflowStep(ctx context.Context, step *arazzo.Step) (stepRes
 	if st != nil && st.outputs != nil {
 		w.subOutputs = st.outputs
 	}
+	if w.subByStep == nil {
+		w.subByStep = map[string]map[string]any{}
+	}
+	w.subByStep[step.StepID] = w.subOutputs
 	if err != nil {
 		return stepResult{err: fmt.Errorf("workflow %s failed: %w", step.WorkflowID, err)}, nil
 	}
