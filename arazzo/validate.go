@@ -28,17 +28,33 @@ func (s Severity) String() string {
 	return "error"
 }
 
+// MarshalText writes the severity as "error" or "warning".
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads "error" or "warning".
+func (s *Severity) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "error":
+		*s = SeverityError
+	case "warning":
+		*s = SeverityWarning
+	default:
+		return fmt.Errorf("unknown severity %q", b)
+	}
+	return nil
+}
+
 // Diagnostic is one validation finding, positioned in its file.
 type Diagnostic struct {
-	File     string
-	Line     int
-	Col      int
-	Path     string // JSON-path-like location, e.g. workflows[0].steps[1].operationId
-	Severity Severity
-	Msg      string
+	File     string   `json:"file"`
+	Line     int      `json:"line"`
+	Col      int      `json:"col"`
+	Path     string   `json:"path"` // JSON-path-like location, e.g. workflows[0].steps[1].operationId
+	Severity Severity `json:"severity"`
+	Msg      string   `json:"message"`
 	// Hint, for a deviation other runners accept, says how to write it
 	// as the specification does.
-	Hint string `json:",omitempty"`
+	Hint string `json:"hint,omitempty"`
 }
 
 func (d Diagnostic) String() string {

@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,11 +44,22 @@ func (w *wfRun) call(ctx context.Context, step *arazzo.Step, op *arazzo.Operatio
 			continue // an optional input that was not given
 		}
 		if err != nil {
+			if w.r.opts.DryRun {
+				w.dryNote = append(w.dryNote, fmt.Sprintf("parameter %s: %v", p.Name, err))
+				continue
+			}
 			return nil, fmt.Errorf("parameter %s: %w", p.Name, err)
 		}
 		def := findParam(op, p.Name, p.In)
 		switch p.In {
 		case "path":
+			if v == nil {
+				if w.r.opts.DryRun {
+					w.dryNote = append(w.dryNote, fmt.Sprintf("no value for path parameter %q", p.Name))
+					continue
+				}
+				return nil, fmt.Errorf("parameter %s: the path parameter's value is null", p.Name)
+			}
 			s := serializePath(p.Name, v, def)
 			pathVals[p.Name] = s
 			ex.reqPath[p.Name] = expr.String(v)
@@ -100,6 +112,12 @@ func (w *wfRun) call(ctx context.Context, step *arazzo.Step, op *arazzo.Operatio
 		}
 		name := t[i+1 : i+j]
 		val, ok := pathVals[name]
+		if !ok && w.r.opts.DryRun {
+			val, ok = "{"+name+"}", true
+			if note := fmt.Sprintf("no value for path parameter %q", name); !slices.Contains(w.dryNote, note) {
+				w.dryNote = append(w.dryNote, note)
+			}
+		}
 		if !ok {
 			return nil, fmt.Errorf("operation %s: no value for path parameter %q", op.ID(), name)
 		}
@@ -125,6 +143,10 @@ func (w *wfRun) call(ctx context.Context, step *arazzo.Step, op *arazzo.Operatio
 	var body []byte
 	if step.RequestBody != nil {
 		ct, b, parsed, err := w.buildBody(step.RequestBody, op)
+		if err != nil && w.r.opts.DryRun {
+			w.dryNote = append(w.dryNote, fmt.Sprintf("request body: %v", err))
+			err = nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("request body: %w", err)
 		}
@@ -147,10 +169,18 @@ func (w *wfRun) call(ctx context.Context, step *arazzo.Step, op *arazzo.Operatio
 	ex.url = u.String()
 	before := req.Header.Clone()
 	redact, err := w.r.opts.Auth.Authenticate(ctx, req, body, op)
+	if err != nil && w.r.opts.DryRun {
+		w.dryNote = append(w.dryNote, fmt.Sprintf("authentication: %v", err))
+		err = nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("authentication: %w", err)
 	}
 	ex.secrets = credentialValues(req, before, redact)
+	if w.r.opts.DryRun {
+		w.plan(step, req, body, redact, ex.secrets)
+		return ex, nil
+	}
 	start := time.Now()
 	resp, err := w.r.opts.Client.Do(req)
 	if err != nil {
@@ -649,4 +679,21 @@ func requiredDefaults(op *arazzo.Operation, have []arazzo.Parameter) []arazzo.Pa
 		out = append(out, arazzo.Parameter{Name: d.Name, In: d.In, Value: expr.Normalize(v)})
 	}
 	return out
+}
+
+// plan records a dry run's request with its credentials redacted.
+func (w *wfRun) plan(step *arazzo.Step, req *http.Request, body []byte, redactQuery, secrets []string) {
+	h := map[string][]string{}
+	for k, vs := range req.Header {
+		out := make([]string, len(vs))
+		for i, v := range vs {
+			out[i] = redact(v, secrets)
+		}
+		h[k] = out
+	}
+	pr := PlannedRequest{WorkflowID: w.wf.WorkflowID, StepID: step.StepID, Method: req.Method,
+		URL: strings.NewReplacer("%7B", "{", "%7D", "}").Replace(redactURL(req.URL, redactQuery)), Header: h, Body: redact(string(body), secrets),
+		Note: strings.Join(w.dryNote, "; ")}
+	w.dryNote = nil
+	w.r.planned = append(w.r.planned, pr)
 }

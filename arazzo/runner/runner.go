@@ -82,6 +82,29 @@ type Options struct {
 	OnWait func(workflowID, stepID string, d time.Duration, why string)
 	// Sleep waits for d or until ctx ends. Default: a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// DryRun builds every request (credentials applied, then redacted in
+	// the report) and records it in Result.Requests instead of sending it.
+	// Each operation step counts as succeeded with no response, so the
+	// run follows the steps' success path; values read from responses are
+	// undefined.
+	DryRun bool
+}
+
+// ResultFormat identifies the JSON layout of [Result]. It changes only
+// when a field is removed or changes meaning; fields may be added.
+const ResultFormat = "ohi.workflow.result/v1"
+
+// PlannedRequest is a request a dry run would have sent.
+type PlannedRequest struct {
+	WorkflowID string              `json:"workflowId"`
+	StepID     string              `json:"stepId"`
+	Method     string              `json:"method"`
+	URL        string              `json:"url"`
+	Header     map[string][]string `json:"header"`
+	Body       string              `json:"body,omitempty"`
+	// Note says what could not be built (an undefined value, missing
+	// credentials); the request is shown without it.
+	Note string `json:"note,omitempty"`
 }
 
 // StepRecord reports one execution of a step.
@@ -102,11 +125,15 @@ type StepRecord struct {
 
 // Result is the outcome of running a workflow.
 type Result struct {
+	// Format is [ResultFormat].
+	Format     string         `json:"format"`
 	WorkflowID string         `json:"workflowId"`
 	Status     string         `json:"status"`
 	Outputs    map[string]any `json:"outputs"`
 	Steps      []StepRecord   `json:"steps"`
 	Error      *string        `json:"error"`
+	// Requests are the requests of a dry run.
+	Requests []PlannedRequest `json:"requests,omitempty"`
 }
 
 // InputError reports workflow inputs that do not satisfy the workflow's
@@ -128,6 +155,7 @@ type Runner struct {
 	steps     int
 	records   []StepRecord
 	workflows map[string]*workflowState
+	planned   []PlannedRequest
 	compiled  map[arazzo.Criterion]*expr.Criterion    // criteria without embedded expressions
 	schemas   map[*arazzo.Workflow]*jsonschema.Schema // compiled input schemas
 }
@@ -219,9 +247,11 @@ func (r *Runner) Run(ctx context.Context, workflowID string, inputs map[string]a
 	}
 	r.steps, r.records = 0, nil
 	r.workflows = map[string]*workflowState{}
-	res := &Result{WorkflowID: workflowID, Outputs: map[string]any{}}
+	r.planned = nil
+	res := &Result{Format: ResultFormat, WorkflowID: workflowID, Outputs: map[string]any{}}
 	st, err := r.runWorkflow(ctx, doc, wf, inputs, 0)
 	res.Steps = r.records
+	res.Requests = r.planned
 	if res.Steps == nil {
 		res.Steps = []StepRecord{}
 	}
@@ -301,6 +331,7 @@ type wfRun struct {
 	depth       int
 
 	last       *exchange      // the current step's request and response
+	dryNote    []string       // what a dry run could not build for the current request
 	subOutputs map[string]any // outputs of the workflow a workflow step ran
 	// subByStep keeps, per workflow step, the outputs of the workflow it
 	// ran: $steps.<id>.outputs.<name> falls back to them when the step
@@ -485,7 +516,7 @@ func (w *wfRun) retryDelay(act *arazzo.Action, res stepResult, n int) time.Durat
 }
 
 func (w *wfRun) wait(ctx context.Context, stepID string, d time.Duration, why string) error {
-	if d <= 0 {
+	if d <= 0 || w.r.opts.DryRun {
 		return ctx.Err()
 	}
 	if w.r.opts.OnWait != nil {
@@ -681,6 +712,11 @@ func (w *wfRun) runOperationStep(ctx context.Context, step *arazzo.Step) stepRes
 	}
 	ex, err := w.call(ctx, step, op)
 	w.last = ex
+	if w.r.opts.DryRun {
+		// Nothing was sent: the step counts as done, so that the run
+		// shows the requests of its success path.
+		return stepResult{success: true}
+	}
 	if err != nil {
 		return stepResult{err: err}
 	}

@@ -119,60 +119,67 @@ func (w *wfRun) checkDependsOn(step *arazzo.Step) error {
 	return nil
 }
 
-// Unsupported reports, before anything runs, a step that the workflow
-// workflowID of b's root document could reach and that ohi cannot execute
-// yet: AsyncAPI steps (channelPath, or an operationId of an AsyncAPI
-// source).
-func Unsupported(b *arazzo.Bundle, workflowID string) error {
-	seen := map[*arazzo.Workflow]bool{}
-	var visit func(doc *arazzo.Document, wf *arazzo.Workflow) error
-	visitRef := func(doc *arazzo.Document, ref string) error {
+// Reachable returns the workflows, of b's root document and of its arazzo
+// sources, that running workflowID can reach: through dependsOn, workflow
+// steps and goto or retry actions. Each maps to the document holding it.
+func Reachable(b *arazzo.Bundle, workflowID string) map[*arazzo.Workflow]*arazzo.Document {
+	seen := map[*arazzo.Workflow]*arazzo.Document{}
+	var visit func(doc *arazzo.Document, wf *arazzo.Workflow)
+	visitRef := func(doc *arazzo.Document, ref string) {
 		if d, w, err := b.ResolveWorkflow(doc, ref); err == nil {
-			return visit(d, w)
+			visit(d, w)
 		}
-		return nil
 	}
-	visit = func(doc *arazzo.Document, wf *arazzo.Workflow) error {
-		if seen[wf] {
-			return nil
+	visit = func(doc *arazzo.Document, wf *arazzo.Workflow) {
+		if seen[wf] != nil {
+			return
 		}
-		seen[wf] = true
+		seen[wf] = doc
 		for _, dep := range wf.DependsOn {
-			if err := visitRef(doc, dep); err != nil {
-				return err
-			}
+			visitRef(doc, dep)
 		}
 		actions := append(append([]arazzo.Action{}, wf.SuccessActions...), wf.FailureActions...)
 		for _, s := range wf.Steps {
-			if isAsync(b, doc, &s) {
-				return fmt.Errorf("workflow %s step %s is an AsyncAPI step (%s): ohi validates AsyncAPI steps but does not execute them yet",
-					wf.WorkflowID, s.StepID, asyncWhat(&s))
-			}
 			if s.WorkflowID != "" {
-				if err := visitRef(doc, s.WorkflowID); err != nil {
-					return err
-				}
+				visitRef(doc, s.WorkflowID)
 			}
 			actions = append(append(actions, s.OnSuccess...), s.OnFailure...)
 		}
 		for _, a := range actions {
+			if n, ok := strings.CutPrefix(a.Reference, "$components.successActions."); ok {
+				a = doc.Components.SuccessActions[n]
+			} else if n, ok := strings.CutPrefix(a.Reference, "$components.failureActions."); ok {
+				a = doc.Components.FailureActions[n]
+			}
 			if a.WorkflowID != "" {
-				if err := visitRef(doc, a.WorkflowID); err != nil {
-					return err
-				}
+				visitRef(doc, a.WorkflowID)
 			}
 		}
-		return nil
 	}
 	doc := b.Root
 	if workflowID == "" && len(doc.Workflows) == 1 {
 		workflowID = doc.Workflows[0].WorkflowID
 	}
-	wf := doc.Workflow(workflowID)
-	if wf == nil {
-		return nil
+	if wf := doc.Workflow(workflowID); wf != nil {
+		visit(doc, wf)
 	}
-	return visit(doc, wf)
+	return seen
+}
+
+// Unsupported reports, before anything runs, a step that the workflow
+// workflowID of b's root document could reach and that ohi cannot execute
+// yet: AsyncAPI steps (channelPath, or an operationId of an AsyncAPI
+// source).
+func Unsupported(b *arazzo.Bundle, workflowID string) error {
+	for wf, doc := range Reachable(b, workflowID) {
+		for _, s := range wf.Steps {
+			if isAsync(b, doc, &s) {
+				return fmt.Errorf("workflow %s step %s is an AsyncAPI step (%s): ohi validates AsyncAPI steps but does not execute them yet",
+					wf.WorkflowID, s.StepID, asyncWhat(&s))
+			}
+		}
+	}
+	return nil
 }
 
 func isAsync(b *arazzo.Bundle, doc *arazzo.Document, s *arazzo.Step) bool {
