@@ -2,8 +2,11 @@ package arazzo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/openhealthimaging/ohi/arazzo/expr"
+	"go.yaml.in/yaml/v3"
 	"net/url"
 	"path/filepath"
 	"sort"
@@ -191,8 +194,11 @@ func (f *Fetcher) loadSource(ctx context.Context, b *Bundle, doc *Document, ds *
 				return fmt.Errorf("source description %s (%s): %w", sd.Name, loc, err)
 			}
 			if note != "" {
-				ds.notes = append(ds.notes, SourceNote{Name: sd.Name, Msg: fmt.Sprintf("source description %s: %s", sd.Name, note),
-					Hint: "convert the description to OpenAPI 3"})
+				hint := "fix the malformed parts of the description"
+				if strings.Contains(note, "Swagger") {
+					hint = "convert the description to OpenAPI 3"
+				}
+				ds.notes = append(ds.notes, SourceNote{Name: sd.Name, Msg: fmt.Sprintf("source description %s: %s", sd.Name, note), Hint: hint})
 			}
 			oas[loc] = t
 		}
@@ -253,7 +259,71 @@ func (f *Fetcher) loadOpenAPI(ctx context.Context, data []byte, loc string) (t *
 		return t, "a Swagger 2.0 (OpenAPI 2.0) description, converted to OpenAPI 3", nil
 	}
 	t, err = f.loadOpenAPI3(ctx, data, loc)
-	return t, "", err
+	if err == nil {
+		return t, "", nil
+	}
+	// A description with a malformed part that a workflow may not use:
+	// keep the path items that load on their own.
+	t, dropped, perr := f.loadPathItems(ctx, data, loc)
+	if perr != nil || t == nil {
+		return nil, "", err
+	}
+	return t, fmt.Sprintf("parts of the description are malformed (%v); left out: %s", err, strings.Join(dropped, ", ")), nil
+}
+
+// maxPrunedPaths bounds the per-path-item loads of a malformed description.
+const maxPrunedPaths = 2000
+
+// loadPathItems loads a description whose whole does not load, one path
+// item at a time (each with the document's other sections), and returns
+// the document of the path items that load, and the keys of those that
+// do not. Components are dropped only when even an empty paths object
+// does not load with them.
+func (f *Fetcher) loadPathItems(ctx context.Context, data []byte, loc string) (*openapi3.T, []string, error) {
+	var raw any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, nil, err
+	}
+	m, ok := expr.Normalize(raw).(map[string]any)
+	if !ok {
+		return nil, nil, errors.New("not an object")
+	}
+	paths, _ := m["paths"].(map[string]any)
+	if len(paths) > maxPrunedPaths {
+		return nil, nil, fmt.Errorf("%d paths: too many to load one by one", len(paths))
+	}
+	load := func(doc map[string]any) (*openapi3.T, error) {
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return nil, err
+		}
+		return f.loadOpenAPI3(ctx, b, loc)
+	}
+	base := map[string]any{}
+	for k, v := range m {
+		base[k] = v
+	}
+	var dropped []string
+	base["paths"] = map[string]any{}
+	if _, err := load(base); err != nil {
+		delete(base, "components")
+		dropped = append(dropped, "components")
+		if _, err := load(base); err != nil {
+			return nil, nil, err
+		}
+	}
+	kept := map[string]any{}
+	for _, k := range sortedKeys(paths) {
+		base["paths"] = map[string]any{k: paths[k]}
+		if _, err := load(base); err != nil {
+			dropped = append(dropped, "paths."+k)
+			continue
+		}
+		kept[k] = paths[k]
+	}
+	base["paths"] = kept
+	t, err := load(base)
+	return t, dropped, err
 }
 
 func (f *Fetcher) loadOpenAPI3(ctx context.Context, data []byte, loc string) (*openapi3.T, error) {
