@@ -252,6 +252,9 @@ func TestCorpusValidation(t *testing.T) {
 			t.Errorf("%s: expected an error or a warning (%s), got none", r.Path, r.Notes)
 		}
 	}
+	if out := os.Getenv("OHI_CORPUS_VERDICTS"); out != "" {
+		writeVerdicts(t, out, rs)
+	}
 	names := make([]string, 0, len(groups))
 	for g := range groups {
 		names = append(names, g)
@@ -291,4 +294,18 @@ func namesProblem(r corpusResult) bool {
 	}
 	// A name of generic words only ("invalid-async") states no field.
 	return words == 0 && len(r.Errors) > 0
+}
+
+// writeVerdicts writes one line per document, for bench/arazzo-corpus-peers.sh:
+// path, expected outcome (valid, invalid, flagged or unknown), and ohi's
+// error and warning counts, tab-separated.
+func writeVerdicts(t *testing.T, path string, rs []corpusResult) {
+	var b strings.Builder
+	for _, r := range rs {
+		exp := [...]string{"unknown", "valid", "invalid", "flagged"}[r.Expect]
+		fmt.Fprintf(&b, "%s\t%s\t%d\t%d\n", r.Path, exp, len(r.Errors), len(r.Warnings))
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

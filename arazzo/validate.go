@@ -1229,7 +1229,11 @@ func (v *validator) criterionSemantics(path []any, c Criterion, steps map[string
 			c.Context = ""
 		}
 	}
-	cr, err := expr.CompileCriterion(c.Condition, c.Context, c.Type.Type, c.Type.Version)
+	compile := expr.CompileCriterion
+	if v.v11 {
+		compile = expr.CompileCriterionV11
+	}
+	cr, err := compile(c.Condition, c.Context, c.Type.Type, c.Type.Version)
 	if errors.Is(err, expr.ErrXPathUnsupported) {
 		v.add(SeverityWarning, at(path, "condition"), "xpath criteria are not supported by this runner and will fail")
 		return
@@ -1239,7 +1243,11 @@ func (v *validator) criterionSemantics(path []any, c Criterion, steps map[string
 		return
 	}
 	for _, d := range cr.Deviations() {
-		v.deviation(at(path, "condition"), "quote string literals", "%s", d)
+		hint := "quote string literals"
+		if cr.Type == expr.TypeJSONPath {
+			hint = "write an RFC 9535 query: a filter tests the children of the node before it ($[?@.status == 'done'] passes when a member of the root has status done)"
+		}
+		v.deviation(at(path, "condition"), hint, "%s", d)
 	}
 	for _, e := range cr.Exprs() {
 		v.checkRef(at(path, "condition"), e, steps, false)

@@ -156,7 +156,7 @@ type Runner struct {
 	records   []StepRecord
 	workflows map[string]*workflowState
 	planned   []PlannedRequest
-	compiled  map[arazzo.Criterion]*expr.Criterion    // criteria without embedded expressions
+	compiled  map[criterionKey]*expr.Criterion        // criteria without embedded expressions
 	schemas   map[*arazzo.Workflow]*jsonschema.Schema // compiled input schemas
 }
 
@@ -607,7 +607,7 @@ func (w *wfRun) resolveAction(a arazzo.Action) (arazzo.Action, error) {
 // criteria evaluates criteria with AND; an evaluation error fails.
 func (w *wfRun) criteria(cs []arazzo.Criterion) (bool, error) {
 	for _, c := range cs {
-		cr, err := w.r.compile(c)
+		cr, err := w.r.compile(c, w.doc.V11())
 		if err != nil {
 			return false, fmt.Errorf("criterion %q: %w", c.Condition, err)
 		}
@@ -622,9 +622,18 @@ func (w *wfRun) criteria(cs []arazzo.Criterion) (bool, error) {
 	return true, nil
 }
 
-// compile compiles a criterion once per runner.
-func (r *Runner) compile(c arazzo.Criterion) (*expr.Criterion, error) {
-	if cr, ok := r.compiled[c]; ok {
+// criterionKey identifies a compiled criterion: its text and the rules
+// (1.0 or 1.1) of its document.
+type criterionKey struct {
+	c   arazzo.Criterion
+	v11 bool
+}
+
+// compile compiles a criterion once per runner, with the evaluation rules
+// of the document's version.
+func (r *Runner) compile(c arazzo.Criterion, v11 bool) (*expr.Criterion, error) {
+	key := criterionKey{c, v11}
+	if cr, ok := r.compiled[key]; ok {
 		return cr, nil
 	}
 	ctxExpr := c.Context
@@ -633,14 +642,18 @@ func (r *Runner) compile(c arazzo.Criterion) (*expr.Criterion, error) {
 			ctxExpr = "" // a simple condition does not use its context
 		}
 	}
-	cr, err := expr.CompileCriterion(c.Condition, ctxExpr, c.Type.Type, c.Type.Version)
+	compile := expr.CompileCriterion
+	if v11 {
+		compile = expr.CompileCriterionV11
+	}
+	cr, err := compile(c.Condition, ctxExpr, c.Type.Type, c.Type.Version)
 	if err != nil {
 		return nil, err
 	}
 	if r.compiled == nil {
-		r.compiled = map[arazzo.Criterion]*expr.Criterion{}
+		r.compiled = map[criterionKey]*expr.Criterion{}
 	}
-	r.compiled[c] = cr
+	r.compiled[key] = cr
 	return cr, nil
 }
 

@@ -60,7 +60,7 @@ func TestArazzo11Features(t *testing.T) {
     operationId: getStatus
     dependsOn: [get]
     successCriteria:
-    - {context: $response.body, condition: '$[?@.state == "{$inputs.want}"]', type: jsonpath}
+    - {context: $response.body, condition: '$[?@ == "{$inputs.want}"]', type: jsonpath}
   - stepId: fail
     operationId: other
     onFailure:
