@@ -424,3 +424,43 @@ func TestCorpusExecution(t *testing.T) {
 		t.Fatal("no workflow ran")
 	}
 }
+
+// TestRespectMaxStepsFixture reproduces Respect's e2e fixture max-steps
+// under the conditions of its snapshot: every request fails at the
+// network (its server does not resolve; here a closed loopback port). The
+// snapshot shows pre-step failing into the nested workflow, both nested
+// steps failing, the nested workflow step failing into ping, and ping
+// looping until the step limit ends the run; ohi must take the same path
+// and end the same way.
+func TestRespectMaxStepsFixture(t *testing.T) {
+	root := repoRoot(t)
+	path := filepath.Join(root, "..", "shared", "arazzo-corpus", "redocly-cli", "tests", "e2e", "respect", "max-steps", "arazzo.yaml")
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("the shared Arazzo corpus is absent (%v)", err)
+	}
+	closed := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	b, err := (&arazzo.Fetcher{}).LoadBundle(ctx, path, map[string]string{"oas": closed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := runner.Options{MaxSteps: 12, PollInterval: time.Millisecond, MaxPollInterval: time.Millisecond,
+		Client: &http.Client{Transport: loopbackOnly{}, Timeout: 5 * time.Second}}
+	res, err := runner.New(b, opts).Run(ctx, "infinite", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range res.Steps {
+		got = append(got, s.StepID+":"+s.Action)
+	}
+	want := []string{"pre-step:goto with-nested", "step-1:goto step-2", "step-2:end", "with-nested:goto ping",
+		"ping:goto ping", "ping:goto ping"}
+	if len(got) < len(want) || strings.Join(got[:len(want)], " ") != strings.Join(want, " ") {
+		t.Fatalf("steps %q, want them to start %q", got, want)
+	}
+	if res.Status != runner.StatusFailed || res.Error == nil || !strings.Contains(*res.Error, "more than 12 step executions") {
+		t.Fatalf("status %s, error %v: want the run ended by the step limit", res.Status, deref(res.Error))
+	}
+}
