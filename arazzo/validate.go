@@ -164,8 +164,8 @@ func at(path []any, more ...any) []any {
 	return append(append(out, path...), more...)
 }
 
-// ValidateStructure checks doc only against the structure the Arazzo 1.0.x
-// JSON Schema describes (required fields, types, patterns, enumerations,
+// ValidateStructure checks doc only against the structure the Arazzo 1.0
+// and 1.1 JSON Schemas describe (required fields, types, patterns, enumerations,
 // unknown fields): the verdict of the official schema, without the
 // semantic rules [Validate] adds. Diagnostics are sorted by position.
 func ValidateStructure(doc *Document) []Diagnostic {
@@ -184,8 +184,8 @@ func (v *validator) sort() {
 	})
 }
 
-// Validate checks doc against the structure the Arazzo 1.0.x JSON Schema
-// describes and against the semantic rules of the specification (unique
+// Validate checks doc against the structure the Arazzo 1.0 and 1.1 JSON
+// Schemas describe and against the semantic rules of the specification (unique
 // ids, resolvable targets, parseable runtime expressions and criteria,
 // outputs that reference real steps). b, when not nil, is used to resolve
 // operationId, operationPath and cross-document workflowId references.

@@ -1,4 +1,4 @@
-// Package runner executes Arazzo 1.0.x workflows over HTTP.
+// Package runner executes Arazzo 1.0.x and 1.1.x workflows over HTTP.
 //
 // A [Runner] takes a loaded [arazzo.Bundle] and runs one workflow: it
 // validates the inputs against the workflow's JSON Schema, runs
