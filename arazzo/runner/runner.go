@@ -723,8 +723,18 @@ func (w *wfRun) runOperationStep(ctx context.Context, step *arazzo.Step) stepRes
 	if err != nil {
 		return stepResult{err: err}
 	}
-	ex, err := w.call(ctx, step, op)
+	callCtx := ctx
+	if step.Timeout != nil && *step.Timeout > 0 {
+		// The 1.1 step timeout (milliseconds) bounds the step's request.
+		var cancel context.CancelFunc
+		callCtx, cancel = context.WithTimeout(ctx, time.Duration(*step.Timeout)*time.Millisecond)
+		defer cancel()
+	}
+	ex, err := w.call(callCtx, step, op)
 	w.last = ex
+	if err != nil && callCtx.Err() != nil && ctx.Err() == nil {
+		err = fmt.Errorf("step timeout of %dms exceeded: %w", *step.Timeout, err)
+	}
 	if w.r.opts.DryRun {
 		// Nothing was sent: the step counts as done, so that the run
 		// shows the requests of its success path.

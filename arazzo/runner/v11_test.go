@@ -159,3 +159,34 @@ operations:
 		t.Errorf("%d requests sent before the AsyncAPI step was refused", n)
 	}
 }
+
+// TestStepTimeout checks the 1.1 step timeout on an OpenAPI step: the
+// request is abandoned and the step fails into its failure actions.
+func TestStepTimeout(t *testing.T) {
+	s := newServer(t, map[string]func(http.ResponseWriter, *http.Request, int){
+		"GET /v1/status": func(w http.ResponseWriter, r *http.Request, n int) {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(3 * time.Second):
+			}
+		},
+		"GET /v1/other": jsonReply(200, `{}`),
+	})
+	start := time.Now()
+	res := runDoc(t, s, doc11Head+`workflows:
+- workflowId: w
+  steps:
+  - stepId: slow
+    operationId: getStatus
+    timeout: 50
+    onFailure: [{name: fallback, type: goto, stepId: fast}]
+  - stepId: fast
+    operationId: other
+`, runCfg{})
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the run took %s; the step timeout is 50ms", d)
+	}
+	if got := actions(res); got != "slow:goto fast fast:next" || !strings.Contains(res.Steps[0].Error, "step timeout of 50ms") {
+		t.Errorf("actions %q, first error %q", got, res.Steps[0].Error)
+	}
+}
