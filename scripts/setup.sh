@@ -26,3 +26,4 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "${need[@]}"; }
 fi
 bash scripts/install-corpora.sh
+bash scripts/install-arazzo-mock.sh
