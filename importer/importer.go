@@ -485,6 +485,9 @@ func (im *Importer) openAt(ctx context.Context, in ohi.BlobStore, o ohi.ObjectIn
 // received, and so are frames the codecs cannot represent exactly.
 func (im *Importer) storeFrames(ctx context.Context, job *ohi.ImportJob, inst *dicom.Instance) (*parsedInstance, error) {
 	p := newParsedInstance(inst)
+	if err := im.storeHeader(ctx, job, inst, p); err != nil {
+		return nil, err
+	}
 	if len(inst.Frames) > 0 && inst.FloatPixels == 0 && !codec.KeepsOriginal(inst.TransferSyntaxUID) {
 		frames, ts, photometric, err := im.transcode(ctx, job, inst)
 		var ce *codec.Error

@@ -26,6 +26,12 @@ type Config struct {
 	Verifier *sigv4.Verifier
 	// Logger receives one access log line per request (default slog.Default).
 	Logger *slog.Logger
+	// DICOMweb, when set, serves the DICOMweb routes (package dicomweb)
+	// under /datastore/{id}/studies, /series and /instances, behind the
+	// same SigV4 check with a body limit of MaxDICOMwebBody, bodies over
+	// 8 MB spooled to DICOMwebSpoolDir while their signature is checked.
+	DICOMweb         http.Handler
+	DICOMwebSpoolDir string
 	// Health reports whether the server can serve; /healthz answers 200 when
 	// it returns nil and 503 otherwise. Nil means always healthy.
 	Health func(ctx context.Context) error
@@ -47,6 +53,9 @@ func New(cfg Config) http.Handler {
 		})
 	}
 	h = http.MaxBytesHandler(h, api.MaxRequestBody)
+	if cfg.DICOMweb != nil {
+		h = withDICOMweb(h, cfg)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if cfg.Health != nil {

@@ -69,6 +69,7 @@ type Service struct {
 	jobs   Notifier
 	logger *slog.Logger
 	tokens *tokenCodec
+	docs   docCache // decoded metadata documents DICOMweb reads
 
 	wg     sync.WaitGroup
 	ctx    context.Context

@@ -19,6 +19,7 @@ import (
 	"github.com/openhealthimaging/ohi/api"
 	"github.com/openhealthimaging/ohi/blob/fileblob"
 	"github.com/openhealthimaging/ohi/codec"
+	"github.com/openhealthimaging/ohi/dicomweb"
 	"github.com/openhealthimaging/ohi/importer"
 	"github.com/openhealthimaging/ohi/jobqueue"
 	"github.com/openhealthimaging/ohi/server"
@@ -69,6 +70,8 @@ type App struct {
 	Service *service.Service
 	Runner  *jobqueue.Runner
 	Handler http.Handler
+	// DICOMweb is the DICOMweb handler (mounted in Handler).
+	DICOMweb *dicomweb.Handler
 
 	closers []func() error
 	cancel  context.CancelFunc
@@ -139,7 +142,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		}
 		verifier = &sigv4.Verifier{Service: api.SigningName, Region: region, Credentials: sigv4.StaticCredentials(cfg.Credentials)}
 	}
+	a.DICOMweb = dicomweb.New(dicomweb.Config{Service: svc, Storer: imp, Logger: logger, TempDir: filepath.Join(cfg.DataDir, "tmp")})
 	a.Handler = server.New(server.Config{Service: svc, Verifier: verifier, Logger: logger,
+		DICOMweb: a.DICOMweb, DICOMwebSpoolDir: filepath.Join(cfg.DataDir, "tmp"),
 		Health: func(ctx context.Context) error { _, err := store.DatastoreList(ctx, "", "", 1); return err }})
 	return a, nil
 }
