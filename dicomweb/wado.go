@@ -281,7 +281,37 @@ func (f *frameSource) native(i int, decode bool) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode frame %d: %w", i+1, err)
 	}
-	return nativeBytes(px, f.px.img.BitsAllocated), nil
+	out := nativeBytes(px, f.px.img.BitsAllocated)
+	if f.px.img.PixelRepresentation == 1 && f.px.img.BitsAllocated >= 8 && (strings.HasPrefix(f.px.originalTS, "1.2.840.10008.1.2.4.9") ||
+		strings.HasPrefix(f.px.originalTS, "1.2.840.10008.1.2.4.20")) {
+		signExtend(out, f.px.img.BitsAllocated/8, f.px.img.BitsStored)
+	}
+	return out, nil
+}
+
+// signExtend makes BitsStored-bit two's complement samples signed in their
+// BitsAllocated container. JPEG 2000 originals whose codestream says
+// unsigned while PixelRepresentation says signed decode to unsigned
+// samples; DICOM readers (pydicom's J2K corrections) take them as signed.
+// Samples already signed are unchanged.
+func signExtend(b []byte, size, bitsStored int) {
+	if bitsStored <= 0 || bitsStored >= size*8 || size > 4 {
+		return
+	}
+	sign := uint32(1) << (bitsStored - 1)
+	high := ^(uint32(1)<<bitsStored - 1)
+	for i := 0; i+size <= len(b); i += size {
+		var v uint32
+		for k := size - 1; k >= 0; k-- {
+			v = v<<8 | uint32(b[i+k])
+		}
+		if v&sign != 0 {
+			v |= high
+			for k := 0; k < size; k++ {
+				b[i+k] = byte(v >> (8 * k))
+			}
+		}
+	}
 }
 
 func swap(b []byte, size int) {
