@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/openhealthimaging/ohi/api"
+	"github.com/openhealthimaging/ohi/dicomweb"
 	"github.com/openhealthimaging/ohi/sigv4"
 )
 
@@ -71,6 +72,13 @@ func New(cfg Config) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(api.OpenAPIJSON)
 	})
+	if cfg.DICOMweb != nil {
+		doc := dicomweb.OpenAPI()
+		mux.HandleFunc("GET "+dicomweb.OpenAPIPath, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(doc)
+		})
+	}
 	mux.Handle("/", h)
 	return withRequest(mux, logger)
 }
