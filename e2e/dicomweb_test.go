@@ -20,6 +20,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/openhealthimaging/ohi/dicom"
+	"github.com/openhealthimaging/ohi/synth"
 )
 
 // dwGet sends a DICOMweb GET signed with aws-sdk-go-v2's SigV4 signer
@@ -154,5 +155,84 @@ func dicomwebRoundTrip(t *testing.T, endpoint, ds, in string, succ []successLine
 	}
 	for _, p := range r.Problems {
 		t.Error(p)
+	}
+}
+
+// runClient runs a client program and decodes its last stdout line.
+func runClient(t *testing.T, argv, env []string, out any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v\nstderr:\n%s\nstdout:\n%s", strings.Join(argv, " "), err, tail(stderr.Bytes(), 40), tail(stdout.Bytes(), 10))
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), out); err != nil {
+		t.Fatalf("%s printed %q: %v", filepath.Base(argv[len(argv)-1]), lines[len(lines)-1], err)
+	}
+}
+
+// TestDICOMwebClients drives the DICOMweb routes with the clients the
+// field uses: the npm dicomweb-client (STOW, QIDO, WADO metadata, frames
+// and instance) and Python requests signed by botocore's SigV4Auth.
+func TestDICOMwebClients(t *testing.T) {
+	t.Parallel()
+	node := lookClient(t, "node")
+	prefix := npmInstall(t)
+	dir := t.TempDir()
+	g := writeStudy(t, filepath.Join(dir, "stow"), synth.Config{Series: 1, Instances: 3, Rows: 24, Cols: 20, Seed: 41, PatientID: "JS%04d"})
+	srv := startServer(t, serverOpts{DataDir: dir, Args: authArgs})
+	c := newClient(srv.Endpoint, testAK, testSecret)
+	ds := createDatastore(t, c, "dicomweb-clients")
+	var files []string
+	for i := range 3 {
+		files = append(files, filepath.Join(dir, "stow", filepath.FromSlash(g.Path(synth.Ref{Instance: i}))))
+	}
+	var js struct {
+		OK                                  bool
+		Client, Version                     string
+		Stored, Studies, Series, Instances  int
+		StudyInstanceUID, SeriesInstanceUID string
+		SeriesMetadata, Rows, Columns       int
+		FrameBytes, StoredFrameBytes        []int
+		InstanceBytes                       int
+	}
+	runClient(t, []string{node, filepath.Join(moduleRoot, "e2e", "clients", "dicomweb.mjs")}, clientEnv(srv, dir,
+		"OHI_DATASTORE_ID="+ds, "OHI_STOW_FILES="+strings.Join(files, ","), "OHI_SDKJS_PREFIX="+prefix), &js)
+	t.Logf("dicomweb-client %s: %+v", js.Version, js)
+	if !js.OK || js.Stored != 3 || js.Studies != 1 || js.Series != 1 || js.Instances != 3 || js.SeriesMetadata != 3 ||
+		js.StudyInstanceUID != g.StudyUID(synth.Ref{}) || js.SeriesInstanceUID != g.SeriesUID(synth.Ref{}) || js.Rows != 24 || js.Columns != 20 {
+		t.Fatalf("dicomweb-client summary %+v", js)
+	}
+	if len(js.FrameBytes) != 1 || js.FrameBytes[0] != 24*20*2 || len(js.StoredFrameBytes) != 1 || js.StoredFrameBytes[0] == 0 ||
+		js.StoredFrameBytes[0] >= js.FrameBytes[0] || js.InstanceBytes < 24*20*2 {
+		t.Fatalf("frames %v (uncompressed) and %v (stored), instance %d bytes", js.FrameBytes, js.StoredFrameBytes, js.InstanceBytes)
+	}
+
+	// Python requests with botocore's signer.
+	python := lookClient(t, "python3")
+	if err := exec.Command(python, "-c", "import botocore, requests").Run(); err != nil {
+		skipClient(t, "%s has no botocore and requests: %v", python, err)
+	}
+	g2 := writeStudy(t, filepath.Join(dir, "py"), synth.Config{Series: 1, Instances: 1, Rows: 16, Cols: 12, Seed: 42, PatientID: "PY%04d"})
+	var py struct {
+		OK                           bool
+		Client, Botocore, Sop, Study string
+		Rows, Columns                int
+		FramesResponseBytes          int
+		InstanceBytes, JpegStatus    int
+		JpegMessage                  string
+	}
+	runClient(t, []string{python, filepath.Join(moduleRoot, "e2e", "clients", "dicomweb.py")}, clientEnv(srv, dir,
+		"OHI_DATASTORE_ID="+ds, "OHI_STOW_FILE="+filepath.Join(dir, "py", filepath.FromSlash(g2.Path(synth.Ref{})))), &py)
+	t.Logf("requests+botocore %s: %+v", py.Botocore, py)
+	if !py.OK || py.Sop != g2.SOPInstanceUID(synth.Ref{}) || py.Study != g2.StudyUID(synth.Ref{}) || py.Rows != 16 || py.Columns != 12 ||
+		py.FramesResponseBytes < 16*12*2 || py.JpegStatus != 406 || !strings.Contains(py.JpegMessage, "transfer-syntax=*") {
+		t.Fatalf("requests+botocore summary %+v", py)
 	}
 }
