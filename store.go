@@ -141,6 +141,13 @@ type MetadataStore interface {
 	DICOMSearchStudies(ctx context.Context, q *DICOMQuery) ([]*DICOMStudyRow, error)
 	DICOMSearchSeries(ctx context.Context, q *DICOMQuery) ([]*DICOMSeriesRow, error)
 	DICOMSearchInstances(ctx context.Context, q *DICOMQuery) ([]*DICOMInstanceRow, error)
+	// DICOMUnindexed lists image sets that are not deleted and have no
+	// DICOMweb index entry (committed before the index existed), with the
+	// metadata key of their latest version.
+	DICOMUnindexed(ctx context.Context, limit int) ([]*ImageSetVersion, error)
+	// DICOMIndexPut writes the index entry of an image set if it is still
+	// at version and has none; it reports whether it wrote it.
+	DICOMIndexPut(ctx context.Context, imageSetID string, version int64, x *DICOMIndex) (bool, error)
 
 	// Setting returns a persistent server setting, creating it with init()
 	// on first use.

@@ -143,6 +143,10 @@ func (im *Importer) StoreInstances(ctx context.Context, datastoreID, studyUID st
 			}
 		}
 	}
+	// Remove what failed instances and failed commits left stored.
+	if err := im.sweep(context.WithoutCancel(ctx), job, log); err != nil {
+		log.Warn("sweep after STOW-RS", "err", err)
+	}
 	return results, nil
 }
 

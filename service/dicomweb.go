@@ -152,3 +152,48 @@ func (c *docCache) put(key string, d *metadoc.Document) {
 		c.order.Remove(last)
 	}
 }
+
+// indexExisting gives the image sets committed before the DICOMweb index
+// existed their index entries (their instances have no stored header, so
+// GetDICOMInstance answers 404 for them; everything else works).
+func (s *Service) indexExisting(ctx context.Context) {
+	n := 0
+	for ctx.Err() == nil {
+		list, err := s.store.DICOMUnindexed(ctx, 100)
+		if err != nil {
+			s.logger.Warn("DICOMweb index of existing image sets", "err", err)
+			return
+		}
+		if len(list) == 0 {
+			break
+		}
+		progressed := false
+		for _, v := range list {
+			doc, err := s.loadDoc(ctx, v.MetadataKey)
+			if err != nil {
+				s.logger.Warn("DICOMweb index: metadata document", "imageSetId", v.ImageSetID, "err", err)
+				continue
+			}
+			idx, err := doc.Index()
+			if err != nil {
+				s.logger.Warn("DICOMweb index", "imageSetId", v.ImageSetID, "err", err)
+				continue
+			}
+			ok, err := s.store.DICOMIndexPut(ctx, v.ImageSetID, v.Version, idx)
+			if err != nil {
+				s.logger.Warn("DICOMweb index", "imageSetId", v.ImageSetID, "err", err)
+				return
+			}
+			if ok {
+				n++
+				progressed = true
+			}
+		}
+		if !progressed {
+			break // the rest fail to load; retried at the next start
+		}
+	}
+	if n > 0 {
+		s.logger.Info("indexed existing image sets for DICOMweb", "imageSets", n)
+	}
+}

@@ -106,6 +106,11 @@ func New(ctx context.Context, cfg Config, store ohi.MetadataStore, blobs ohi.Blo
 		cancel()
 		return nil, err
 	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.indexExisting(sctx)
+	}()
 	return s, nil
 }
 

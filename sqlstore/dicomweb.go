@@ -433,3 +433,43 @@ func (s *Store) DICOMSearchInstances(ctx context.Context, q *ohi.DICOMQuery) ([]
 	}
 	return out, rows.Err()
 }
+
+// DICOMUnindexed implements ohi.MetadataStore.
+func (s *Store) DICOMUnindexed(ctx context.Context, limit int) ([]*ohi.ImageSetVersion, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT i.id, i.version, v.metadata_key FROM image_sets i
+		JOIN image_set_versions v ON v.image_set_id = i.id AND v.version = i.version
+		WHERE i.state <> 'DELETED' AND NOT EXISTS (SELECT 1 FROM dicomweb_series s WHERE s.image_set_id = i.id)
+		ORDER BY i.id LIMIT `+fmt.Sprint(limit))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*ohi.ImageSetVersion
+	for rows.Next() {
+		var v ohi.ImageSetVersion
+		if err := rows.Scan(&v.ImageSetID, &v.Version, &v.MetadataKey); err != nil {
+			return nil, err
+		}
+		out = append(out, &v)
+	}
+	return out, rows.Err()
+}
+
+// DICOMIndexPut implements ohi.MetadataStore.
+func (s *Store) DICOMIndexPut(ctx context.Context, imageSetID string, version int64, x *ohi.DICOMIndex) (bool, error) {
+	wrote := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var ds string
+		err := tx.QueryRowContext(ctx, `SELECT datastore_id FROM image_sets WHERE id = $1 AND version = $2 AND state <> 'DELETED'
+			AND NOT EXISTS (SELECT 1 FROM dicomweb_series s WHERE s.image_set_id = $1)`, imageSetID, version).Scan(&ds)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // changed meanwhile: its commit indexed it
+		}
+		if err != nil {
+			return err
+		}
+		wrote = true
+		return indexTx(ctx, tx, &ohi.ImageSetCommit{ImageSet: ohi.ImageSet{ID: imageSetID, DatastoreID: ds}, Index: x})
+	})
+	return wrote, err
+}
