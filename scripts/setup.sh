@@ -14,7 +14,9 @@ command -v npm >/dev/null || need+=(npm)
 # Codec libraries (package codec: OpenJPH for HTJ2K, GDCM for JPEG, JPEG-LS
 # and JPEG 2000, OpenJPEG for encoding JPEG 2000 Lossless) and OpenJPEG's
 # tools, the independent decoder of its tests.
-for pkg in libopenjph-dev openjph-tools libgdcm-dev libopenjp2-7-dev libopenjp2-tools; do
+# Orthanc with its DICOMweb plugin: the peer of the DICOMweb tests and
+# benchmarks (e2e/orthanc_test.go, bench/dicomweb.sh).
+for pkg in libopenjph-dev openjph-tools libgdcm-dev libopenjp2-7-dev libopenjp2-tools orthanc orthanc-dicomweb; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
