@@ -311,6 +311,15 @@ func (s *Store) dwWhere(q *ohi.DICOMQuery, instances bool) (string, []any, error
 	return strings.Join(where, " AND "), args, nil
 }
 
+// nullsFirst orders missing numbers first on both engines (SQLite's
+// default), matching the indexes.
+func (s *Store) nullsFirst() string {
+	if s.dialect == dialectPostgres {
+		return " NULLS FIRST"
+	}
+	return ""
+}
+
 func page(q *ohi.DICOMQuery) string {
 	return fmt.Sprintf(" LIMIT %d OFFSET %d", max(q.Limit, 0), max(q.Offset, 0))
 }
@@ -352,7 +361,7 @@ func (s *Store) DICOMSearchStudies(ctx context.Context, q *ohi.DICOMQuery) ([]*o
 	}
 	rows, err = s.r.QueryContext(ctx, `SELECT `+dwSeriesCols+` FROM dicomweb_series s JOIN image_sets i ON i.id = s.image_set_id
 		WHERE s.datastore_id = $1 AND i.is_primary AND i.state <> 'DELETED' AND s.study_uid IN (`+strings.Join(ph, ",")+`)
-		ORDER BY s.series_number, s.series_uid`, args...)
+		ORDER BY s.series_number`+s.nullsFirst()+`, s.series_uid`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -375,7 +384,7 @@ func (s *Store) DICOMSearchSeries(ctx context.Context, q *ohi.DICOMQuery) ([]*oh
 	if err != nil {
 		return nil, err
 	}
-	order := ` ORDER BY s.series_number IS NULL, s.series_number, s.series_uid, s.image_set_id`
+	order := ` ORDER BY s.series_number` + s.nullsFirst() + `, s.series_uid, s.image_set_id`
 	if q.ByUpdate {
 		order = ` ORDER BY i.updated_at DESC, s.image_set_id`
 	}
@@ -401,15 +410,32 @@ func (s *Store) DICOMSearchInstances(ctx context.Context, q *ohi.DICOMQuery) ([]
 	if err != nil {
 		return nil, err
 	}
-	order := ` ORDER BY n.instance_number IS NULL, n.instance_number, n.sop_uid, n.image_set_id`
+	nf := s.nullsFirst()
+	order := ` ORDER BY n.instance_number` + nf + `, n.sop_uid, n.image_set_id`
 	if q.ByUpdate {
-		order = ` ORDER BY i.updated_at DESC, n.image_set_id, n.instance_number IS NULL, n.instance_number, n.sop_uid`
+		order = ` ORDER BY i.updated_at DESC, n.image_set_id, n.instance_number` + nf + `, n.sop_uid`
+	}
+	// Within a study or series the instances are few: start from the
+	// series (a CROSS JOIN keeps SQLite's planner to that order); across
+	// the data store walk the Instance Number index.
+	from := `dicomweb_instances n JOIN dicomweb_series s ON s.image_set_id = n.image_set_id JOIN image_sets i ON i.id = n.image_set_id
+		JOIN image_set_versions v ON v.image_set_id = i.id AND v.version = i.version`
+	for _, c := range q.Conds {
+		if c.Column == "sop_uid" && !q.ByUpdate {
+			// The SOP Instance UID index finds the few rows; a unary plus
+			// keeps the planner from walking the order index instead.
+			order = ` ORDER BY +n.instance_number` + nf + `, n.sop_uid, n.image_set_id`
+		}
+	}
+	for _, c := range q.Conds {
+		if c.Column == "study_uid" || c.Column == "series_uid" {
+			from = `dicomweb_series s CROSS JOIN dicomweb_instances n CROSS JOIN image_sets i CROSS JOIN image_set_versions v`
+			where += ` AND n.image_set_id = s.image_set_id AND i.id = s.image_set_id AND v.image_set_id = i.id AND v.version = i.version`
+			break
+		}
 	}
 	rows, err := s.query(ctx, `SELECT `+dwSeriesCols+`, n.sop_uid, n.sop_class_uid, n.instance_number, n.rows_, n.columns_, n.bits_allocated,
-		n.number_of_frames, i.version, v.metadata_key
-		FROM dicomweb_instances n JOIN dicomweb_series s ON s.image_set_id = n.image_set_id JOIN image_sets i ON i.id = n.image_set_id
-		JOIN image_set_versions v ON v.image_set_id = i.id AND v.version = i.version
-		WHERE `+where+order+page(q), args...)
+		n.number_of_frames, i.version, v.metadata_key FROM `+from+` WHERE `+where+order+page(q), args...)
 	if err != nil {
 		return nil, err
 	}
