@@ -259,6 +259,14 @@ func (f *frameSource) open(i int) (io.ReadCloser, int64, error) {
 
 // native returns frame i uncompressed, in explicit VR little endian.
 func (f *frameSource) native(i int, decode bool) ([]byte, error) {
+	var key string
+	if decode {
+		img := f.px.img
+		key = fmt.Sprintf("%s/%d/%d/%d", f.di.Instance.ImageFrames[i].ID, img.BitsAllocated, img.BitsStored, img.PixelRepresentation)
+		if b := f.h.decoded.get(key); b != nil {
+			return b, nil
+		}
+	}
 	r, size, err := f.open(i)
 	if err != nil {
 		return nil, err
@@ -286,6 +294,7 @@ func (f *frameSource) native(i int, decode bool) ([]byte, error) {
 		strings.HasPrefix(f.px.originalTS, "1.2.840.10008.1.2.4.20")) {
 		signExtend(out, f.px.img.BitsAllocated/8, f.px.img.BitsStored)
 	}
+	f.h.decoded.put(key, out)
 	return out, nil
 }
 

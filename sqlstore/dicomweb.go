@@ -62,9 +62,6 @@ func indexTx(ctx context.Context, tx *sql.Tx, c *ohi.ImageSetCommit) error {
 			}
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM dicomweb_instances WHERE image_set_id = $1`, is.ID); err != nil {
-		return err
-	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM dicomweb_series WHERE image_set_id = $1`, is.ID); err != nil {
 		return err
 	}
@@ -82,9 +79,61 @@ func indexTx(ctx context.Context, tx *sql.Tx, c *ohi.ImageSetCommit) error {
 		e.SeriesDescription, e.PPSStartDate, e.PPSStartTime, nullInt(e.SeriesNumber), len(x.Instances), levels); err != nil {
 		return err
 	}
+	// Only the instances that changed are written: an image set that
+	// grows by appends (STOW-RS requests, import jobs) keeps its rows.
+	type row struct {
+		class                  string
+		num                    sql.NullInt64
+		rows, cols, bits, nfrm int
+	}
+	have := map[string]row{}
+	rs, err := tx.QueryContext(ctx, `SELECT sop_uid, sop_class_uid, instance_number, rows_, columns_, bits_allocated, number_of_frames
+		FROM dicomweb_instances WHERE image_set_id = $1`, is.ID)
+	if err != nil {
+		return err
+	}
+	for rs.Next() {
+		var sop string
+		var r row
+		if err := rs.Scan(&sop, &r.class, &r.num, &r.rows, &r.cols, &r.bits, &r.nfrm); err != nil {
+			rs.Close()
+			return err
+		}
+		have[sop] = r
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return err
+	}
+	var add []ohi.DICOMInstanceEntry
+	keep := make(map[string]bool, len(x.Instances))
+	for _, in := range x.Instances {
+		keep[in.SOPInstanceUID] = true
+		r, ok := have[in.SOPInstanceUID]
+		want := row{class: in.SOPClassUID, rows: in.Rows, cols: in.Columns, bits: in.BitsAllocated, nfrm: in.NumberOfFrames}
+		if in.InstanceNumber != nil {
+			want.num = sql.NullInt64{Int64: *in.InstanceNumber, Valid: true}
+		}
+		if ok && r == want {
+			continue
+		}
+		if ok {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM dicomweb_instances WHERE image_set_id = $1 AND sop_uid = $2`, is.ID, in.SOPInstanceUID); err != nil {
+				return err
+			}
+		}
+		add = append(add, in)
+	}
+	for sop := range have {
+		if !keep[sop] {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM dicomweb_instances WHERE image_set_id = $1 AND sop_uid = $2`, is.ID, sop); err != nil {
+				return err
+			}
+		}
+	}
 	const cols = 9
-	for start := 0; start < len(x.Instances); start += 100 {
-		batch := x.Instances[start:min(len(x.Instances), start+100)]
+	for start := 0; start < len(add); start += 100 {
+		batch := add[start:min(len(add), start+100)]
 		ph := make([]string, len(batch))
 		args := make([]any, 0, len(batch)*cols)
 		for i, in := range batch {
