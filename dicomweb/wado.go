@@ -393,37 +393,39 @@ func (h *Handler) frames(w http.ResponseWriter, r *http.Request) error {
 	partType := fmt.Sprintf("%s; transfer-syntax=%s", mt, ts)
 	// Read or decode the first frame before the answer starts, so that a
 	// failure can still be reported with a status.
-	first, err := h.frameBytes(fs, list[0]-1, ts, decode)
+	first, err := h.frameReader(fs, list[0]-1, ts, decode)
 	if err != nil {
 		return err
 	}
 	mw := newMultipart(w, mt)
 	for i, fn := range list {
-		b := first
+		r := first
 		if i > 0 {
-			if b, err = h.frameBytes(fs, fn-1, ts, decode); err != nil {
+			if r, err = h.frameReader(fs, fn-1, ts, decode); err != nil {
 				panic(http.ErrAbortHandler) // the answer has started
 			}
 		}
-		if err := mw.part(partType, bytes.NewReader(b)); err != nil {
+		err := mw.part(partType, r)
+		r.Close()
+		if err != nil {
 			return nil // the client went away
 		}
 	}
 	return mw.close()
 }
 
-func (h *Handler) frameBytes(fs *frameSource, i int, ts string, decode bool) ([]byte, error) {
+// frameReader returns frame i as it is sent: the stored blob streamed, or
+// the uncompressed bytes.
+func (h *Handler) frameReader(fs *frameSource, i int, ts string, decode bool) (io.ReadCloser, error) {
 	if isNative(ts) {
-		return fs.native(i, decode)
+		b, err := fs.native(i, decode)
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(bytes.NewReader(b)), nil
 	}
-	rc, size, err := fs.open(i)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	buf := make([]byte, size)
-	_, err = io.ReadFull(rc, buf)
-	return buf, err
+	rc, _, err := fs.open(i)
+	return rc, err
 }
 
 // instance answers GetDICOMInstance: the instance as a Part 10 file.

@@ -192,33 +192,40 @@ func scanDWSeries(row interface{ Scan(...any) error }, extra ...any) (*ohi.DICOM
 	return &r, nil
 }
 
-// DICOMInstanceFind implements ohi.MetadataStore.
+// DICOMInstanceFind implements ohi.MetadataStore: one query finds the
+// image set, its current document and the instance with its header; the
+// data store is looked at only to word a miss.
 func (s *Store) DICOMInstanceFind(ctx context.Context, ref ohi.DICOMInstanceRef) (*ohi.DICOMInstanceLoc, error) {
-	var dsStatus string
-	err := s.queryRow(ctx, `SELECT status FROM datastores WHERE id = $1`, ref.DatastoreID).Scan(&dsStatus)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil, ohi.NotFoundf("data store %s does not exist", ref.DatastoreID)
-	case err != nil:
-		return nil, err
-	case dsStatus == string(ohi.DatastoreDeleted):
-		return nil, ohi.NotFoundf("data store %s was deleted", ref.DatastoreID)
-	}
-	args := []any{ref.DatastoreID, ref.StudyInstanceUID, ref.SeriesInstanceUID}
+	args := []any{ref.DatastoreID, ref.StudyInstanceUID, ref.SeriesInstanceUID, ref.SOPInstanceUID}
 	where := `s.datastore_id = $1 AND s.study_uid = $2 AND s.series_uid = $3 AND i.state <> 'DELETED'`
 	if ref.ImageSetID != "" {
 		args = append(args, ref.ImageSetID)
-		where += ` AND s.image_set_id = $4`
+		where += ` AND s.image_set_id = $5`
 	} else {
 		where += ` AND i.is_primary`
 	}
 	var loc ohi.DICOMInstanceLoc
 	var u sql.NullInt64
-	err = s.queryRow(ctx, `SELECT i.id, i.version, v.metadata_key, i.updated_at FROM dicomweb_series s
+	var sop, hid, key, ts sql.NullString
+	var size sql.NullInt64
+	err := s.queryRow(ctx, `SELECT i.id, i.version, v.metadata_key, i.updated_at, n.sop_uid, h.header_id, f.blob_key, f.transfer_syntax, f.size
+		FROM dicomweb_series s JOIN datastores d ON d.id = s.datastore_id AND d.status <> 'DELETED'
 		JOIN image_sets i ON i.id = s.image_set_id JOIN image_set_versions v ON v.image_set_id = i.id AND v.version = i.version
-		WHERE `+where, args...).Scan(&loc.ImageSetID, &loc.Version, &loc.MetadataKey, &u)
+		LEFT JOIN dicomweb_instances n ON n.image_set_id = s.image_set_id AND n.sop_uid = $4
+		LEFT JOIN dicomweb_headers h ON h.image_set_id = n.image_set_id AND h.sop_uid = n.sop_uid
+		LEFT JOIN frames f ON f.id = h.header_id
+		WHERE `+where, args...).Scan(&loc.ImageSetID, &loc.Version, &loc.MetadataKey, &u, &sop, &hid, &key, &ts, &size)
 	if errors.Is(err, sql.ErrNoRows) {
-		if ref.ImageSetID != "" {
+		var dsStatus string
+		err := s.queryRow(ctx, `SELECT status FROM datastores WHERE id = $1`, ref.DatastoreID).Scan(&dsStatus)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil, ohi.NotFoundf("data store %s does not exist", ref.DatastoreID)
+		case err != nil:
+			return nil, err
+		case dsStatus == string(ohi.DatastoreDeleted):
+			return nil, ohi.NotFoundf("data store %s was deleted", ref.DatastoreID)
+		case ref.ImageSetID != "":
 			return nil, ohi.NotFoundf("series %s of study %s is not in image set %s", ref.SeriesInstanceUID, ref.StudyInstanceUID, ref.ImageSetID)
 		}
 		return nil, ohi.NotFoundf("series %s of study %s has no primary image set", ref.SeriesInstanceUID, ref.StudyInstanceUID)
@@ -230,17 +237,8 @@ func (s *Store) DICOMInstanceFind(ctx context.Context, ref ohi.DICOMInstanceRef)
 	if ref.SOPInstanceUID == "" {
 		return &loc, nil
 	}
-	var hid, key, ts sql.NullString
-	var size sql.NullInt64
-	err = s.queryRow(ctx, `SELECT h.header_id, f.blob_key, f.transfer_syntax, f.size FROM dicomweb_instances n
-		LEFT JOIN dicomweb_headers h ON h.image_set_id = n.image_set_id AND h.sop_uid = n.sop_uid
-		LEFT JOIN frames f ON f.id = h.header_id
-		WHERE n.image_set_id = $1 AND n.sop_uid = $2`, loc.ImageSetID, ref.SOPInstanceUID).Scan(&hid, &key, &ts, &size)
-	if errors.Is(err, sql.ErrNoRows) {
+	if !sop.Valid {
 		return nil, ohi.NotFoundf("instance %s is not in series %s (image set %s)", ref.SOPInstanceUID, ref.SeriesInstanceUID, loc.ImageSetID)
-	}
-	if err != nil {
-		return nil, err
 	}
 	if key.Valid {
 		loc.Header = &ohi.Frame{ID: hid.String, ImageSetID: loc.ImageSetID, BlobKey: key.String, TransferSyntaxUID: ts.String, Size: size.Int64}
