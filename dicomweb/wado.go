@@ -438,9 +438,6 @@ func (h *Handler) instance(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if di.Loc.Header == nil {
-		return errorf(http.StatusNotFound, "instance %s has no stored data set to retrieve (it was imported before DICOMweb was available); import it again", x.SOPInstanceUID)
-	}
 	px := pixelInfoOf(di.Instance)
 	c, ok := negotiate(r.Header.Get("Accept"), mtDICOM, px.storedTS)
 	if !ok {
@@ -456,14 +453,20 @@ func (h *Handler) instance(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return errorf(http.StatusNotAcceptable, "transfer syntax %s cannot be produced for this instance (stored as %s); ask for transfer-syntax=*", c.ts, px.storedTS)
 	}
-	hobj, err := h.svc.OpenBlob(r.Context(), di.Loc.Header.BlobKey)
-	if err != nil {
-		return fmt.Errorf("open the stored data set: %w", err)
-	}
-	header, err := io.ReadAll(io.LimitReader(hobj, di.Loc.Header.Size+1))
-	hobj.Close()
-	if err != nil {
-		return err
+	// The stored data set; instances imported before it was kept are
+	// written from the metadata document alone (overlay adds every
+	// attribute), in UTF-8, which is what the document holds.
+	var header []byte
+	if di.Loc.Header != nil {
+		hobj, err := h.svc.OpenBlob(r.Context(), di.Loc.Header.BlobKey)
+		if err != nil {
+			return fmt.Errorf("open the stored data set: %w", err)
+		}
+		header, err = io.ReadAll(io.LimitReader(hobj, di.Loc.Header.Size+1))
+		hobj.Close()
+		if err != nil {
+			return err
+		}
 	}
 	p := &part10{sopClassUID: metadoc.Text(di.Instance.DICOM["SOPClassUID"]), sopInstanceUID: x.SOPInstanceUID, transferSyntax: ts,
 		header: header, replace: map[uint32][]byte{}, pixelTag: px.pixelTag}
