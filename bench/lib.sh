@@ -99,6 +99,7 @@ start_ohi() {
 # start_orthanc DIR: starts Orthanc with its own configuration and storage
 # in DIR on a free port; HTTP only (DICOM server off), remote access refused.
 # Sets ORTHANC_PID and ORTHANC_URL. Returns 1 when Orthanc is not installed.
+# ORTHANC_PLUGINS (JSON strings, e.g. the DICOMweb plugin's path) loads plugins.
 start_orthanc() {
 	local dir=$1 bin port
 	bin=$(command -v Orthanc || true)
@@ -127,7 +128,8 @@ start_orthanc() {
   "StorageAccessOnFind": "Never",
   "KeepAlive": true,
   "TcpNoDelay": true,
-  "Plugins": []
+  "Plugins": [${ORTHANC_PLUGINS:-}],
+  "DicomWeb": { "Enable": true, "Root": "/dicom-web/" }
 }
 JSON
 	"$bin" "$dir/config.json" --logdir="$dir" >"$dir/stdout.log" 2>&1 &

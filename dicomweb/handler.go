@@ -26,6 +26,8 @@ type Handler struct {
 	storer Storer
 	logger *slog.Logger
 	mux    *http.ServeMux
+	// decoded caches uncompressed frames (DecodedCacheBytes).
+	decoded *byteLRU
 	// TempDir holds the instances of a STOW-RS request while they are
 	// stored (default os.TempDir()).
 	TempDir string
@@ -41,7 +43,8 @@ type Config struct {
 
 // New returns the DICOMweb handler.
 func New(cfg Config) *Handler {
-	h := &Handler{svc: cfg.Service, storer: cfg.Storer, logger: cfg.Logger, TempDir: cfg.TempDir, mux: http.NewServeMux()}
+	h := &Handler{svc: cfg.Service, storer: cfg.Storer, logger: cfg.Logger, TempDir: cfg.TempDir, mux: http.NewServeMux(),
+		decoded: newByteLRU(DecodedCacheBytes)}
 	if h.logger == nil {
 		h.logger = slog.Default()
 	}

@@ -22,9 +22,12 @@ import (
 // elements the document no longer has are removed, and elements it added
 // are appended; everything else keeps its stored bytes.
 func overlay(p *part10, di *service.DICOMInstance) error {
-	stored, vrs, err := dicom.ReadDataset(p.header, p.sopClassUID, p.sopInstanceUID)
-	if err != nil {
-		return fmt.Errorf("the stored data set of instance %s: %w", p.sopInstanceUID, err)
+	stored, vrs := map[string]any{}, map[string]string{}
+	if len(p.header) > 0 {
+		var err error
+		if stored, vrs, err = dicom.ReadDataset(p.header, p.sopClassUID, p.sopInstanceUID); err != nil {
+			return fmt.Errorf("the stored data set of instance %s: %w", p.sopInstanceUID, err)
+		}
 	}
 	current := map[string]any{}
 	for _, l := range di.Levels() {
@@ -64,6 +67,13 @@ func overlay(p *part10, di *service.DICOMInstance) error {
 			return err
 		}
 		p.replace[a.Tag] = raw
+	}
+	if len(p.header) == 0 {
+		current["SpecificCharacterSet"] = "ISO_IR 192" // the document's text is UTF-8
+		if photo, ok := di.Instance.DICOM["PhotometricInterpretation"]; ok {
+			current["PhotometricInterpretation"] = photo
+		}
+		delete(skip, "PhotometricInterpretation")
 	}
 	for k, cv := range current {
 		if skip[k] {

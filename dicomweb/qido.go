@@ -369,8 +369,17 @@ func (h *Handler) searchInstances(w http.ResponseWriter, r *http.Request) error 
 		}
 	}
 	out := make([]Dataset, 0, len(rows))
+	seriesOf := map[string]Dataset{} // one conversion per image set
 	for _, row := range rows {
-		d := seriesJSON(&row.Series)
+		sd := seriesOf[row.Series.ImageSetID]
+		if sd == nil {
+			sd = seriesJSON(&row.Series)
+			seriesOf[row.Series.ImageSetID] = sd
+		}
+		d := make(Dataset, len(sd)+10)
+		for t, e := range sd {
+			d[t] = e
+		}
 		in := &row.Instance
 		if needDoc {
 			doc, err := h.svc.Document(r.Context(), row.MetadataKey)

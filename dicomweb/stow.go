@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/openhealthimaging/ohi/importer"
 	"github.com/openhealthimaging/ohi/sigv4"
@@ -68,6 +69,7 @@ func (h *Handler) store(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errorf(http.StatusUnsupportedMediaType, "Content-Type %q is not application/dicom or multipart/related; type=\"application/dicom\"", r.Header.Get("Content-Type"))
 	}
+	start := time.Now()
 	dir, err := os.MkdirTemp(h.TempDir, "stow-*")
 	if err != nil {
 		return err
@@ -129,10 +131,17 @@ func (h *Handler) store(w http.ResponseWriter, r *http.Request) error {
 	if len(files) == 0 {
 		return errorf(http.StatusBadRequest, "the request holds no instance")
 	}
+	spooled := time.Since(start)
 	results, err := h.storer.StoreInstances(r.Context(), dsID, study, files)
 	if err != nil {
 		return err
 	}
+	var bytes int64
+	for _, f := range files {
+		bytes += f.Size
+	}
+	h.logger.Info("STOW-RS", "datastoreId", dsID, "instances", len(files), "bytes", bytes,
+		"receiveMs", spooled.Milliseconds(), "storeMs", (time.Since(start) - spooled).Milliseconds())
 	return writeStoreResponse(w, r, dsID, study, results)
 }
 

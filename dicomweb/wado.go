@@ -259,6 +259,14 @@ func (f *frameSource) open(i int) (io.ReadCloser, int64, error) {
 
 // native returns frame i uncompressed, in explicit VR little endian.
 func (f *frameSource) native(i int, decode bool) ([]byte, error) {
+	var key string
+	if decode {
+		img := f.px.img
+		key = fmt.Sprintf("%s/%d/%d/%d", f.di.Instance.ImageFrames[i].ID, img.BitsAllocated, img.BitsStored, img.PixelRepresentation)
+		if b := f.h.decoded.get(key); b != nil {
+			return b, nil
+		}
+	}
 	r, size, err := f.open(i)
 	if err != nil {
 		return nil, err
@@ -286,6 +294,7 @@ func (f *frameSource) native(i int, decode bool) ([]byte, error) {
 		strings.HasPrefix(f.px.originalTS, "1.2.840.10008.1.2.4.20")) {
 		signExtend(out, f.px.img.BitsAllocated/8, f.px.img.BitsStored)
 	}
+	f.h.decoded.put(key, out)
 	return out, nil
 }
 
@@ -384,37 +393,39 @@ func (h *Handler) frames(w http.ResponseWriter, r *http.Request) error {
 	partType := fmt.Sprintf("%s; transfer-syntax=%s", mt, ts)
 	// Read or decode the first frame before the answer starts, so that a
 	// failure can still be reported with a status.
-	first, err := h.frameBytes(fs, list[0]-1, ts, decode)
+	first, err := h.frameReader(fs, list[0]-1, ts, decode)
 	if err != nil {
 		return err
 	}
 	mw := newMultipart(w, mt)
 	for i, fn := range list {
-		b := first
+		r := first
 		if i > 0 {
-			if b, err = h.frameBytes(fs, fn-1, ts, decode); err != nil {
+			if r, err = h.frameReader(fs, fn-1, ts, decode); err != nil {
 				panic(http.ErrAbortHandler) // the answer has started
 			}
 		}
-		if err := mw.part(partType, bytes.NewReader(b)); err != nil {
+		err := mw.part(partType, r)
+		r.Close()
+		if err != nil {
 			return nil // the client went away
 		}
 	}
 	return mw.close()
 }
 
-func (h *Handler) frameBytes(fs *frameSource, i int, ts string, decode bool) ([]byte, error) {
+// frameReader returns frame i as it is sent: the stored blob streamed, or
+// the uncompressed bytes.
+func (h *Handler) frameReader(fs *frameSource, i int, ts string, decode bool) (io.ReadCloser, error) {
 	if isNative(ts) {
-		return fs.native(i, decode)
+		b, err := fs.native(i, decode)
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(bytes.NewReader(b)), nil
 	}
-	rc, size, err := fs.open(i)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	buf := make([]byte, size)
-	_, err = io.ReadFull(rc, buf)
-	return buf, err
+	rc, _, err := fs.open(i)
+	return rc, err
 }
 
 // instance answers GetDICOMInstance: the instance as a Part 10 file.
@@ -426,9 +437,6 @@ func (h *Handler) instance(w http.ResponseWriter, r *http.Request) error {
 	di, err := h.svc.DICOMInstance(r.Context(), x)
 	if err != nil {
 		return err
-	}
-	if di.Loc.Header == nil {
-		return errorf(http.StatusNotFound, "instance %s has no stored data set to retrieve (it was imported before DICOMweb was available); import it again", x.SOPInstanceUID)
 	}
 	px := pixelInfoOf(di.Instance)
 	c, ok := negotiate(r.Header.Get("Accept"), mtDICOM, px.storedTS)
@@ -445,14 +453,20 @@ func (h *Handler) instance(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return errorf(http.StatusNotAcceptable, "transfer syntax %s cannot be produced for this instance (stored as %s); ask for transfer-syntax=*", c.ts, px.storedTS)
 	}
-	hobj, err := h.svc.OpenBlob(r.Context(), di.Loc.Header.BlobKey)
-	if err != nil {
-		return fmt.Errorf("open the stored data set: %w", err)
-	}
-	header, err := io.ReadAll(io.LimitReader(hobj, di.Loc.Header.Size+1))
-	hobj.Close()
-	if err != nil {
-		return err
+	// The stored data set; instances imported before it was kept are
+	// written from the metadata document alone (overlay adds every
+	// attribute), in UTF-8, which is what the document holds.
+	var header []byte
+	if di.Loc.Header != nil {
+		hobj, err := h.svc.OpenBlob(r.Context(), di.Loc.Header.BlobKey)
+		if err != nil {
+			return fmt.Errorf("open the stored data set: %w", err)
+		}
+		header, err = io.ReadAll(io.LimitReader(hobj, di.Loc.Header.Size+1))
+		hobj.Close()
+		if err != nil {
+			return err
+		}
 	}
 	p := &part10{sopClassUID: metadoc.Text(di.Instance.DICOM["SOPClassUID"]), sopInstanceUID: x.SOPInstanceUID, transferSyntax: ts,
 		header: header, replace: map[uint32][]byte{}, pixelTag: px.pixelTag}

@@ -42,12 +42,27 @@ func (s *Service) DICOMInstance(ctx context.Context, ref ohi.DICOMInstanceRef) (
 	if err != nil {
 		return nil, err
 	}
-	in, err := doc.Instance(ref.SOPInstanceUID)
-	if err != nil {
-		return nil, err
+	// Decoded instances are kept with their immutable document.
+	ikey := loc.MetadataKey + "\x00" + ref.SOPInstanceUID
+	in, _ := s.instances.Load(ikey)
+	if in == nil {
+		inst, err := doc.Instance(ref.SOPInstanceUID)
+		if err != nil {
+			return nil, err
+		}
+		if s.instanceCount.Add(1) > maxCachedInstances {
+			s.instances.Clear()
+			s.instanceCount.Store(1)
+		}
+		s.instances.Store(ikey, inst)
+		in = inst
 	}
-	return &DICOMInstance{Loc: loc, Doc: doc, Instance: in}, nil
+	return &DICOMInstance{Loc: loc, Doc: doc, Instance: in.(*metadoc.Instance)}, nil
 }
+
+// maxCachedInstances bounds the decoded instances DICOMweb keeps (the
+// cache starts again when full).
+const maxCachedInstances = 4096
 
 // DICOMSeries resolves a WADO-RS series reference (ref.SOPInstanceUID is
 // ignored) to its image set's document.
@@ -61,10 +76,28 @@ func (s *Service) DICOMSeries(ctx context.Context, ref ohi.DICOMInstanceRef) (*o
 	return loc, doc, err
 }
 
-// DICOMFrame returns a stored frame of an image set.
+// DICOMFrame returns a stored frame of an image set. A frame row never
+// changes, so rows are remembered (the image set was checked by the
+// lookup that named the frame).
 func (s *Service) DICOMFrame(ctx context.Context, datastoreID, imageSetID, frameID string) (*ohi.Frame, error) {
-	return s.store.FrameGet(ctx, datastoreID, imageSetID, frameID)
+	key := imageSetID + "/" + frameID
+	if f, ok := s.frames.Load(key); ok {
+		return f.(*ohi.Frame), nil
+	}
+	f, err := s.store.FrameGet(ctx, datastoreID, imageSetID, frameID)
+	if err != nil {
+		return nil, err
+	}
+	if s.frameCount.Add(1) > maxCachedFrames {
+		s.frames.Clear()
+		s.frameCount.Store(1)
+	}
+	s.frames.Store(key, f)
+	return f, nil
 }
+
+// maxCachedFrames bounds the frame rows DICOMweb keeps.
+const maxCachedFrames = 65536
 
 // OpenBlob opens a stored frame, header or document.
 func (s *Service) OpenBlob(ctx context.Context, key string) (ohi.Object, error) {

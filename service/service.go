@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openhealthimaging/ohi"
@@ -70,6 +71,10 @@ type Service struct {
 	logger *slog.Logger
 	tokens *tokenCodec
 	docs   docCache // decoded metadata documents DICOMweb reads
+	// instances and frames cache DICOMweb's decoded instances (by
+	// document key and SOP) and frame rows (by image set and frame).
+	instances, frames         sync.Map
+	instanceCount, frameCount atomic.Int64
 
 	wg     sync.WaitGroup
 	ctx    context.Context

@@ -62,9 +62,6 @@ func indexTx(ctx context.Context, tx *sql.Tx, c *ohi.ImageSetCommit) error {
 			}
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM dicomweb_instances WHERE image_set_id = $1`, is.ID); err != nil {
-		return err
-	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM dicomweb_series WHERE image_set_id = $1`, is.ID); err != nil {
 		return err
 	}
@@ -82,9 +79,61 @@ func indexTx(ctx context.Context, tx *sql.Tx, c *ohi.ImageSetCommit) error {
 		e.SeriesDescription, e.PPSStartDate, e.PPSStartTime, nullInt(e.SeriesNumber), len(x.Instances), levels); err != nil {
 		return err
 	}
+	// Only the instances that changed are written: an image set that
+	// grows by appends (STOW-RS requests, import jobs) keeps its rows.
+	type row struct {
+		class                  string
+		num                    sql.NullInt64
+		rows, cols, bits, nfrm int
+	}
+	have := map[string]row{}
+	rs, err := tx.QueryContext(ctx, `SELECT sop_uid, sop_class_uid, instance_number, rows_, columns_, bits_allocated, number_of_frames
+		FROM dicomweb_instances WHERE image_set_id = $1`, is.ID)
+	if err != nil {
+		return err
+	}
+	for rs.Next() {
+		var sop string
+		var r row
+		if err := rs.Scan(&sop, &r.class, &r.num, &r.rows, &r.cols, &r.bits, &r.nfrm); err != nil {
+			rs.Close()
+			return err
+		}
+		have[sop] = r
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return err
+	}
+	var add []ohi.DICOMInstanceEntry
+	keep := make(map[string]bool, len(x.Instances))
+	for _, in := range x.Instances {
+		keep[in.SOPInstanceUID] = true
+		r, ok := have[in.SOPInstanceUID]
+		want := row{class: in.SOPClassUID, rows: in.Rows, cols: in.Columns, bits: in.BitsAllocated, nfrm: in.NumberOfFrames}
+		if in.InstanceNumber != nil {
+			want.num = sql.NullInt64{Int64: *in.InstanceNumber, Valid: true}
+		}
+		if ok && r == want {
+			continue
+		}
+		if ok {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM dicomweb_instances WHERE image_set_id = $1 AND sop_uid = $2`, is.ID, in.SOPInstanceUID); err != nil {
+				return err
+			}
+		}
+		add = append(add, in)
+	}
+	for sop := range have {
+		if !keep[sop] {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM dicomweb_instances WHERE image_set_id = $1 AND sop_uid = $2`, is.ID, sop); err != nil {
+				return err
+			}
+		}
+	}
 	const cols = 9
-	for start := 0; start < len(x.Instances); start += 100 {
-		batch := x.Instances[start:min(len(x.Instances), start+100)]
+	for start := 0; start < len(add); start += 100 {
+		batch := add[start:min(len(add), start+100)]
 		ph := make([]string, len(batch))
 		args := make([]any, 0, len(batch)*cols)
 		for i, in := range batch {
@@ -143,33 +192,40 @@ func scanDWSeries(row interface{ Scan(...any) error }, extra ...any) (*ohi.DICOM
 	return &r, nil
 }
 
-// DICOMInstanceFind implements ohi.MetadataStore.
+// DICOMInstanceFind implements ohi.MetadataStore: one query finds the
+// image set, its current document and the instance with its header; the
+// data store is looked at only to word a miss.
 func (s *Store) DICOMInstanceFind(ctx context.Context, ref ohi.DICOMInstanceRef) (*ohi.DICOMInstanceLoc, error) {
-	var dsStatus string
-	err := s.queryRow(ctx, `SELECT status FROM datastores WHERE id = $1`, ref.DatastoreID).Scan(&dsStatus)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil, ohi.NotFoundf("data store %s does not exist", ref.DatastoreID)
-	case err != nil:
-		return nil, err
-	case dsStatus == string(ohi.DatastoreDeleted):
-		return nil, ohi.NotFoundf("data store %s was deleted", ref.DatastoreID)
-	}
-	args := []any{ref.DatastoreID, ref.StudyInstanceUID, ref.SeriesInstanceUID}
+	args := []any{ref.DatastoreID, ref.StudyInstanceUID, ref.SeriesInstanceUID, ref.SOPInstanceUID}
 	where := `s.datastore_id = $1 AND s.study_uid = $2 AND s.series_uid = $3 AND i.state <> 'DELETED'`
 	if ref.ImageSetID != "" {
 		args = append(args, ref.ImageSetID)
-		where += ` AND s.image_set_id = $4`
+		where += ` AND s.image_set_id = $5`
 	} else {
 		where += ` AND i.is_primary`
 	}
 	var loc ohi.DICOMInstanceLoc
 	var u sql.NullInt64
-	err = s.queryRow(ctx, `SELECT i.id, i.version, v.metadata_key, i.updated_at FROM dicomweb_series s
+	var sop, hid, key, ts sql.NullString
+	var size sql.NullInt64
+	err := s.queryRow(ctx, `SELECT i.id, i.version, v.metadata_key, i.updated_at, n.sop_uid, h.header_id, f.blob_key, f.transfer_syntax, f.size
+		FROM dicomweb_series s JOIN datastores d ON d.id = s.datastore_id AND d.status <> 'DELETED'
 		JOIN image_sets i ON i.id = s.image_set_id JOIN image_set_versions v ON v.image_set_id = i.id AND v.version = i.version
-		WHERE `+where, args...).Scan(&loc.ImageSetID, &loc.Version, &loc.MetadataKey, &u)
+		LEFT JOIN dicomweb_instances n ON n.image_set_id = s.image_set_id AND n.sop_uid = $4
+		LEFT JOIN dicomweb_headers h ON h.image_set_id = n.image_set_id AND h.sop_uid = n.sop_uid
+		LEFT JOIN frames f ON f.id = h.header_id
+		WHERE `+where, args...).Scan(&loc.ImageSetID, &loc.Version, &loc.MetadataKey, &u, &sop, &hid, &key, &ts, &size)
 	if errors.Is(err, sql.ErrNoRows) {
-		if ref.ImageSetID != "" {
+		var dsStatus string
+		err := s.queryRow(ctx, `SELECT status FROM datastores WHERE id = $1`, ref.DatastoreID).Scan(&dsStatus)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil, ohi.NotFoundf("data store %s does not exist", ref.DatastoreID)
+		case err != nil:
+			return nil, err
+		case dsStatus == string(ohi.DatastoreDeleted):
+			return nil, ohi.NotFoundf("data store %s was deleted", ref.DatastoreID)
+		case ref.ImageSetID != "":
 			return nil, ohi.NotFoundf("series %s of study %s is not in image set %s", ref.SeriesInstanceUID, ref.StudyInstanceUID, ref.ImageSetID)
 		}
 		return nil, ohi.NotFoundf("series %s of study %s has no primary image set", ref.SeriesInstanceUID, ref.StudyInstanceUID)
@@ -181,17 +237,8 @@ func (s *Store) DICOMInstanceFind(ctx context.Context, ref ohi.DICOMInstanceRef)
 	if ref.SOPInstanceUID == "" {
 		return &loc, nil
 	}
-	var hid, key, ts sql.NullString
-	var size sql.NullInt64
-	err = s.queryRow(ctx, `SELECT h.header_id, f.blob_key, f.transfer_syntax, f.size FROM dicomweb_instances n
-		LEFT JOIN dicomweb_headers h ON h.image_set_id = n.image_set_id AND h.sop_uid = n.sop_uid
-		LEFT JOIN frames f ON f.id = h.header_id
-		WHERE n.image_set_id = $1 AND n.sop_uid = $2`, loc.ImageSetID, ref.SOPInstanceUID).Scan(&hid, &key, &ts, &size)
-	if errors.Is(err, sql.ErrNoRows) {
+	if !sop.Valid {
 		return nil, ohi.NotFoundf("instance %s is not in series %s (image set %s)", ref.SOPInstanceUID, ref.SeriesInstanceUID, loc.ImageSetID)
-	}
-	if err != nil {
-		return nil, err
 	}
 	if key.Valid {
 		loc.Header = &ohi.Frame{ID: hid.String, ImageSetID: loc.ImageSetID, BlobKey: key.String, TransferSyntaxUID: ts.String, Size: size.Int64}

@@ -25,6 +25,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/openhealthimaging/ohi"
+	"github.com/openhealthimaging/ohi/dicom"
 	"github.com/openhealthimaging/ohi/sqlstore"
 )
 
@@ -230,6 +231,7 @@ func runDICOMwebGet(args []string) error {
 	fl := flag.NewFlagSet("dicomweb-get", flag.ExitOnError)
 	base := fl.String("base", "", "DICOMweb root (http://host:port/datastore/ID or Orthanc's /dicom-web)")
 	path := fl.String("path", "", "path below -base")
+	dir := fl.String("dir", "", "instead of -path: frames/1 of every .dcm file's instance here, each once (-n 0)")
 	accept := fl.String("accept", "", "Accept header")
 	ak := fl.String("access-key", "", "sign with this key (ohi)")
 	sk := fl.String("secret", "", "secret key")
@@ -240,8 +242,27 @@ func runDICOMwebGet(args []string) error {
 	prefix := fl.String("prefix", "DW", "result key prefix")
 	result := fl.String("result", "", "append KEY=VALUE results to this file")
 	_ = fl.Parse(args)
-	if *base == "" || *path == "" {
-		return errors.New("-base and -path are required")
+	if *base == "" || (*path == "") == (*dir == "") {
+		return errors.New("-base and one of -path and -dir are required")
+	}
+	paths := []string{*path}
+	if *dir != "" {
+		files, _, err := dicomFiles(*dir)
+		if err != nil {
+			return err
+		}
+		paths = paths[:0]
+		for _, f := range files {
+			p, err := instancePath(f)
+			if err != nil {
+				return err
+			}
+			paths = append(paths, p+"/frames/1")
+		}
+		if *n <= 0 {
+			*n = len(paths)
+		}
+		*warmup = 0
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -249,10 +270,12 @@ func runDICOMwebGet(args []string) error {
 	if *ak != "" {
 		sg = &signer{*ak, *sk}
 	}
-	if _, err := timeGets(ctx, *base, []string{*path}, *accept, sg, *warmup, 1); err != nil {
-		return err
+	if *warmup > 0 {
+		if _, err := timeGets(ctx, *base, paths, *accept, sg, *warmup, 1); err != nil {
+			return err
+		}
 	}
-	run, err := timeGets(ctx, *base, []string{*path}, *accept, sg, *n, *clients)
+	run, err := timeGets(ctx, *base, paths, *accept, sg, *n, *clients)
 	if err != nil {
 		return err
 	}
@@ -406,12 +429,17 @@ func runStow(args []string) error {
 	default:
 	}
 	ips := float64(len(files)) / wall.Seconds()
+	first, err := instancePath(files[0])
+	if err != nil {
+		return err
+	}
 	fmt.Printf("STOW-RS: %d instances (%.0f MB) in %d requests of up to %d, %d clients: %.2f s, %.1f instances/s\n",
 		len(files), float64(total)/1e6, len(batches), *batch, *clients, wall.Seconds(), ips)
 	var r results
 	r.set(*prefix+"_IPS", "%.1f", ips)
 	r.set(*prefix+"_WALL_S", "%.2f", wall.Seconds())
 	r.set(*prefix+"_MB", "%.0f", float64(total)/1e6)
+	r.set(*prefix+"_FIRST_PATH", "%s", first)
 	if *pid > 0 {
 		_, peak, err := procMem(*pid)
 		if err == nil {
@@ -485,4 +513,23 @@ func postStow(ctx context.Context, hc *http.Client, base string, files []string,
 		return fmt.Errorf("STOW-RS of %d files referenced %d", len(files), n)
 	}
 	return nil
+}
+
+// instancePath is the WADO-RS path of a DICOM file's instance.
+func instancePath(file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	in, err := dicom.Read(f, fi.Size(), dicom.Options{})
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	return "/studies/" + in.StudyInstanceUID + "/series/" + in.SeriesInstanceUID + "/instances/" + in.SOPInstanceUID, nil
 }
