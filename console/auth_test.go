@@ -64,6 +64,7 @@ func TestAuthRoutes(t *testing.T) {
 		{"GET", "/console/"}, {"GET", "/console"}, {"GET", "/console/datastores/" + ds}, {"GET", "/console/datastores/" + ds + "/jobs/" + ds},
 		{"GET", "/console/datastores/" + ds + "/jobs/" + ds + "/progress"}, {"GET", "/console/datastores/" + ds + "/imagesets"},
 		{"GET", "/console/datastores/" + ds + "/imagesets/" + ds}, {"GET", "/console/datastores/" + ds + "/imagesets/" + ds + "/thumbnail.png"},
+		{"GET", "/console/datastores/" + ds + "/imagesets/" + ds + "/frames/" + ds + "/image.png"},
 		{"GET", "/console/nothing-here"},
 		{"POST", "/console/datastores"}, {"POST", "/console/datastores/" + ds + "/delete"}, {"POST", "/console/datastores/" + ds + "/imports"},
 		{"GET", "/viewer"}, {"GET", "/viewer/"}, {"GET", "/viewer/app-config.js"}, {"GET", "/viewer/assets/x.js"},
