@@ -30,9 +30,10 @@ const (
 	// artefactsEnv names the directory for the screenshots of the last
 	// run (default e2e/artefacts, which git ignores).
 	artefactsEnv = "OHI_E2E_ARTEFACTS"
-	// readmeShotEnv names the file that receives the README's screenshot
-	// (make screenshots sets it to docs/console.png).
-	readmeShotEnv = "OHI_E2E_README_SCREENSHOT"
+	// readmeShotsEnv names the directory that receives the README's
+	// screenshots, console.png and viewer.png (make screenshots sets it to
+	// docs).
+	readmeShotsEnv = "OHI_E2E_README_SHOTS"
 )
 
 // writeCompact writes a screenshot cropped to the page's content (the rows
@@ -285,8 +286,8 @@ func TestBrowserConsole(t *testing.T) {
 	browse(t, ctx, "image sets", chromedp.Navigate(srv.Endpoint+"/console/datastores/"+dsID+"/imagesets"), chromedp.WaitVisible(chromedp.ID("imagesets")))
 	waitJS(t, ctx, "the thumbnails", `(() => { const t = [...document.querySelectorAll("img.thumb")]; return t.length === 2 && t.every(i => i.complete && i.naturalWidth > 0); })()`)
 	readme := screenshot(t, ctx, art, "console-imagesets.png")
-	if p := os.Getenv(readmeShotEnv); p != "" {
-		writeCompact(t, readme, p)
+	if d := os.Getenv(readmeShotsEnv); d != "" {
+		writeCompact(t, readme, filepath.Join(d, "console.png"))
 	}
 	browse(t, ctx, "search", chromedp.SetValue(chromedp.ID("q-patient"), "BROWSER0001"), chromedp.Submit(chromedp.ID("search")), chromedp.WaitVisible(chromedp.ID("imagesets")))
 	if n := get(t, ctx, "results", chromedp.Evaluate[int](`document.querySelectorAll("#imagesets tbody tr").length`)); n != 2 {

@@ -1,0 +1,217 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/png"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/openhealthimaging/ohi/console"
+	"github.com/openhealthimaging/ohi/synth"
+)
+
+// installTimeout bounds scripts/install-ohif.sh (an npm pack on the first
+// run, a cache hit afterwards).
+const installTimeout = 5 * time.Minute
+
+// installViewer installs the OHIF viewer with the project's script into
+// the user cache (once per version) and returns its directory. It skips the
+// test when that fails, or fails it with OHI_E2E_REQUIRE_CLIENTS=1.
+func installViewer(t *testing.T) string {
+	t.Helper()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "ohi", "viewer-e2e")
+	ctx, cancel := context.WithTimeout(context.Background(), installTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(moduleRoot, "scripts", "install-ohif.sh"), dir)
+	cmd.Dir = moduleRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		skipClient(t, "scripts/install-ohif.sh %s: %v\n%s", dir, err, out)
+	}
+	return dir
+}
+
+// rect is an element's box on the page, in CSS pixels (the device scale
+// factor is 1).
+type rect struct{ X, Y, W, H float64 }
+
+func crop(t *testing.T, shot []byte, r image.Rectangle) image.Image {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img.(interface {
+		SubImage(image.Rectangle) image.Image
+	}).SubImage(r)
+}
+
+// meanGreyDiff is the mean absolute difference of the red channels (the
+// images are grey) of two images of the same size.
+func meanGreyDiff(a, b image.Image) float64 {
+	if a.Bounds().Size() != b.Bounds().Size() {
+		return 1e9
+	}
+	var sum float64
+	for y := 0; y < a.Bounds().Dy(); y++ {
+		for x := 0; x < a.Bounds().Dx(); x++ {
+			r1, _, _, _ := a.At(a.Bounds().Min.X+x, a.Bounds().Min.Y+y).RGBA()
+			r2, _, _, _ := b.At(b.Bounds().Min.X+x, b.Bounds().Min.Y+y).RGBA()
+			sum += float64(abs(int(r1>>8) - int(r2>>8)))
+		}
+	}
+	return sum / float64(a.Bounds().Dx()*a.Bounds().Dy())
+}
+
+// TestBrowserViewer opens a study in the OHIF viewer in headless Chromium,
+// logged in to the console, against `ohi serve` with signature
+// verification on: the viewer reads the study through ohi's DICOMweb routes
+// with the session cookie, the frames arrive as the stored HTJ2K, and the
+// image it draws is the server's rendering of the same frame (within a
+// small tolerance for the viewer's interpolation), unlike the viewport of a
+// study that does not exist. The screenshots stay in the artefacts
+// directory.
+func TestBrowserViewer(t *testing.T) {
+	t.Parallel()
+	viewerDir := installViewer(t)
+	ctx := newBrowser(t)
+	art := artefacts(t)
+	dir := t.TempDir()
+	const size = 192
+	g := writeStudy(t, filepath.Join(dir, "buckets", "dicom-in", "viewer"), synth.Config{Series: 2, Instances: 6, Rows: size, Cols: size, Seed: 47,
+		PatientID: "VIEWER%04d"})
+	srv := startServer(t, serverOpts{DataDir: dir, Args: append([]string{"--viewer-dir", viewerDir}, authArgs...)})
+	c := newClient(srv.Endpoint, testAK, testSecret)
+	ds := createDatastore(t, c, "viewer")
+	wantCompleted(t, waitJob(t, c, ds, startImport(t, c, ds, "s3://dicom-in/viewer/", "s3://dicom-out/viewer/"), 2*time.Minute), "s3://dicom-out/viewer/", ds)
+	if code, body := signedGet(t, srv, "/datastore/"+ds+"/studies"); code == http.StatusNotFound {
+		t.Skipf("this build serves no DICOMweb routes, which the viewer reads (%d %.100s)", code, body)
+	}
+
+	// The frame the viewer shows first: instance 1 of series 1.
+	sets := imageSetsBySeries(t, c, ds)
+	setID := sets[g.SeriesUID(synth.Ref{})]
+	var frameID string
+	for sop, in := range getMetadata(t, c, ds, setID).Study.Series[g.SeriesUID(synth.Ref{})].Instances {
+		if sop == g.SOPInstanceUID(synth.Ref{}) {
+			frameID = in.ImageFrames[0].ID
+		}
+	}
+	if frameID == "" {
+		t.Fatal("no frame for the first instance")
+	}
+	code, body := signedGet(t, srv, "/console/datastores/"+ds+"/imagesets/"+setID+"/frames/"+frameID+"/image.png")
+	if code != http.StatusOK {
+		t.Fatalf("server rendering: %d %s", code, body)
+	}
+	want, err := png.Decode(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The content types of the frames the browser receives.
+	var mu sync.Mutex
+	frameTypes := map[string]int{}
+	evctx, stopEvents := context.WithCancel(ctx)
+	defer stopEvents()
+	events := chromedp.Events(evctx, network.ResponseReceived)
+	go func() {
+		for ev, err := range events {
+			if err != nil {
+				return
+			}
+			if strings.Contains(ev.Response.URL, "/frames/") {
+				ct, _ := ev.Response.Headers["Content-Type"].(string)
+				if ct == "" {
+					ct, _ = ev.Response.Headers["content-type"].(string)
+				}
+				mu.Lock()
+				frameTypes[ct]++
+				mu.Unlock()
+			}
+		}
+	}()
+
+	// Not logged in: the viewer link leads to the login page, and back.
+	viewer := "/viewer?" + url.Values{"datastoreId": {ds}, "StudyInstanceUIDs": {g.StudyUID(synth.Ref{})}}.Encode()
+	browse(t, ctx, "open the viewer", chromedp.Navigate(srv.Endpoint+viewer), chromedp.WaitVisible(chromedp.ID("login")))
+	browse(t, ctx, "log in", chromedp.SendKeys(chromedp.ID("ak"), testAK), chromedp.SendKeys(chromedp.ID("sk"), testSecret),
+		chromedp.Submit(chromedp.ID("login")))
+	waitJS(t, ctx, "the viewport", `document.querySelector(".cornerstone-viewport-element canvas") !== null`)
+	if loc := get(t, ctx, "location", chromedp.Location()); !strings.Contains(loc, "/viewer?") || !strings.Contains(loc, ds) {
+		t.Errorf("after the login the browser is at %s", loc)
+	}
+	var shot []byte
+	var got image.Image
+	var diff float64
+	var vp rect
+	var square image.Rectangle
+	deadline := time.Now().Add(pageWait)
+	for {
+		// The layout settles (side panels open) and the image streams in
+		// and is drawn progressively: wait until the drawing matches, or
+		// the time is up. cornerstone fits the square image to the
+		// viewport's smaller side, centred.
+		vp = get(t, ctx, "viewport box", chromedp.Evaluate[rect](`(() => { const r = document.querySelector(".cornerstone-viewport-element").getBoundingClientRect(); return {X: r.x, Y: r.y, W: r.width, H: r.height}; })()`))
+		side := int(min(vp.W, vp.H))
+		x0, y0 := int(vp.X+(vp.W-float64(side))/2), int(vp.Y+(vp.H-float64(side))/2)
+		square = image.Rect(x0, y0, x0+side, y0+side)
+		shot = get(t, ctx, "screenshot", chromedp.FullScreenshot(100))
+		got = console.Scale(crop(t, shot, square), size)
+		if diff = meanGreyDiff(got, want); diff <= 6 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err := os.WriteFile(filepath.Join(art, "viewer.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if d := os.Getenv(readmeShotsEnv); d != "" && diff <= 6 {
+		writeCompact(t, shot, filepath.Join(d, "viewer.png"))
+	}
+	var buf bytes.Buffer
+	_ = png.Encode(&buf, got)
+	_ = os.WriteFile(filepath.Join(art, "viewer-frame.png"), buf.Bytes(), 0o644)
+	if diff > 6 {
+		t.Errorf("the viewer's image differs from the server's rendering of the frame by %.1f grey levels on average (viewport %+v)", diff, vp)
+	}
+	t.Logf("viewer image vs server rendering: %.2f grey levels on average", diff)
+	mu.Lock()
+	types := frameTypes
+	mu.Unlock()
+	htj2k := 0
+	for ct, n := range types {
+		if strings.Contains(ct, "image/jphc") || strings.Contains(ct, "1.2.840.10008.1.2.4.202") {
+			htj2k += n
+		}
+	}
+	if htj2k == 0 {
+		t.Errorf("no frame reached the browser as HTJ2K; frame responses by Content-Type: %v", types)
+	}
+
+	// A study that does not exist: the same part of the page is not the image.
+	empty := "/viewer?" + url.Values{"datastoreId": {ds}, "StudyInstanceUIDs": {"2.25.1"}}.Encode()
+	browse(t, ctx, "open an empty study", chromedp.Navigate(srv.Endpoint+empty))
+	waitJS(t, ctx, "the viewer's answer", `document.body.innerText.includes("not available")`)
+	emptyShot := screenshot(t, ctx, art, "viewer-empty.png")
+	d := meanGreyDiff(console.Scale(crop(t, emptyShot, square), size), want)
+	t.Logf("empty study vs server rendering: %.2f grey levels on average", d)
+	if d < 20 {
+		t.Errorf("the viewport of an empty study differs from the image by only %.1f grey levels", d)
+	}
+}
