@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	mi "github.com/aws/aws-sdk-go-v2/service/medicalimaging"
+	"github.com/aws/aws-sdk-go-v2/service/medicalimaging/types"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -80,8 +83,9 @@ func meanGreyDiff(a, b image.Image) float64 {
 
 // TestBrowserViewer opens a study in the OHIF viewer in headless Chromium,
 // logged in to the console, against `ohi serve` with signature
-// verification on: the viewer reads the study through ohi's DICOMweb routes
-// with the session cookie, the frames arrive as the stored HTJ2K, and the
+// verification on, once from an HTJ2K data store and once from a JPEG 2000
+// Lossless one: the viewer reads the study through ohi's DICOMweb routes
+// with the session cookie, the frames arrive in the stored syntax, and the
 // image it draws is the server's rendering of the same frame (within a
 // small tolerance for the viewer's interpolation), unlike the viewport of a
 // study that does not exist. The screenshots stay in the artefacts
@@ -92,36 +96,25 @@ func TestBrowserViewer(t *testing.T) {
 	ctx := newBrowser(t)
 	art := artefacts(t)
 	dir := t.TempDir()
-	const size = 192
-	g := writeStudy(t, filepath.Join(dir, "buckets", "dicom-in", "viewer"), synth.Config{Series: 2, Instances: 6, Rows: size, Cols: size, Seed: 47,
+	g := writeStudy(t, filepath.Join(dir, "buckets", "dicom-in", "viewer"), synth.Config{Series: 2, Instances: 6, Rows: viewerSize, Cols: viewerSize, Seed: 47,
 		PatientID: "VIEWER%04d"})
 	srv := startServer(t, serverOpts{DataDir: dir, Args: append([]string{"--viewer-dir", viewerDir}, authArgs...)})
 	c := newClient(srv.Endpoint, testAK, testSecret)
-	ds := createDatastore(t, c, "viewer")
-	wantCompleted(t, waitJob(t, c, ds, startImport(t, c, ds, "s3://dicom-in/viewer/", "s3://dicom-out/viewer/"), 2*time.Minute), "s3://dicom-out/viewer/", ds)
-	if code, body := signedGet(t, srv, "/datastore/"+ds+"/studies"); code == http.StatusNotFound {
-		t.Skipf("this build serves no DICOMweb routes, which the viewer reads (%d %.100s)", code, body)
-	}
-
-	// The frame the viewer shows first: instance 1 of series 1.
-	sets := imageSetsBySeries(t, c, ds)
-	setID := sets[g.SeriesUID(synth.Ref{})]
-	var frameID string
-	for sop, in := range getMetadata(t, c, ds, setID).Study.Series[g.SeriesUID(synth.Ref{})].Instances {
-		if sop == g.SOPInstanceUID(synth.Ref{}) {
-			frameID = in.ImageFrames[0].ID
-		}
-	}
-	if frameID == "" {
-		t.Fatal("no frame for the first instance")
-	}
-	code, body := signedGet(t, srv, "/console/datastores/"+ds+"/imagesets/"+setID+"/frames/"+frameID+"/image.png")
-	if code != http.StatusOK {
-		t.Fatalf("server rendering: %d %s", code, body)
-	}
-	want, err := png.Decode(bytes.NewReader(body))
+	htj2k := createDatastore(t, c, "viewer")
+	out, err := c.CreateDatastore(callCtx(t), &mi.CreateDatastoreInput{DatastoreName: aws.String("viewer-j2k"), LosslessStorageFormat: types.LosslessStorageFormatJpeg2000Lossless})
 	if err != nil {
 		t.Fatal(err)
+	}
+	j2k := *out.DatastoreId
+	waitFor(t, "JPEG 2000 data store ACTIVE", 20*time.Second, 50*time.Millisecond, func() (bool, error) {
+		g, err := c.GetDatastore(callCtx(t), &mi.GetDatastoreInput{DatastoreId: &j2k})
+		return err == nil && g.DatastoreProperties.DatastoreStatus == types.DatastoreStatusActive, err
+	})
+	for _, ds := range []string{htj2k, j2k} {
+		wantCompleted(t, waitJob(t, c, ds, startImport(t, c, ds, "s3://dicom-in/viewer/", "s3://dicom-out/viewer/"), 2*time.Minute), "s3://dicom-out/viewer/", ds)
+	}
+	if code, body := signedGet(t, srv, "/datastore/"+htj2k+"/studies"); code == http.StatusNotFound {
+		t.Skipf("this build serves no DICOMweb routes, which the viewer reads (%d %.100s)", code, body)
 	}
 
 	// The content types of the frames the browser receives.
@@ -146,20 +139,102 @@ func TestBrowserViewer(t *testing.T) {
 			}
 		}
 	}()
+	received := func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		out := map[string]int{}
+		for k, v := range frameTypes {
+			out[k] = v
+		}
+		clear(frameTypes)
+		return out
+	}
 
 	// Not logged in: the viewer link leads to the login page, and back.
-	viewer := "/viewer?" + url.Values{"datastoreId": {ds}, "StudyInstanceUIDs": {g.StudyUID(synth.Ref{})}}.Encode()
+	viewer := "/viewer?" + url.Values{"datastoreId": {htj2k}, "StudyInstanceUIDs": {g.StudyUID(synth.Ref{})}}.Encode()
 	browse(t, ctx, "open the viewer", chromedp.Navigate(srv.Endpoint+viewer), chromedp.WaitVisible(chromedp.ID("login")))
 	browse(t, ctx, "log in", chromedp.SendKeys(chromedp.ID("ak"), testAK), chromedp.SendKeys(chromedp.ID("sk"), testSecret),
 		chromedp.Submit(chromedp.ID("login")))
 	waitJS(t, ctx, "the viewport", `document.querySelector(".cornerstone-viewport-element canvas") !== null`)
-	if loc := get(t, ctx, "location", chromedp.Location()); !strings.Contains(loc, "/viewer?") || !strings.Contains(loc, ds) {
+	if loc := get(t, ctx, "location", chromedp.Location()); !strings.Contains(loc, "/viewer?") || !strings.Contains(loc, htj2k) {
 		t.Errorf("after the login the browser is at %s", loc)
 	}
+	square := checkViewer(t, ctx, srv, c, g, htj2k, art, "viewer")
+	if n := count(received(), "image/jphc", "1.2.840.10008.1.2.4.202"); n == 0 {
+		t.Errorf("no frame reached the browser as HTJ2K")
+	}
+
+	// JPEG 2000 Lossless frames: OHIF names them by their media type.
+	browse(t, ctx, "open the JPEG 2000 study", chromedp.Navigate(srv.Endpoint+"/viewer?"+url.Values{"datastoreId": {j2k}, "StudyInstanceUIDs": {g.StudyUID(synth.Ref{})}}.Encode()))
+	waitJS(t, ctx, "the viewport", `document.querySelector(".cornerstone-viewport-element canvas") !== null`)
+	checkViewer(t, ctx, srv, c, g, j2k, art, "viewer-j2k")
+	if n := count(received(), "image/jp2", "1.2.840.10008.1.2.4.90"); n == 0 {
+		t.Errorf("no frame reached the browser as JPEG 2000 Lossless")
+	}
+
+	// A study that does not exist: the same part of the page is not the image.
+	empty := "/viewer?" + url.Values{"datastoreId": {htj2k}, "StudyInstanceUIDs": {"2.25.1"}}.Encode()
+	browse(t, ctx, "open an empty study", chromedp.Navigate(srv.Endpoint+empty))
+	waitJS(t, ctx, "the viewer's answer", `document.body.innerText.includes("not available")`)
+	emptyShot := screenshot(t, ctx, art, "viewer-empty.png")
+	d := meanGreyDiff(console.Scale(crop(t, emptyShot, square), viewerSize), serverRendering(t, srv, c, g, htj2k))
+	t.Logf("empty study vs server rendering: %.2f grey levels on average", d)
+	if d < 20 {
+		t.Errorf("the viewport of an empty study differs from the image by only %.1f grey levels", d)
+	}
+}
+
+// viewerSize is the rows and columns of the viewer test's images.
+const viewerSize = 192
+
+// count adds up the frame responses whose Content-Type has one of subs.
+func count(types map[string]int, subs ...string) int {
+	n := 0
+	for ct, k := range types {
+		for _, s := range subs {
+			if strings.Contains(ct, s) {
+				n += k
+				break
+			}
+		}
+	}
+	return n
+}
+
+// serverRendering is the server's rendering of the frame the viewer shows
+// first: instance 1 of series 1.
+func serverRendering(t *testing.T, srv *serverProc, c *mi.Client, g *synth.Generator, ds string) image.Image {
+	t.Helper()
+	setID := imageSetsBySeries(t, c, ds)[g.SeriesUID(synth.Ref{})]
+	var frameID string
+	for sop, in := range getMetadata(t, c, ds, setID).Study.Series[g.SeriesUID(synth.Ref{})].Instances {
+		if sop == g.SOPInstanceUID(synth.Ref{}) {
+			frameID = in.ImageFrames[0].ID
+		}
+	}
+	if frameID == "" {
+		t.Fatal("no frame for the first instance")
+	}
+	code, body := signedGet(t, srv, "/console/datastores/"+ds+"/imagesets/"+setID+"/frames/"+frameID+"/image.png")
+	if code != http.StatusOK {
+		t.Fatalf("server rendering: %d %s", code, body)
+	}
+	want, err := png.Decode(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// checkViewer waits until the viewer's viewport shows the server's
+// rendering of the first frame, saves the screenshot as name.png, and
+// returns where the image is on the page.
+func checkViewer(t *testing.T, ctx context.Context, srv *serverProc, c *mi.Client, g *synth.Generator, ds, art, name string) image.Rectangle {
+	t.Helper()
+	want := serverRendering(t, srv, c, g, ds)
 	var shot []byte
 	var got image.Image
 	var diff float64
-	var vp rect
 	var square image.Rectangle
 	deadline := time.Now().Add(pageWait)
 	for {
@@ -167,51 +242,28 @@ func TestBrowserViewer(t *testing.T) {
 		// and is drawn progressively: wait until the drawing matches, or
 		// the time is up. cornerstone fits the square image to the
 		// viewport's smaller side, centred.
-		vp = get(t, ctx, "viewport box", chromedp.Evaluate[rect](`(() => { const r = document.querySelector(".cornerstone-viewport-element").getBoundingClientRect(); return {X: r.x, Y: r.y, W: r.width, H: r.height}; })()`))
+		vp := get(t, ctx, "viewport box", chromedp.Evaluate[rect](`(() => { const r = document.querySelector(".cornerstone-viewport-element").getBoundingClientRect(); return {X: r.x, Y: r.y, W: r.width, H: r.height}; })()`))
 		side := int(min(vp.W, vp.H))
 		x0, y0 := int(vp.X+(vp.W-float64(side))/2), int(vp.Y+(vp.H-float64(side))/2)
 		square = image.Rect(x0, y0, x0+side, y0+side)
 		shot = get(t, ctx, "screenshot", chromedp.FullScreenshot(100))
-		got = console.Scale(crop(t, shot, square), size)
+		got = console.Scale(crop(t, shot, square), viewerSize)
 		if diff = meanGreyDiff(got, want); diff <= 6 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if err := os.WriteFile(filepath.Join(art, "viewer.png"), shot, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(art, name+".png"), shot, 0o644); err != nil {
 		t.Fatal(err)
-	}
-	if d := os.Getenv(readmeShotsEnv); d != "" && diff <= 6 {
-		writeCompact(t, shot, filepath.Join(d, "viewer.png"))
 	}
 	var buf bytes.Buffer
 	_ = png.Encode(&buf, got)
-	_ = os.WriteFile(filepath.Join(art, "viewer-frame.png"), buf.Bytes(), 0o644)
+	_ = os.WriteFile(filepath.Join(art, name+"-frame.png"), buf.Bytes(), 0o644)
+	t.Logf("%s: viewer image vs server rendering: %.2f grey levels on average", name, diff)
 	if diff > 6 {
-		t.Errorf("the viewer's image differs from the server's rendering of the frame by %.1f grey levels on average (viewport %+v)", diff, vp)
+		t.Errorf("%s: the viewer's image differs from the server's rendering of the frame by %.1f grey levels on average", name, diff)
+	} else if d := os.Getenv(readmeShotsEnv); d != "" && name == "viewer" {
+		writeCompact(t, shot, filepath.Join(d, "viewer.png"))
 	}
-	t.Logf("viewer image vs server rendering: %.2f grey levels on average", diff)
-	mu.Lock()
-	types := frameTypes
-	mu.Unlock()
-	htj2k := 0
-	for ct, n := range types {
-		if strings.Contains(ct, "image/jphc") || strings.Contains(ct, "1.2.840.10008.1.2.4.202") {
-			htj2k += n
-		}
-	}
-	if htj2k == 0 {
-		t.Errorf("no frame reached the browser as HTJ2K; frame responses by Content-Type: %v", types)
-	}
-
-	// A study that does not exist: the same part of the page is not the image.
-	empty := "/viewer?" + url.Values{"datastoreId": {ds}, "StudyInstanceUIDs": {"2.25.1"}}.Encode()
-	browse(t, ctx, "open an empty study", chromedp.Navigate(srv.Endpoint+empty))
-	waitJS(t, ctx, "the viewer's answer", `document.body.innerText.includes("not available")`)
-	emptyShot := screenshot(t, ctx, art, "viewer-empty.png")
-	d := meanGreyDiff(console.Scale(crop(t, emptyShot, square), size), want)
-	t.Logf("empty study vs server rendering: %.2f grey levels on average", d)
-	if d < 20 {
-		t.Errorf("the viewport of an empty study differs from the image by only %.1f grey levels", d)
-	}
+	return square
 }
