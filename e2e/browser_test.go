@@ -20,6 +20,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/chromedp/chromedp"
 
+	"github.com/openhealthimaging/ohi/console"
 	"github.com/openhealthimaging/ohi/synth"
 )
 
@@ -37,8 +38,10 @@ const (
 )
 
 // writeCompact writes a screenshot cropped to the page's content (the rows
-// below the last non-white one are dropped) and recompressed, for the README.
-func writeCompact(t *testing.T, shot []byte, path string) {
+// below the last non-white one are dropped, and those below maxY when it is
+// not 0), scaled to fit width when it is not 0, and recompressed, for the
+// README.
+func writeCompact(t *testing.T, shot []byte, path string, maxY, width int) {
 	t.Helper()
 	img, err := png.Decode(bytes.NewReader(shot))
 	if err != nil {
@@ -57,8 +60,15 @@ func writeCompact(t *testing.T, shot []byte, path string) {
 	sub, ok := img.(interface {
 		SubImage(image.Rectangle) image.Image
 	})
-	if ok && bottom+16 < b.Max.Y {
-		img = sub.SubImage(image.Rect(b.Min.X, b.Min.Y, b.Max.X, bottom+16))
+	bottom = min(bottom+16, b.Max.Y)
+	if maxY > 0 {
+		bottom = min(bottom, maxY)
+	}
+	if ok && bottom < b.Max.Y {
+		img = sub.SubImage(image.Rect(b.Min.X, b.Min.Y, b.Max.X, bottom))
+	}
+	if width > 0 && img.Bounds().Dx() > width {
+		img = console.Scale(img, width)
 	}
 	var buf bytes.Buffer
 	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&buf, img); err != nil {
@@ -287,7 +297,7 @@ func TestBrowserConsole(t *testing.T) {
 	waitJS(t, ctx, "the thumbnails", `(() => { const t = [...document.querySelectorAll("img.thumb")]; return t.length === 2 && t.every(i => i.complete && i.naturalWidth > 0); })()`)
 	readme := screenshot(t, ctx, art, "console-imagesets.png")
 	if d := os.Getenv(readmeShotsEnv); d != "" {
-		writeCompact(t, readme, filepath.Join(d, "console.png"))
+		writeCompact(t, readme, filepath.Join(d, "console.png"), 0, 0)
 	}
 	browse(t, ctx, "search", chromedp.SetValue(chromedp.ID("q-patient"), "BROWSER0001"), chromedp.Submit(chromedp.ID("search")), chromedp.WaitVisible(chromedp.ID("imagesets")))
 	if n := get(t, ctx, "results", chromedp.Evaluate[int](`document.querySelectorAll("#imagesets tbody tr").length`)); n != 2 {

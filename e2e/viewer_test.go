@@ -236,13 +236,14 @@ func checkViewer(t *testing.T, ctx context.Context, srv *serverProc, c *mi.Clien
 	var got image.Image
 	var diff float64
 	var square image.Rectangle
+	var vp rect
 	deadline := time.Now().Add(pageWait)
 	for {
 		// The layout settles (side panels open) and the image streams in
 		// and is drawn progressively: wait until the drawing matches, or
 		// the time is up. cornerstone fits the square image to the
 		// viewport's smaller side, centred.
-		vp := get(t, ctx, "viewport box", chromedp.Evaluate[rect](`(() => { const r = document.querySelector(".cornerstone-viewport-element").getBoundingClientRect(); return {X: r.x, Y: r.y, W: r.width, H: r.height}; })()`))
+		vp = get(t, ctx, "viewport box", chromedp.Evaluate[rect](`(() => { const r = document.querySelector(".cornerstone-viewport-element").getBoundingClientRect(); return {X: r.x, Y: r.y, W: r.width, H: r.height}; })()`))
 		side := int(min(vp.W, vp.H))
 		x0, y0 := int(vp.X+(vp.W-float64(side))/2), int(vp.Y+(vp.H-float64(side))/2)
 		square = image.Rect(x0, y0, x0+side, y0+side)
@@ -263,7 +264,7 @@ func checkViewer(t *testing.T, ctx context.Context, srv *serverProc, c *mi.Clien
 	if diff > 6 {
 		t.Errorf("%s: the viewer's image differs from the server's rendering of the frame by %.1f grey levels on average", name, diff)
 	} else if d := os.Getenv(readmeShotsEnv); d != "" && name == "viewer" {
-		writeCompact(t, shot, filepath.Join(d, "viewer.png"))
+		writeCompact(t, shot, filepath.Join(d, "viewer.png"), int(vp.Y+vp.H)+8, 800)
 	}
 	return square
 }
