@@ -141,12 +141,23 @@ func TestAuthRoutes(t *testing.T) {
 			t.Errorf("login with %q/%q: %d %v", pair[0], pair[1], code, h["Set-Cookie"])
 		}
 	}
+	// Guessing is slowed down: after ten failures a minute, even the right
+	// key pair is refused from that address until the minute is over.
+	for i := 0; i < 10; i++ {
+		tok := csrfRE.FindStringSubmatch(b.get("/console/login"))[1]
+		b.do("POST", "/console/login", url.Values{"csrf": {tok}, "accessKeyId": {testAK}, "secretAccessKey": {"guess"}})
+	}
+	tok := csrfRE.FindStringSubmatch(b.get("/console/login"))[1]
+	if code, _, _ := b.do("POST", "/console/login", url.Values{"csrf": {tok}, "accessKeyId": {testAK}, "secretAccessKey": {testSecret}}); code != http.StatusTooManyRequests {
+		t.Errorf("login after ten failures: %d, want 429", code)
+	}
+	skew.Store(int64(time.Minute))
 	// The login form needs its CSRF token too.
 	if code, _, _ := b.do("POST", "/console/login", url.Values{"accessKeyId": {testAK}, "secretAccessKey": {testSecret}}); code != http.StatusForbidden {
 		t.Errorf("login without a CSRF token: %d", code)
 	}
 	// The right key pair: an HttpOnly, SameSite=Strict session cookie.
-	tok := csrfRE.FindStringSubmatch(b.get("/console/login"))[1]
+	tok = csrfRE.FindStringSubmatch(b.get("/console/login"))[1]
 	code, h, _ := b.do("POST", "/console/login", url.Values{"csrf": {tok}, "accessKeyId": {testAK}, "secretAccessKey": {testSecret}, "next": {"/console/datastores/" + ds}})
 	if code != http.StatusSeeOther || h.Get("Location") != "/console/datastores/"+ds {
 		t.Fatalf("login: %d to %q", code, h.Get("Location"))
@@ -225,14 +236,14 @@ func TestAuthRoutes(t *testing.T) {
 	}
 
 	// Sessions expire.
-	skew.Store(int64(time.Hour + time.Second))
+	skew.Store(int64(time.Hour + 2*time.Minute))
 	if code, body := send(full.URL, route{"GET", "/datastore/" + ds + "/studies"}, cookie, "", false); !refused(code, body) {
 		t.Errorf("expired session accepted: %d", code)
 	}
 	if code, _ := send(full.URL, route{"GET", "/console/"}, cookie, "text/html", false); code != http.StatusSeeOther {
 		t.Errorf("console with an expired session: %d", code)
 	}
-	skew.Store(0)
+	skew.Store(int64(time.Minute))
 	if code, _ := send(full.URL, route{"GET", "/console/"}, cookie, "", false); code != http.StatusOK {
 		t.Fatalf("session refused before its expiry: %d", code)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -44,6 +45,32 @@ type Sessions struct {
 
 	mu      sync.Mutex
 	revoked map[string]time.Time // session id -> expiry
+	// failures counts failed logins per client address in the current
+	// minute (failedAt), to slow down guessing.
+	failures map[string]int
+	failedAt time.Time
+}
+
+// Login attempt bounds: a client address with this many failed logins in a
+// minute is refused until the minute ends.
+const (
+	maxLoginFailures = 10
+	maxTrackedAddrs  = 10000
+)
+
+// throttled reports whether addr has used up its failed logins; failed
+// records one more.
+func (s *Sessions) throttled(addr string, failed bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if s.failures == nil || now.Sub(s.failedAt) >= time.Minute || len(s.failures) > maxTrackedAddrs {
+		s.failures, s.failedAt = map[string]int{}, now
+	}
+	if failed {
+		s.failures[addr]++
+	}
+	return s.failures[addr] >= maxLoginFailures
 }
 
 // session is a valid session's content.
@@ -273,7 +300,17 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	ak, secret := strings.TrimSpace(r.PostFormValue("accessKeyId")), strings.TrimSpace(r.PostFormValue("secretAccessKey"))
 	next := safeNext(r.PostFormValue("next"))
+	addr, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		addr = r.RemoteAddr
+	}
+	if s.throttled(addr, false) {
+		w.Header().Set("Retry-After", "60")
+		c.render(w, r, http.StatusTooManyRequests, "login", "Log in", loginData{Next: next, AccessKeyID: ak, Error: "Too many failed logins from this address; try again in a minute."})
+		return
+	}
 	if !s.Check(ak, secret) {
+		s.throttled(addr, true)
 		c.logger.Warn("console: failed login", "accessKeyId", ak, "remote", r.RemoteAddr)
 		c.render(w, r, http.StatusUnauthorized, "login", "Log in", loginData{Next: next, AccessKeyID: ak, Error: "The access key id or the secret access key is wrong."})
 		return
