@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -42,6 +43,8 @@ type Sessions struct {
 	TTL time.Duration
 	// Now is the clock (default time.Now), for tests.
 	Now func() time.Time
+	// Rand is the source of session ids (default crypto/rand), for tests.
+	Rand io.Reader
 
 	mu      sync.Mutex
 	revoked map[string]time.Time // session id -> expiry
@@ -125,7 +128,13 @@ func (s *Sessions) issue(ak string) (string, time.Time, error) {
 		return "", time.Time{}, errors.New("unknown access key")
 	}
 	var id [16]byte
-	_, _ = rand.Read(id[:])
+	if s.Rand != nil {
+		if _, err := io.ReadFull(s.Rand, id[:]); err != nil {
+			return "", time.Time{}, err
+		}
+	} else {
+		_, _ = rand.Read(id[:])
+	}
 	exp := s.now().Add(s.ttl()).Truncate(time.Second)
 	payload := ak + "|" + strconv.FormatInt(exp.Unix(), 10) + "|" + hex.EncodeToString(id[:])
 	m := hmac.New(sha256.New, key)
@@ -142,8 +151,8 @@ func (s *Sessions) parse(v string) (*session, bool) {
 	if !ok {
 		return nil, false
 	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(p64)
-	mac, err2 := base64.RawURLEncoding.DecodeString(mac64)
+	payload, err1 := base64.RawURLEncoding.Strict().DecodeString(p64)
+	mac, err2 := base64.RawURLEncoding.Strict().DecodeString(mac64)
 	if err1 != nil || err2 != nil {
 		return nil, false
 	}
