@@ -212,3 +212,16 @@ func normalizeValues(d *Document) {
 		}
 	}
 }
+
+// ValidateFile loads the Arazzo document at location with its source
+// descriptions and validates it. It returns an error only when the
+// document itself cannot be read or parsed; a source that cannot be
+// loaded is reported as a diagnostic and the references into it are not
+// checked.
+func (f *Fetcher) ValidateFile(ctx context.Context, location string, opts ValidateOptions) ([]Diagnostic, error) {
+	b, err := f.LoadBundlePartial(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	return ValidateWith(b.Root, b, opts), nil
+}

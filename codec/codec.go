@@ -179,9 +179,9 @@ func Decode(frame []byte, ts string, img Image) (*Pixels, error) {
 	case tsJPEGBaseline, tsJPEGExtended, tsJPEGLossless, tsJPEGLosslessSV1:
 		return decodeLegacy(frame, ts, img, checkJPEG)
 	case tsJPEGLSLossless, tsJPEGLSNear:
-		return decodeLegacy(frame, ts, img, checkJPEGLS)
+		return decodeJPEGLS(frame, ts, img)
 	case tsJ2KLossless, tsJ2K, tsJ2KMCLossless, tsJ2KMC:
-		return decodeLegacy(frame, ts, img, checkJ2K)
+		return decodeJ2KFrame(frame, ts, img)
 	case tsHTJ2KLossless, tsHTJ2KLosslessRPCL, tsHTJ2K:
 		return decodeHTJ2KFrame(frame, img)
 	}

@@ -88,7 +88,8 @@ type signedRequest struct {
 	token       string        // X-Amz-Security-Token, "" when absent
 	claimedHash string        // X-Amz-Content-Sha256, "" when absent
 	presigned   bool          // query-string form
-	expires     time.Duration // presigned only
+	expires     time.Duration // presigned only; 0 without X-Amz-Expires
+	eitherHash  bool          // presigned without X-Amz-Content-Sha256
 	query       url.Values    // parsed query string
 }
 
@@ -132,6 +133,11 @@ func (v *Verifier) verify(r *http.Request) (string, *Error) {
 	want, canonical, toSign, err := v.recompute(r, sr, secret, payloadHash)
 	if err != nil {
 		return "", err
+	}
+	if sr.eitherHash && !hmac.Equal([]byte(want), []byte(sr.auth.Signature)) {
+		if want, canonical, toSign, err = v.recompute(r, sr, secret, unsignedPayload); err != nil {
+			return "", err
+		}
 	}
 	if !hmac.Equal([]byte(want), []byte(sr.auth.Signature)) {
 		return "", errInvalid("The request signature we calculated does not match the signature you provided. "+
@@ -217,11 +223,14 @@ func parseHeaderForm(r *http.Request, authz string, sr *signedRequest) *Error {
 
 func parsePresigned(sr *signedRequest) *Error {
 	q := sr.query
-	required := []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Expires"}
+	required := []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders"}
 	for _, k := range required {
 		if len(q[k]) != 1 {
-			return errIncomplete("AWS query-string parameters must include 'X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-Date', 'X-Amz-SignedHeaders', and 'X-Amz-Expires', each exactly once. Re-examine the query-string parameters.")
+			return errIncomplete("AWS query-string parameters must include 'X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-Date' and 'X-Amz-SignedHeaders', each exactly once, and 'X-Amz-Expires' at most once. Re-examine the query-string parameters.")
 		}
+	}
+	if len(q["X-Amz-Expires"]) > 1 {
+		return errIncomplete("The query string has more than one X-Amz-Expires parameter.")
 	}
 	if alg := q.Get("X-Amz-Algorithm"); alg != algorithm {
 		return errIncomplete("Unsupported signature algorithm '%s': only %s is supported.", echo(alg), algorithm)
@@ -231,19 +240,28 @@ func parsePresigned(sr *signedRequest) *Error {
 		return err
 	}
 	sr.amzDate = q.Get("X-Amz-Date")
-	exp, perr := strconv.Atoi(q.Get("X-Amz-Expires"))
-	if perr != nil || exp < 1 || exp > maxPresignExpires {
-		return errIncomplete("X-Amz-Expires must be a whole number of seconds between 1 and %d (one week), got '%s'.", maxPresignExpires, echo(q.Get("X-Amz-Expires")))
+	// Without X-Amz-Expires (Amplify's signUrl, which AWS's HealthImaging
+	// viewer sample uses, leaves it out) the URL is valid within the clock
+	// skew of its X-Amz-Date, like a request signed in its headers.
+	if q.Has("X-Amz-Expires") {
+		exp, perr := strconv.Atoi(q.Get("X-Amz-Expires"))
+		if perr != nil || exp < 1 || exp > maxPresignExpires {
+			return errIncomplete("X-Amz-Expires must be a whole number of seconds between 1 and %d (one week), got '%s'.", maxPresignExpires, echo(q.Get("X-Amz-Expires")))
+		}
+		sr.expires = time.Duration(exp) * time.Second
 	}
-	sr.expires = time.Duration(exp) * time.Second
 	if tokens := q["X-Amz-Security-Token"]; len(tokens) > 0 {
 		if len(tokens) > 1 {
 			return errIncomplete("The query string has more than one X-Amz-Security-Token parameter.")
 		}
 		sr.token = tokens[0]
 	}
-	sr.claimedHash = unsignedPayload
+	// Without X-Amz-Content-Sha256 the payload is signed by its hash (what
+	// botocore and Amplify sign into presigned URLs of services other than
+	// S3), or as UNSIGNED-PAYLOAD (S3's convention); verify tries both.
+	sr.eitherHash = true
 	if hashes := q["X-Amz-Content-Sha256"]; len(hashes) > 0 {
+		sr.eitherHash = false
 		if len(hashes) > 1 {
 			return errIncomplete("The query string has more than one X-Amz-Content-Sha256 parameter.")
 		}
@@ -279,7 +297,7 @@ func (v *Verifier) checkTime(sr signedRequest) *Error {
 	if skew <= 0 {
 		skew = DefaultMaxSkew
 	}
-	if sr.presigned {
+	if sr.presigned && sr.expires > 0 {
 		if sr.date.After(t.Add(skew)) {
 			return errInvalid("Request is not yet valid: X-Amz-Date %s is later than %s (%s + %s).",
 				sr.amzDate, t.Add(skew).Format(amzDateLayout), t.Format(amzDateLayout), fmtSkew(skew))

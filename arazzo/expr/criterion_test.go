@@ -2,6 +2,7 @@ package expr
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -99,7 +100,7 @@ func TestSimpleConditions(t *testing.T) {
 func TestSimpleConditionSyntaxErrors(t *testing.T) {
 	for _, cond := range []string{
 		"", "$statusCode ==", "== 200", "$statusCode = 200", "($statusCode == 200", "$statusCode == 200)",
-		"'unterminated", "$statusCode == available", "$statusCode === 200", "1.", "1e", "12abc",
+		"'unterminated", "$statusCode === 200", "1.", "1e", "12abc",
 		"$response.body.", "$response.body[", "$response.body[x]", "$bogus == 1", "&& true", "true &&",
 		"{$statusCode == 401}", // braces wrap a condition in the 1.0.x Components example: rejected
 	} {
@@ -201,6 +202,62 @@ func TestRewriteLength(t *testing.T) {
 	} {
 		if got := rewriteLength(in); got != want {
 			t.Errorf("rewriteLength(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestUnquotedWordDeviation(t *testing.T) {
+	c, err := ParseCondition("$response.body#/status == NEW && $statusCode == 200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Deviations) != 1 || !strings.Contains(c.Deviations[0], "NEW") {
+		t.Fatalf("deviations %q, want one naming NEW", c.Deviations)
+	}
+	ok, err := c.Eval(ResolverFunc(func(e Expr) (any, error) {
+		if e.Root == StatusCode {
+			return 200, nil
+		}
+		return map[string]any{"status": "new"}, nil
+	}))
+	if err != nil || !ok {
+		t.Fatalf("Eval = %v, %v; want true (strings compare case-insensitively)", ok, err)
+	}
+}
+
+// TestJSONPathV11 checks the normative 1.1 jsonpath rules against the 1.0
+// readings: a query applies to the context as its root, without the 1.0
+// retry of a root filter on the context value itself; a filter expression
+// that is not a query is still read, with a deviation.
+func TestJSONPathV11(t *testing.T) {
+	body := map[string]any{"pets": []any{1.0, 2.0}, "status": "done"}
+	r := ResolverFunc(func(Expr) (any, error) { return body, nil })
+	for _, tc := range []struct {
+		cond     string
+		v10, v11 bool
+		dev11    bool
+	}{
+		{"$[?count(@.pets) > 0]", true, false, false}, // the spec's idiom: count() counts nodes
+		{"$.pets[*]", true, true, false},
+		{"$[?@ == 'done']", true, true, false},
+		{"$.status == 'done'", true, true, true},
+		{"$.status == 'other'", false, false, true},
+	} {
+		for _, v11 := range []bool{false, true} {
+			compile, want := CompileCriterion, tc.v10
+			if v11 {
+				compile, want = CompileCriterionV11, tc.v11
+			}
+			c, err := compile(tc.cond, "$response.body", TypeJSONPath, "")
+			if err != nil {
+				t.Fatalf("%q (1.1 %v): %v", tc.cond, v11, err)
+			}
+			if got, err := c.Eval(r); got != want || err != nil {
+				t.Errorf("%q (1.1 %v) = %v, %v; want %v", tc.cond, v11, got, err, want)
+			}
+			if dev := len(c.Deviations()) > 0; dev != (v11 && tc.dev11) {
+				t.Errorf("%q (1.1 %v): deviations %q", tc.cond, v11, c.Deviations())
+			}
 		}
 	}
 }

@@ -75,7 +75,17 @@ func (w *wfRun) Resolve(e expr.Expr) (any, error) {
 			return ex.respBody, nil
 		}
 		return nil, undefined("%s: responses have only header and body", e)
+	case expr.Self:
+		if w.doc.Self == "" {
+			return nil, undefined("$self: the document has no $self")
+		}
+		return w.doc.Self, nil
+	case expr.Message:
+		return nil, undefined("%s: AsyncAPI messages are not received by this runner", e)
 	case expr.Inputs:
+		if e.Name == "" {
+			return w.state.inputs, nil
+		}
 		if v, ok := w.state.inputs[e.Name]; ok {
 			return v, nil
 		}
@@ -91,8 +101,17 @@ func (w *wfRun) Resolve(e expr.Expr) (any, error) {
 		return nil, undefined("%s: no output %q", e, e.Name)
 	case expr.Steps:
 		outs, ok := w.stepOutputs[e.ID]
+		sub := w.subByStep[e.ID]
+		if v, found := sub[e.Name]; found && e.Name != "" {
+			if _, declared := outs[e.Name]; !declared {
+				return v, nil // an output of the workflow the step ran
+			}
+		}
 		if !ok {
 			return nil, undefined("%s: step %s has not succeeded", e, e.ID)
+		}
+		if e.Name == "" {
+			return outs, nil
 		}
 		if v, ok := outs[e.Name]; ok {
 			return v, nil
@@ -106,6 +125,11 @@ func (w *wfRun) Resolve(e expr.Expr) (any, error) {
 		m := st.inputs
 		if e.Field == "outputs" {
 			m = st.outputs
+		}
+		if e.Step != "" {
+			if m = st.steps[e.Step]; m == nil {
+				return nil, undefined("%s: step %s of workflow %s has not succeeded", e, e.Step, e.ID)
+			}
 		}
 		if v, ok := m[e.Name]; ok {
 			return v, nil

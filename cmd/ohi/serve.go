@@ -38,6 +38,7 @@ type ServeCmd struct {
 	Database        string        `env:"OHI_DATABASE" placeholder:"postgres://..." help:"Metadata database: a postgres:// URL shared by replicas (default: SQLite in the data directory)."`
 	BlobStore       string        `env:"OHI_BLOB_STORE" placeholder:"s3://BUCKET/PREFIX" help:"Storage for frames and metadata: an s3:// bucket and prefix shared by replicas, on --s3-endpoint or AWS (default: the data directory)."`
 	ImportWorkers   int           `env:"OHI_IMPORT_WORKERS" help:"Files read in parallel per import job (default: number of CPUs)."`
+	ImportStall     time.Duration `name:"import-stall-timeout" default:"3m" env:"OHI_IMPORT_STALL_TIMEOUT" help:"How long a file being imported may make no progress (in one stage: open, parse, or a frame's read, decode, transcode or store) before it is failed with the stage it was stuck in and the import carries on."`
 	MaxFilesPerJob  int           `default:"5000" env:"OHI_MAX_FILES_PER_JOB" help:"Quota of files per import job."`
 	LogFormat       string        `default:"text" enum:"text,json" env:"OHI_LOG_FORMAT" help:"Log format: text or json."`
 	LogLevel        string        `default:"info" enum:"debug,info,warn,error" env:"OHI_LOG_LEVEL" help:"Log level."`
@@ -133,7 +134,7 @@ func (c *ServeCmd) Run() error {
 	decoders := &codecproc.Pool{Command: []string{exe, "codec-worker"}, Size: max(c.ImportWorkers, runtime.NumCPU())}
 	defer decoders.Close()
 	a, err := app.New(ctx, app.Config{DataDir: c.DataDir, Decode: decoders.Decode, Database: c.Database, Blobs: blobs, Region: c.Region, AccountID: c.AccountID, Credentials: creds,
-		Buckets: buckets, ImportWorkers: c.ImportWorkers, Lease: c.Lease, SessionTTL: c.SessionTTL, ViewerDir: viewerDir, Limits: importer.Limits{MaxFiles: c.MaxFilesPerJob}, Logger: logger})
+		Buckets: buckets, ImportWorkers: c.ImportWorkers, ImportStallTimeout: c.ImportStall, Lease: c.Lease, SessionTTL: c.SessionTTL, ViewerDir: viewerDir, Limits: importer.Limits{MaxFiles: c.MaxFilesPerJob}, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,11 @@ type Config struct {
 	Buckets ohi.Buckets
 	// ImportWorkers is the number of files read in parallel (default NumCPU).
 	ImportWorkers int
-	Limits        importer.Limits
+	// ImportStallTimeout is how long a file being imported may make no
+	// progress in one stage before it is failed and its task carries on
+	// (default importer.DefaultStallTimeout; negative disables it).
+	ImportStallTimeout time.Duration
+	Limits             importer.Limits
 	// TransitionDelay is how long data stores stay CREATING/DELETING.
 	TransitionDelay time.Duration
 	// JobPoll is how often idle import workers look for jobs (default 2s).
@@ -136,7 +140,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		a.Buckets = fb
 	}
 	imp := &importer.Importer{Store: store, Blobs: blobs, Buckets: a.Buckets, Logger: logger,
-		Workers: cfg.ImportWorkers, Limits: cfg.Limits, TempDir: filepath.Join(cfg.DataDir, "tmp"), Decode: cfg.Decode}
+		Workers: cfg.ImportWorkers, Limits: cfg.Limits, TempDir: filepath.Join(cfg.DataDir, "tmp"), Decode: cfg.Decode,
+		StallTimeout: cfg.ImportStallTimeout}
 	a.Runner = &jobqueue.Runner{Store: store, Jobs: imp, Logger: logger, Poll: cfg.JobPoll, Lease: cfg.Lease}
 	svc, err := service.New(ctx, service.Config{Region: cfg.Region, AccountID: cfg.AccountID, TransitionDelay: cfg.TransitionDelay},
 		store, blobs, a.Runner, logger)

@@ -1,0 +1,466 @@
+package runner_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openhealthimaging/ohi/arazzo"
+	"github.com/openhealthimaging/ohi/arazzo/runner"
+)
+
+// repoRoot returns the directory holding go.mod.
+func repoRoot(t testing.TB) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		dir = filepath.Dir(dir)
+	}
+	t.Skip("repository root (go.mod) not found")
+	return ""
+}
+
+// executable lists the corpus documents the execution test runs: those
+// INDEX.md marks valid whose sources are all local OpenAPI or Arazzo
+// documents.
+func executable(t *testing.T, corpus string) []string {
+	data, err := os.ReadFile(filepath.Join(corpus, "INDEX.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
+		if len(cells) < 6 || !strings.Contains(cells[0], "/") {
+			continue
+		}
+		path, src, schema, notes := strings.TrimSpace(cells[0]), cells[2], cells[3], cells[4]
+		if !strings.HasPrefix(schema, "ok") || strings.Contains(notes, "INVALID") || strings.Contains(notes, "semantically wrong") {
+			continue
+		}
+		// "1 (openapi) L1/R0": every source local and present.
+		var n, l, r int
+		var types string
+		if _, err := fmt.Sscanf(src, "%d (%s L%d/R%d", &n, &types, &l, &r); err != nil || n == 0 || l != n || r != 0 {
+			continue
+		}
+		if strings.Contains(types, "asyncapi") || strings.Contains(types, "?") {
+			continue
+		}
+		out = append(out, path)
+	}
+	return out
+}
+
+// prism is a Prism mock server of one OpenAPI description on loopback.
+type prism struct {
+	url  string
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startPrism starts `prism mock` for spec and waits until it listens.
+func startPrism(t *testing.T, bin, spec string) (*prism, error) {
+	port := freePort(t)
+	cmd := exec.Command(bin, "mock", "-h", "127.0.0.1", "-p", fmt.Sprint(port), spec)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	logs := &bytes.Buffer{}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &prism{url: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, logs: logs}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		pw.Close()
+	})
+	ready := make(chan error, 1)
+	var mu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sent := false
+		for sc.Scan() {
+			mu.Lock()
+			logs.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if !sent && strings.Contains(sc.Text(), "Prism is listening") {
+				ready <- nil
+				sent = true
+			}
+			if !sent && strings.Contains(sc.Text(), "fatal") {
+				ready <- errors.New(sc.Text())
+				sent = true
+			}
+		}
+		if !sent {
+			ready <- errors.New("prism exited")
+		}
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			return nil, fmt.Errorf("prism mock %s: %v\n%s", spec, err, logs.String())
+		}
+		return p, nil
+	case <-time.After(60 * time.Second):
+		return nil, fmt.Errorf("prism mock %s: not listening after 60s", spec)
+	}
+}
+
+// sampleInputs builds workflow inputs from the input schema: defaults,
+// examples, enums and consts, else a value of the declared type, for
+// every property.
+func sampleInputs(doc *arazzo.Document, wf *arazzo.Workflow) map[string]any {
+	var sample func(s map[string]any, depth int) any
+	deref := func(s map[string]any) map[string]any {
+		for i := 0; i < 8; i++ {
+			ref, ok := s["$ref"].(string)
+			if !ok {
+				return s
+			}
+			name, ok := strings.CutPrefix(ref, "#/components/inputs/")
+			if !ok {
+				return s
+			}
+			next, _ := doc.Components.Inputs[name].(map[string]any)
+			if next == nil {
+				return s
+			}
+			s = next
+		}
+		return s
+	}
+	sample = func(s map[string]any, depth int) any {
+		s = deref(s)
+		if depth > 6 {
+			return nil
+		}
+		for _, k := range []string{"default", "const", "example"} {
+			if v, ok := s[k]; ok {
+				return v
+			}
+		}
+		if ex, ok := s["examples"].([]any); ok && len(ex) > 0 {
+			return ex[0]
+		}
+		if e, ok := s["enum"].([]any); ok && len(e) > 0 {
+			return e[0]
+		}
+		typ, _ := s["type"].(string)
+		if ts, ok := s["type"].([]any); ok && len(ts) > 0 {
+			typ, _ = ts[0].(string)
+		}
+		switch typ {
+		case "string":
+			if f, _ := s["format"].(string); f == "email" {
+				return "test@example.com"
+			}
+			return "test"
+		case "integer", "number":
+			if m, ok := s["minimum"]; ok {
+				return m
+			}
+			return 1
+		case "boolean":
+			return true
+		case "array":
+			if it, ok := s["items"].(map[string]any); ok {
+				return []any{sample(it, depth+1)}
+			}
+			return []any{}
+		}
+		props, _ := s["properties"].(map[string]any)
+		out := map[string]any{}
+		for k, p := range props {
+			if pm, ok := p.(map[string]any); ok {
+				if v := sample(pm, depth+1); v != nil {
+					out[k] = v
+				}
+			}
+		}
+		return out
+	}
+	s, _ := wf.Inputs.(map[string]any)
+	if s == nil {
+		return map[string]any{}
+	}
+	m, _ := sample(s, 0).(map[string]any)
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m
+}
+
+// explainedRejections lists the runs in which the mock rightly rejects a
+// request because the fixture's own OpenAPI description supplies a value
+// that violates it (its runner ran against a lenient live server).
+var explainedRejections = map[string]string{
+	"redocly-cli/tests/e2e/respect/local-json-server/local-json-server.arazzo.yaml/auto-inherit": "the description's example some-item-id for the required path parameter id is not the uuid its schema requires",
+}
+
+// recorder remembers the mock's verdicts on the requests ohi sent.
+type recorder struct {
+	mu       sync.Mutex
+	rejected []string // requests Prism's validator refused
+	calls    int
+}
+
+func (rc *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !loopback(req.URL.Hostname()) {
+		return nil, fmt.Errorf("refused: %s is not a loopback address (the test sends requests to its mocks only)", req.URL.Host)
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.calls++
+	// Prism's error types for a request that does not match the
+	// description (no such path or method, invalid parameters or body).
+	for _, kind := range []string{"NO_PATH_MATCHED_ERROR", "NO_METHOD_MATCHED_ERROR", "UNPROCESSABLE_ENTITY"} {
+		if bytes.Contains(body, []byte("prism/errors#"+kind)) {
+			rc.rejected = append(rc.rejected, fmt.Sprintf("%s %s: %s: %s", req.Method, req.URL, kind, oneLine(body)))
+		}
+	}
+	return resp, rerr
+}
+
+func loopback(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// loopbackOnly refuses every request that is not to a loopback address:
+// documents whose sources are URLs are not fetched.
+type loopbackOnly struct{}
+
+func (loopbackOnly) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !loopback(req.URL.Hostname()) {
+		return nil, fmt.Errorf("refused: %s is not a loopback address (the test does not use the network)", req.URL.Host)
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func oneLine(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 1200 {
+		s = s[:1200] + "…"
+	}
+	return s
+}
+
+// TestCorpusExecution runs every workflow of the shared corpus documents
+// whose sources are local OpenAPI descriptions against a Prism mock of
+// each description on loopback, and checks that the runner accepts every
+// document that validates, that every run ends within its bounds, and
+// that the mock's validator accepts every request ohi sends (paths,
+// methods, parameters and bodies built from the description).
+func TestCorpusExecution(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Prism mock servers")
+	}
+	root := repoRoot(t)
+	corpus := filepath.Join(root, "..", "shared", "arazzo-corpus")
+	if _, err := os.Stat(filepath.Join(corpus, "INDEX.md")); err != nil {
+		t.Skipf("the shared Arazzo corpus is absent (%v); it is read from ../shared, never copied into the project", err)
+	}
+	bin := filepath.Join(root, ".cache", "arazzo-mock", "node_modules", ".bin", "prism")
+	if _, err := os.Stat(bin); err != nil {
+		if os.Getenv("OHI_E2E_REQUIRE_CLIENTS") == "1" {
+			t.Fatalf("Prism is not installed (%v): run scripts/install-arazzo-mock.sh", err)
+		}
+		t.Skipf("Prism is not installed (%v): run scripts/install-arazzo-mock.sh", err)
+	}
+	docs := executable(t, corpus)
+	if len(docs) == 0 {
+		t.Fatal("no executable documents found in INDEX.md")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	mocks := map[string]*prism{}
+	mockErr := map[string]error{}
+	f := &arazzo.Fetcher{Client: &http.Client{Transport: loopbackOnly{}, Timeout: 10 * time.Second}}
+	auth := runner.NewEnvAuth(func(name string) string {
+		if strings.HasPrefix(name, "OHI_AUTH_") {
+			return "test:test"
+		}
+		return ""
+	})
+	var runs, succeeded, failed, skipped int
+	for _, rel := range docs {
+		path := filepath.Join(corpus, filepath.FromSlash(rel))
+		b, err := f.LoadBundle(ctx, path, nil)
+		if err != nil {
+			// A local arazzo source whose own sources are URLs.
+			t.Logf("%s: not run, its sources do not all load offline: %v", rel, err)
+			skipped++
+			continue
+		}
+		if ds := arazzo.Validate(b.Root, b); arazzo.HasErrors(ds) {
+			// TestCorpusValidation judges validation; a document with errors
+			// is not run.
+			t.Logf("%s: not run: %v", rel, (&arazzo.ValidationError{Diagnostics: ds}).Error())
+			skipped++
+			continue
+		}
+		// A mock per OpenAPI description, of the root document and of
+		// its arazzo sources; every source is re-pointed to its mock.
+		ok := true
+		for _, d := range b.Documents() {
+			for name, src := range b.OpenAPISources(d) {
+				m := mocks[src.URL]
+				if m == nil && mockErr[src.URL] == nil {
+					m, mockErr[src.URL] = startPrism(t, bin, src.URL)
+					mocks[src.URL] = m
+				}
+				if mockErr[src.URL] != nil {
+					t.Logf("%s: no mock for %s: %v", rel, name, mockErr[src.URL])
+					ok = false
+					break
+				}
+				src.ServerOverride = m.url
+			}
+		}
+		if !ok {
+			skipped++
+			continue
+		}
+		for _, wf := range b.Root.Workflows {
+			rec := &recorder{}
+			opts := runner.Options{
+				Client:        &http.Client{Transport: rec, Timeout: 10 * time.Second},
+				MaxSteps:      200,
+				PollInterval:  time.Millisecond,
+				MaxRetryAfter: 10 * time.Millisecond,
+				Auth:          auth,
+			}
+			rctx, rcancel := context.WithTimeout(ctx, 20*time.Second)
+			start := time.Now()
+			res, err := runner.New(b, opts).Run(rctx, wf.WorkflowID, sampleInputs(b.Root, &wf))
+			rcancel()
+			var ie *runner.InputError
+			switch {
+			case errors.As(err, &ie):
+				t.Logf("%s/%s: sample inputs do not satisfy the input schema: %v", rel, wf.WorkflowID, err)
+				skipped++
+				continue
+			case err != nil:
+				t.Errorf("%s/%s: the runner refused a valid document: %v", rel, wf.WorkflowID, err)
+				continue
+			}
+			runs++
+			if d := time.Since(start); d > 15*time.Second {
+				t.Errorf("%s/%s: ran %s", rel, wf.WorkflowID, d)
+			}
+			if len(res.Steps) > opts.MaxSteps+1 {
+				t.Errorf("%s/%s: %d step records with --max-steps %d", rel, wf.WorkflowID, len(res.Steps), opts.MaxSteps)
+			}
+			for _, r := range rec.rejected {
+				if why, ok := explainedRejections[rel+"/"+wf.WorkflowID]; ok {
+					t.Logf("%s/%s: the mock rejected a request (%s): %s", rel, wf.WorkflowID, why, r)
+					continue
+				}
+				t.Errorf("%s/%s: the mock rejected a request: %s", rel, wf.WorkflowID, r)
+			}
+			if res.Status == runner.StatusSucceeded {
+				succeeded++
+			} else {
+				failed++
+				t.Logf("%s/%s: %s after %d step executions: %s", rel, wf.WorkflowID, res.Status, len(res.Steps), deref(res.Error))
+			}
+		}
+	}
+	urls := make([]string, 0, len(mocks))
+	for u := range mocks {
+		urls = append(urls, u)
+	}
+	sort.Strings(urls)
+	t.Logf("%d documents, %d mocks, %d workflow runs: %d succeeded, %d failed against the schema mock, %d skipped",
+		len(docs), len(urls), runs, succeeded, failed, skipped)
+	if runs == 0 {
+		t.Fatal("no workflow ran")
+	}
+}
+
+// TestRespectMaxStepsFixture reproduces Respect's e2e fixture max-steps
+// under the conditions of its snapshot: every request fails at the
+// network (its server does not resolve; here a closed loopback port). The
+// snapshot shows pre-step failing into the nested workflow, both nested
+// steps failing, the nested workflow step failing into ping, and ping
+// looping until the step limit ends the run; ohi must take the same path
+// and end the same way.
+func TestRespectMaxStepsFixture(t *testing.T) {
+	root := repoRoot(t)
+	path := filepath.Join(root, "..", "shared", "arazzo-corpus", "redocly-cli", "tests", "e2e", "respect", "max-steps", "arazzo.yaml")
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("the shared Arazzo corpus is absent (%v)", err)
+	}
+	closed := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	b, err := (&arazzo.Fetcher{}).LoadBundle(ctx, path, map[string]string{"oas": closed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := runner.Options{MaxSteps: 12, PollInterval: time.Millisecond, MaxPollInterval: time.Millisecond,
+		Client: &http.Client{Transport: loopbackOnly{}, Timeout: 5 * time.Second}}
+	res, err := runner.New(b, opts).Run(ctx, "infinite", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range res.Steps {
+		got = append(got, s.StepID+":"+s.Action)
+	}
+	want := []string{"pre-step:goto with-nested", "step-1:goto step-2", "step-2:end", "with-nested:goto ping",
+		"ping:goto ping", "ping:goto ping"}
+	if len(got) < len(want) || strings.Join(got[:len(want)], " ") != strings.Join(want, " ") {
+		t.Fatalf("steps %q, want them to start %q", got, want)
+	}
+	if res.Status != runner.StatusFailed || res.Error == nil || !strings.Contains(*res.Error, "more than 12 step executions") {
+		t.Fatalf("status %s, error %v: want the run ended by the step limit", res.Status, deref(res.Error))
+	}
+}
