@@ -171,7 +171,27 @@ func TestAuthRoutes(t *testing.T) {
 	if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Path != "/" || session.MaxAge <= 0 {
 		t.Fatalf("session cookie %+v", session)
 	}
+	if session.Secure {
+		t.Error("session cookie over plain HTTP is marked Secure")
+	}
 	cookie := session.Name + "=" + session.Value
+	// Behind a TLS proxy the cookie is Secure (another browser, so that
+	// this one keeps its session).
+	tls := newBrowser(t, full.URL)
+	tok = csrfRE.FindStringSubmatch(tls.get("/console/login"))[1]
+	req, _ = http.NewRequest("POST", full.URL+"/console/login", strings.NewReader(url.Values{"csrf": {tok}, "accessKeyId": {testAK}, "secretAccessKey": {testSecret}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	resp, err = tls.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == console.SessionCookie && !c.Secure {
+			t.Error("session cookie behind a TLS proxy is not Secure")
+		}
+	}
 
 	// With the session: the console, the viewer and DICOMweb; not the API.
 	for _, r := range browserRoutes {

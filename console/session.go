@@ -240,7 +240,7 @@ func (c *Console) csrfToken(w http.ResponseWriter, r *http.Request) string {
 		var b [16]byte
 		_, _ = rand.Read(b[:])
 		nonce = hex.EncodeToString(b[:])
-		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: nonce, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: nonce, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
 		r.AddCookie(&http.Cookie{Name: csrfCookie, Value: nonce})
 	}
 	return c.csrfFor(r, nonce)
@@ -330,7 +330,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: v, Path: "/", Expires: exp, MaxAge: int(time.Until(exp).Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
 	c.logger.Info("console: login", "accessKeyId", ak, "remote", r.RemoteAddr)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -342,6 +342,13 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 			s.revoke(ss)
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
 	http.Redirect(w, r, Prefix+"login", http.StatusSeeOther)
+}
+
+// secure reports whether the browser reached the server over TLS, directly
+// or through a proxy that says so; cookies are then marked Secure. (A
+// client that claims https falsely only makes its own cookies stricter.)
+func secure(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
