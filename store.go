@@ -133,6 +133,26 @@ type MetadataStore interface {
 	// first of the three that is missing or deleted.
 	ImageFrameGet(ctx context.Context, datastoreID, imageSetID, frameID string) (*Frame, error)
 
+	// DICOMInstanceFind resolves a WADO-RS reference to the indexed
+	// instance (or, with ref.SOPInstanceUID "", to its series) in an image
+	// set that is not deleted: the primary image set of the series, or
+	// ref.ImageSetID when given. It returns an error wrapping ErrNotFound
+	// that names what is missing.
+	DICOMInstanceFind(ctx context.Context, ref DICOMInstanceRef) (*DICOMInstanceLoc, error)
+	// DICOMSearchStudies, DICOMSearchSeries and DICOMSearchInstances run
+	// QIDO-RS searches over the index of the primary image sets; see
+	// DICOMQuery for the orderings.
+	DICOMSearchStudies(ctx context.Context, q *DICOMQuery) ([]*DICOMStudyRow, error)
+	DICOMSearchSeries(ctx context.Context, q *DICOMQuery) ([]*DICOMSeriesRow, error)
+	DICOMSearchInstances(ctx context.Context, q *DICOMQuery) ([]*DICOMInstanceRow, error)
+	// DICOMUnindexed lists image sets that are not deleted and have no
+	// DICOMweb index entry (committed before the index existed), with the
+	// metadata key of their latest version.
+	DICOMUnindexed(ctx context.Context, limit int) ([]*ImageSetVersion, error)
+	// DICOMIndexPut writes the index entry of an image set if it is still
+	// at version and has none; it reports whether it wrote it.
+	DICOMIndexPut(ctx context.Context, imageSetID string, version int64, x *DICOMIndex) (bool, error)
+
 	// Setting returns a persistent server setting, creating it with init()
 	// on first use.
 	Setting(ctx context.Context, name string, init func() string) (string, error)
@@ -190,6 +210,8 @@ type ImageSetCommit struct {
 	// Items are the import items this version includes; they are marked
 	// committed to ImageSet.ID in the same transaction.
 	Items []*ImportItem
+	// Index, when set, replaces the image set's DICOMweb index entry.
+	Index *DICOMIndex
 }
 
 // ImageSetChange is an atomic change of image sets: every commit, lock and

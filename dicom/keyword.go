@@ -2,6 +2,7 @@ package dicom
 
 import (
 	"strconv"
+	"sync"
 
 	"github.com/suyashkumar/dicom/pkg/tag"
 )
@@ -30,11 +31,21 @@ func LookupAttribute(key string) (Attribute, bool) {
 			return a, true
 		}
 	}
+	if a, ok := byKeyword.Load(key); ok {
+		return a.(Attribute), true
+	}
+	// The dictionary looks keywords up by scanning every entry; the found
+	// ones (a bounded set) are remembered.
 	info, err := tag.FindByName(key)
 	if err != nil || len(info.VRs) == 0 {
 		return Attribute{}, false
 	}
 	t := uint32(info.Tag.Group)<<16 | uint32(info.Tag.Element)
-	return Attribute{Tag: t, Keyword: info.Keyword, VRs: info.VRs, Multi: info.VM != "1" && info.VM != "",
-		Level: LevelOf(t)}, true
+	a := Attribute{Tag: t, Keyword: info.Keyword, VRs: info.VRs, Multi: info.VM != "1" && info.VM != "",
+		Level: LevelOf(t)}
+	byKeyword.Store(key, a)
+	return a, true
 }
+
+// byKeyword caches LookupAttribute's keyword results.
+var byKeyword sync.Map

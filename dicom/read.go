@@ -49,6 +49,8 @@ type Instance struct {
 	Source io.ReaderAt
 
 	tmp *os.File
+	// elems are the top-level elements of the data set, for EncodeDataset.
+	elems []*element
 }
 
 // Close releases the temporary file of an inflated data set, if any. It is
@@ -240,6 +242,7 @@ var valueConstraints = map[uint32]int64{
 
 // build fills inst from the parsed elements.
 func (inst *Instance) build(p *parser, meta, elems []*element, ts TransferSyntax) error {
+	inst.elems = elems
 	top := make(map[uint32]*element, len(elems))
 	for _, e := range elems {
 		top[e.tag] = e

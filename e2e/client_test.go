@@ -349,7 +349,8 @@ func decoded(t testing.TB, frame []byte) []byte {
 func relFiles(t testing.TB, dir string) []string {
 	t.Helper()
 	var out []string
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+	// The trailing separator makes a symlinked dir walked too.
+	err := filepath.WalkDir(dir+string(filepath.Separator), func(p string, d os.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
 			return err
 		}

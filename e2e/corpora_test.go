@@ -138,6 +138,7 @@ func TestImportCorpora(t *testing.T) {
 		}
 	}
 	t.Logf("read the metadata of %d image sets and %d frames (at most %d)", len(ids), frames, corporaMaxFrames)
+	t.Run("DICOMwebRoundTrip", func(t *testing.T) { dicomwebRoundTrip(t, srv.Endpoint, ds, in, succ) })
 	if srv.Exited() {
 		t.Fatalf("the server exited: %v", srv.waitErr)
 	}

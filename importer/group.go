@@ -56,6 +56,7 @@ type parsedInstance struct {
 	Instance       map[string]any    `json:"instance"`
 	VRs            map[string]string `json:"vrs,omitempty"`
 	Frames         []storedFrame     `json:"frames"`
+	Header         *storedFrame      `json:"header,omitempty"` // the stored data set without pixel data (storeHeader)
 	Warnings       []dicom.Warning   `json:"warnings,omitempty"`
 
 	mappings []int // importConfiguration mappings applied (see overrides.go)
@@ -81,6 +82,8 @@ type instanceGroup struct {
 	key   metadoc.GroupingKey
 	items []*ohi.ImportItem
 	insts []*parsedInstance
+	// committed is the image set version the group went into.
+	committed *ohi.ImageSet
 }
 
 // group commits every parsed item of the job into image sets.
@@ -235,10 +238,15 @@ func (im *Importer) tryCommitGroup(ctx context.Context, job *ohi.ImportJob, seri
 			Result: mustJSON(committed{ImageSetID: set.ID, ImageSetVersion: set.Version, IsPrimary: set.IsPrimary, Warnings: g.insts[i].Warnings,
 				Mappings: g.insts[i].mappings})}
 	}
-	if err := im.Store.ImageSetCommit(ctx, &ohi.ImageSetCommit{ImageSet: set, MetadataKey: key, Frames: frames, Items: commitItems}); err != nil {
+	idx, frames, err := commitIndex(doc, set.ID, g.insts, frames)
+	if err != nil {
+		return err
+	}
+	if err := im.Store.ImageSetCommit(ctx, &ohi.ImageSetCommit{ImageSet: set, MetadataKey: key, Frames: frames, Items: commitItems, Index: idx}); err != nil {
 		_ = im.Blobs.Delete(context.WithoutCancel(ctx), key)
 		return err
 	}
+	g.committed = &set
 	log.Info("image set committed", "imageSetId", set.ID, "version", set.Version, "primary", set.IsPrimary, "instances", len(g.items), "series", seriesUID)
 	return nil
 }

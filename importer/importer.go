@@ -513,6 +513,9 @@ func (im *Importer) openAt(ctx context.Context, in ohi.BlobStore, o ohi.ObjectIn
 // received, and so are frames the codecs cannot represent exactly.
 func (im *Importer) storeFrames(ctx context.Context, job *ohi.ImportJob, inst *dicom.Instance) (*parsedInstance, error) {
 	p := newParsedInstance(inst)
+	if err := im.storeHeader(ctx, job, inst, p); err != nil {
+		return nil, err
+	}
 	watch := watchOf(ctx)
 	if len(inst.Frames) > 0 && inst.FloatPixels == 0 && !codec.KeepsOriginal(inst.TransferSyntaxUID) {
 		watch.done(0) // the frames' own stages take over

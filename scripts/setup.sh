@@ -17,7 +17,9 @@ command -v npm >/dev/null || need+=(npm)
 # DCMTK's and GDCM's (JPEG-LS encoders and decoders, big endian conversion)
 # and numpy for pydicom, the independent reader of the pixel data tests.
 # Chromium drives the web console (and the viewer) in the e2e browser tests.
-for pkg in libopenjph-dev openjph-tools libgdcm-dev libopenjp2-7-dev libopenjp2-tools libcharls-dev dcmtk libgdcm-tools python3-numpy chromium; do
+# Orthanc with its DICOMweb plugin: the peer of the DICOMweb tests and
+# benchmarks (e2e/orthanc_test.go, bench/dicomweb.sh).
+for pkg in libopenjph-dev openjph-tools libgdcm-dev libopenjp2-7-dev libopenjp2-tools libcharls-dev dcmtk libgdcm-tools python3-numpy chromium orthanc orthanc-dicomweb; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/openhealthimaging/ohi/api"
+	"github.com/openhealthimaging/ohi/dicomweb"
 	"github.com/openhealthimaging/ohi/sigv4"
 )
 
@@ -35,10 +36,13 @@ type Config struct {
 	Console http.Handler
 	// Viewer serves the image viewer under /viewer (nil: none).
 	Viewer http.Handler
-	// DICOMweb serves the DICOMweb routes (/datastore/{id}/studies,
-	// /datastore/{id}/series, /datastore/{id}/instances and below; nil:
-	// none).
-	DICOMweb http.Handler
+	// DICOMweb serves the DICOMweb routes (package dicomweb:
+	// /datastore/{id}/studies, /series, /instances and below; nil: none),
+	// behind the same SigV4 check as the API (or a console session) with a
+	// body limit of MaxDICOMwebBody, bodies over 8 MB spooled to
+	// DICOMwebSpoolDir while their signature is checked.
+	DICOMweb         http.Handler
+	DICOMwebSpoolDir string
 	// Sessions authenticates browsers on the console, the viewer and the
 	// DICOMweb routes, which accept a valid session or a valid SigV4
 	// signature; the HealthImaging API accepts only signatures. Nil means
@@ -97,8 +101,9 @@ func New(cfg Config) http.Handler {
 		mux.Handle("/viewer/", browser(cfg.Viewer))
 	}
 	if cfg.DICOMweb != nil {
+		dw := browserAuth(cfg, signedDICOMweb(cfg), http.MaxBytesHandler(cfg.DICOMweb, MaxDICOMwebBody))
 		for _, p := range DICOMwebPatterns {
-			mux.Handle(p, browser(cfg.DICOMweb))
+			mux.Handle(p, dw)
 		}
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -115,6 +120,13 @@ func New(cfg Config) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(api.OpenAPIJSON)
 	})
+	if cfg.DICOMweb != nil {
+		doc := dicomweb.OpenAPI()
+		mux.HandleFunc("GET "+dicomweb.OpenAPIPath, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(doc)
+		})
+	}
 	mux.Handle("/", h)
 	return withRequest(mux, logger)
 }

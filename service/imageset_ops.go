@@ -153,7 +153,11 @@ func (s *Service) UpdateImageSetMetadata(ctx context.Context, in *api.UpdateImag
 	written = append(written, key)
 	next := *is
 	next.Version, next.State, next.WorkflowStatus, next.Message, next.UpdatedAt, next.Tags = newVersion, ohi.ImageSetLocked, ohi.WorkflowUpdating, "", now, doc.Tags()
-	change.Commits = append(change.Commits, &ohi.ImageSetCommit{ImageSet: next, MetadataKey: key, Forced: force})
+	idx, err := doc.Index()
+	if err != nil {
+		return nil, err
+	}
+	change.Commits = append(change.Commits, &ohi.ImageSetCommit{ImageSet: next, MetadataKey: key, Forced: force, Index: idx})
 	change.Pending = append(change.Pending, s.settleLater(isID, dsID, ohi.ImageSetActive, ohi.WorkflowUpdated, "", true))
 
 	if includeStudy && res != nil && res.HasStudyLevel() && is.Tags.StudyInstanceUID != "" {
@@ -185,7 +189,11 @@ func (s *Service) UpdateImageSetMetadata(ctx context.Context, in *api.UpdateImag
 			written = append(written, skey)
 			sn := *sib
 			sn.Version, sn.State, sn.WorkflowStatus, sn.UpdatedAt, sn.Tags = sib.Version+1, ohi.ImageSetLocked, ohi.WorkflowUpdatingForStudyConsistency, now, sdoc.Tags()
-			change.Commits = append(change.Commits, &ohi.ImageSetCommit{ImageSet: sn, MetadataKey: skey, Forced: force})
+			sidx, err := sdoc.Index()
+			if err != nil {
+				return nil, err
+			}
+			change.Commits = append(change.Commits, &ohi.ImageSetCommit{ImageSet: sn, MetadataKey: skey, Forced: force, Index: sidx})
 			change.Pending = append(change.Pending, s.settleLater(sib.ID, dsID, ohi.ImageSetActive, ohi.WorkflowUpdated, "", true))
 		}
 	}
@@ -344,9 +352,14 @@ func (s *Service) CopyImageSet(ctx context.Context, in *api.CopyImageSetRequest)
 	for _, f := range frames {
 		f.ImageSetID = dest.ID
 	}
+	idx, err := destDoc.Index()
+	if err != nil {
+		return nil, err
+	}
+	idx.InheritFrom = srcID
 	change := &ohi.ImageSetChange{
 		Locks:   []ohi.ImageSetLock{{DatastoreID: dsID, ImageSetID: srcID, Version: src.Version, State: ohi.ImageSetLocked, Status: ohi.WorkflowCopyingWithReadOnlyAccess, UpdatedAt: src.UpdatedAt}},
-		Commits: []*ohi.ImageSetCommit{{ImageSet: dest, MetadataKey: key, Frames: frames, Forced: force}},
+		Commits: []*ohi.ImageSetCommit{{ImageSet: dest, MetadataKey: key, Frames: frames, Forced: force, Index: idx}},
 		Pending: []*ohi.PendingSettle{
 			s.settleLater(srcID, dsID, ohi.ImageSetActive, src.WorkflowStatus, src.Message, false),
 			s.settleLater(dest.ID, dsID, ohi.ImageSetActive, final, failMsg, true),

@@ -69,6 +69,7 @@ type Service struct {
 	jobs   Notifier
 	logger *slog.Logger
 	tokens *tokenCodec
+	docs   docCache // decoded metadata documents DICOMweb reads
 
 	wg     sync.WaitGroup
 	ctx    context.Context
@@ -105,6 +106,11 @@ func New(ctx context.Context, cfg Config, store ohi.MetadataStore, blobs ohi.Blo
 		cancel()
 		return nil, err
 	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.indexExisting(sctx)
+	}()
 	return s, nil
 }
 

@@ -75,8 +75,18 @@ type Verifier struct {
 	Service      string // signing name, e.g. "medical-imaging"
 	Region       string // e.g. "us-east-1"
 	Credentials  Credentials
-	MaxSkew      time.Duration    // allowed clock difference; default DefaultMaxSkew
-	MaxBodyBytes int64            // largest body read for hashing; default DefaultMaxBodyBytes
+	MaxSkew      time.Duration // allowed clock difference; default DefaultMaxSkew
+	MaxBodyBytes int64         // largest body read for hashing; default DefaultMaxBodyBytes
+	// SpoolDir, when set, holds bodies larger than SpoolThreshold in a
+	// temporary file while they are hashed, instead of in memory; the
+	// file is removed when the handler returns (Middleware).
+	SpoolDir string
+	// StreamVerify verifies a request that declares a hex
+	// x-amz-content-sha256 with that hash at once, and checks the body
+	// against it while the handler reads it: the body's last Read fails
+	// with ErrPayloadMismatch (wrapped) instead of io.EOF when it differs,
+	// so the handler must read to EOF before acting on the body.
+	StreamVerify bool
 	Now          func() time.Time // default time.Now
 }
 
@@ -356,6 +366,10 @@ func (v *Verifier) payloadHash(r *http.Request, sr signedRequest) (string, *Erro
 		return "", newError(CodeContentSHA256Mismatch, http.StatusBadRequest,
 			"x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a lower-case hex SHA-256 value, got '%s'.", echo(claimed))
 	}
+	if v.StreamVerify && claimed != "" {
+		r.Body = &verifyingBody{r: r.Body, h: sha256.New(), want: claimed, limit: v.maxBody()}
+		return claimed, nil
+	}
 	sum, err := v.hashBody(r)
 	if err != nil {
 		return "", err
@@ -382,6 +396,9 @@ func (v *Verifier) hashBody(r *http.Request) (string, *Error) {
 		"The request body is larger than the limit of %d bytes.", limit)
 	if r.ContentLength > limit {
 		return "", tooLarge
+	}
+	if v.SpoolDir != "" && (r.ContentLength < 0 || r.ContentLength > SpoolThreshold) {
+		return v.spoolBody(r, limit, tooLarge)
 	}
 	// The body is read straight into buf (room for the final read that
 	// sees EOF included, so a body of the announced length is never
@@ -532,6 +549,9 @@ func (v *Verifier) Middleware(next http.Handler, onError func(w http.ResponseWri
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := v.verify(r)
+		if sp, ok := r.Body.(*spooledBody); ok {
+			defer sp.remove()
+		}
 		if err != nil {
 			onError(w, r, err)
 			return

@@ -162,6 +162,11 @@ func commitTx(ctx context.Context, tx *sql.Tx, c *ohi.ImageSetCommit) error {
 			return err
 		}
 	}
+	if c.Index != nil {
+		if err := indexTx(ctx, tx, c); err != nil {
+			return err
+		}
+	}
 	for _, it := range c.Items {
 		res, err := tx.ExecContext(ctx, `UPDATE import_items SET state = 'committed', image_set_id = $1, result = $2
 			WHERE job_id = $3 AND key = $4 AND state = 'parsed'`, is.ID, it.Result, it.JobID, it.Key)
@@ -246,6 +251,9 @@ func (s *Store) ImageSetSettle(ctx context.Context, p *ohi.PendingSettle, at tim
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM image_set_frames WHERE image_set_id = $1`, p.ImageSetID); err != nil {
+				return err
+			}
+			if err := unindexTx(ctx, tx, p.ImageSetID); err != nil {
 				return err
 			}
 		}

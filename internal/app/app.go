@@ -22,6 +22,7 @@ import (
 	"github.com/openhealthimaging/ohi/blob/fileblob"
 	"github.com/openhealthimaging/ohi/codec"
 	"github.com/openhealthimaging/ohi/console"
+	"github.com/openhealthimaging/ohi/dicomweb"
 	"github.com/openhealthimaging/ohi/importer"
 	"github.com/openhealthimaging/ohi/jobqueue"
 	"github.com/openhealthimaging/ohi/server"
@@ -86,6 +87,8 @@ type App struct {
 	Viewer  *viewer.Handler
 	// Sessions are the console's login sessions (nil without credentials).
 	Sessions *console.Sessions
+	// DICOMweb is the DICOMweb handler (mounted in Handler).
+	DICOMweb *dicomweb.Handler
 	Handler  http.Handler
 
 	closers []func() error
@@ -158,7 +161,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		}
 		verifier = &sigv4.Verifier{Service: api.SigningName, Region: region, Credentials: sigv4.StaticCredentials(cfg.Credentials)}
 	}
+	a.DICOMweb = dicomweb.New(dicomweb.Config{Service: svc, Storer: imp, Logger: logger, TempDir: filepath.Join(cfg.DataDir, "tmp")})
 	scfg := server.Config{Service: svc, Verifier: verifier, Logger: logger,
+		DICOMweb: a.DICOMweb, DICOMwebSpoolDir: filepath.Join(cfg.DataDir, "tmp"),
 		Health: func(ctx context.Context) error { _, err := store.DatastoreList(ctx, "", "", 1); return err }}
 	if cfg.Credentials != nil {
 		// One session key for every replica: sessions survive restarts

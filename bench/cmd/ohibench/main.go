@@ -17,6 +17,10 @@
 //	ohibench frames -endpoint URL -datastore ID -n 3 -clients 2
 //	ohibench orthanc-frames -url URL -n 3 -clients 2
 //	ohibench pixels -dir DIR -sample 50 -ojph ojph_compress
+//	ohibench seed-dicomweb -database URL|FILE -instances 100000 -samples FILE
+//	ohibench qido -endpoint URL -samples FILE -n 300
+//	ohibench dicomweb-get -base URL -path PATH -accept TYPE -n 2000 -clients 2
+//	ohibench stow -base URL -dir DIR -batch 50 -clients 2 -pid PID
 package main
 
 import (
@@ -26,7 +30,7 @@ import (
 )
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: ohibench freeport|import|orthanc-upload|seed|search|orthanc-find|seed-bulk|frames|orthanc-frames|pixels [flags]")
+	fmt.Fprintln(os.Stderr, "usage: ohibench freeport|import|orthanc-upload|seed|search|orthanc-find|seed-bulk|frames|orthanc-frames|pixels|seed-dicomweb|dicomweb-get|qido|stow [flags]")
 	os.Exit(2)
 }
 
@@ -57,6 +61,14 @@ func main() {
 		err = runOrthancFrames(args)
 	case "pixels":
 		err = runPixels(args)
+	case "seed-dicomweb":
+		err = runSeedDICOMweb(args)
+	case "dicomweb-get":
+		err = runDICOMwebGet(args)
+	case "qido":
+		err = runQIDO(args)
+	case "stow":
+		err = runStow(args)
 	default:
 		usage()
 	}

@@ -1,0 +1,217 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"sort"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/openhealthimaging/ohi"
+	"github.com/openhealthimaging/ohi/dicom"
+	"github.com/openhealthimaging/ohi/metadoc"
+)
+
+// StowFile is one instance of a DICOMweb STOW-RS request, spooled to a
+// local file.
+type StowFile struct {
+	Path string
+	Size int64
+}
+
+// StowResult is the outcome of one StowFile.
+type StowResult struct {
+	SOPClassUID, SOPInstanceUID, StudyInstanceUID, SeriesInstanceUID string
+	ImageSetID                                                       string
+	IsPrimary                                                        bool
+	// Failure is empty when the instance was stored; FailureCode is its
+	// DICOM failure reason (PS3.4 C.4.2.1.4, PS3.18 10.5).
+	Failure     string
+	FailureCode int
+}
+
+// STOW-RS failure reasons.
+const (
+	FailureProcessing    = 0x0110 // processing failure (a server error)
+	FailureOutOfResource = 0xA700
+	FailureNoMatch       = 0xA900 // the data set does not match (e.g. another study)
+	FailureCannotRead    = 0xC000 // cannot understand
+)
+
+// StoreInstances stores the instances of a STOW-RS request synchronously,
+// on the import jobs' code path: each file is read (dicom.Read), its frames
+// transcoded, verified and stored (storeFrames) and its header stored, and
+// the instances are grouped into primary and non-primary image sets and
+// committed (tryCommitGroup) exactly as an import job's files. With
+// studyUID set, instances of another study fail. Per-instance problems
+// are results; the error is for the request as a whole.
+func (im *Importer) StoreInstances(ctx context.Context, datastoreID, studyUID string, files []StowFile) ([]StowResult, error) {
+	ds, err := im.Store.DatastoreGet(ctx, datastoreID)
+	if err != nil {
+		return nil, err
+	}
+	switch ds.Status {
+	case ohi.DatastoreActive:
+	case ohi.DatastoreDeleted:
+		return nil, ohi.NotFoundf("data store %s was deleted", datastoreID)
+	default:
+		return nil, ohi.Conflictf("data store %s is %s, not ACTIVE", datastoreID, ds.Status)
+	}
+	// The request is a job of its own for the storage layout: its frames
+	// and documents are written under the job's prefixes.
+	job := &ohi.ImportJob{ID: "stow-" + ohi.NewID(), DatastoreID: datastoreID}
+	log := im.logger().With("stow", job.ID, "datastoreId", datastoreID)
+	results := make([]StowResult, len(files))
+	parsed := make([]*parsedInstance, len(files))
+	workers := im.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i, f := range files {
+		g.Go(func() error {
+			results[i], parsed[i] = im.stowOne(gctx, job, studyUID, f)
+			return gctx.Err()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := im.syncFrames(ctx, job); err != nil {
+		return nil, err
+	}
+	// Group as import jobs do: by series, then by grouping key.
+	type groupRef struct {
+		g   *instanceGroup
+		idx []int
+	}
+	bySeries := map[string][]*groupRef{}
+	var order []string
+	for i, p := range parsed {
+		if p == nil {
+			continue
+		}
+		k := metadoc.KeyOf(p.Patient, p.Study, p.Series)
+		groups, ok := bySeries[p.SeriesUID]
+		if !ok {
+			order = append(order, p.SeriesUID)
+		}
+		var gr *groupRef
+		for _, c := range groups {
+			if c.g.key == k {
+				gr = c
+			}
+		}
+		if gr == nil {
+			gr = &groupRef{g: &instanceGroup{key: k}}
+			bySeries[p.SeriesUID] = append(groups, gr)
+		}
+		// A SOP instance given twice: the later one wins, as in an image set.
+		replaced := false
+		for j, q := range gr.g.insts {
+			if q.SOPInstanceUID == p.SOPInstanceUID {
+				gr.g.insts[j] = p
+				results[gr.idx[j]].Failure, results[gr.idx[j]].FailureCode = "the request holds this SOP instance again; the later copy is stored", FailureNoMatch
+				gr.idx[j] = i
+				replaced = true
+			}
+		}
+		if !replaced {
+			gr.g.insts = append(gr.g.insts, p)
+			gr.idx = append(gr.idx, i)
+		}
+	}
+	sort.Strings(order)
+	for _, uid := range order {
+		for _, gr := range bySeries[uid] {
+			set, err := im.stowCommit(ctx, job, uid, gr.g, log)
+			for _, i := range gr.idx {
+				if err != nil {
+					results[i].Failure, results[i].FailureCode = "the image set could not be committed: "+err.Error(), FailureProcessing
+					continue
+				}
+				results[i].ImageSetID, results[i].IsPrimary = set.ID, set.IsPrimary
+			}
+			if err != nil && ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+		}
+	}
+	// Remove what failed instances and failed commits left stored.
+	if err := im.sweep(context.WithoutCancel(ctx), job, log); err != nil {
+		log.Warn("sweep after STOW-RS", "err", err)
+	}
+	return results, nil
+}
+
+// stowOne reads and stores one file of a STOW-RS request.
+func (im *Importer) stowOne(ctx context.Context, job *ohi.ImportJob, studyUID string, f StowFile) (StowResult, *parsedInstance) {
+	var res StowResult
+	fail := func(code int, msg string) (StowResult, *parsedInstance) {
+		res.Failure, res.FailureCode = msg, code
+		return res, nil
+	}
+	lim := im.Limits.WithDefaults()
+	if f.Size > lim.MaxFileBytes {
+		return fail(FailureOutOfResource, fmt.Sprintf("the instance has %d bytes, more than the %d byte limit for one DICOM P10 file", f.Size, lim.MaxFileBytes))
+	}
+	file, err := os.Open(f.Path)
+	if err != nil {
+		return fail(FailureProcessing, "cannot read the instance: "+err.Error())
+	}
+	defer file.Close()
+	inst, err := dicom.Read(file, f.Size, im.DICOM)
+	if err != nil {
+		var fe *dicom.FileError
+		if errors.As(err, &fe) {
+			return fail(FailureCannotRead, fe.Reason)
+		}
+		return fail(FailureProcessing, "cannot read the instance: "+err.Error())
+	}
+	defer inst.Close()
+	res.SOPClassUID, res.SOPInstanceUID = inst.SOPClassUID, inst.SOPInstanceUID
+	res.StudyInstanceUID, res.SeriesInstanceUID = inst.StudyInstanceUID, inst.SeriesInstanceUID
+	if studyUID != "" && inst.StudyInstanceUID != studyUID {
+		return fail(FailureNoMatch, fmt.Sprintf("the instance belongs to study %s, not to study %s of the request", inst.StudyInstanceUID, studyUID))
+	}
+	p, err := im.storeFrames(ctx, job, inst)
+	var ff *fileFailure
+	switch {
+	case errors.As(err, &ff):
+		return fail(FailureCannotRead, ff.msg)
+	case err != nil:
+		return fail(FailureProcessing, "cannot store the image frames: "+err.Error())
+	}
+	return res, p
+}
+
+// stowCommit commits one group of a STOW-RS request, retrying while
+// another writer changes the series' primary image set.
+func (im *Importer) stowCommit(ctx context.Context, job *ohi.ImportJob, seriesUID string, g *instanceGroup, log *slog.Logger) (*ohi.ImageSet, error) {
+	for attempt := 0; ; attempt++ {
+		set, err := im.commitGroupAs(ctx, job, seriesUID, g)
+		if err == nil || !errors.Is(err, ohi.ErrConflict) || attempt >= 50 {
+			return set, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(10*(attempt+1)) * time.Millisecond):
+		}
+	}
+}
+
+// commitGroupAs runs tryCommitGroup and returns the image set the group
+// went into.
+func (im *Importer) commitGroupAs(ctx context.Context, job *ohi.ImportJob, seriesUID string, g *instanceGroup) (*ohi.ImageSet, error) {
+	if err := im.tryCommitGroup(ctx, job, seriesUID, g, im.logger()); err != nil {
+		return nil, err
+	}
+	return g.committed, nil
+}
