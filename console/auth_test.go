@@ -211,6 +211,22 @@ func TestAuthRoutes(t *testing.T) {
 			t.Errorf("API %s %s with only a session: %d %.200s", r.method, r.path, code, body)
 		}
 	}
+	// A session-authenticated request that changes something (a STOW-RS)
+	// from another origin is refused; from the same origin it is served.
+	for site, want := range map[string]int{"cross-site": http.StatusForbidden, "same-origin": http.StatusOK} {
+		req, _ := http.NewRequest("POST", full.URL+"/datastore/"+ds+"/studies", strings.NewReader("x"))
+		req.Header.Set("Cookie", cookie)
+		req.Header.Set("Sec-Fetch-Site", site)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == http.StatusForbidden) == strings.Contains(string(b), "reached") {
+			t.Errorf("%s STOW-RS with a session: %d %q, want %d", site, resp.StatusCode, b, want)
+		}
+	}
 	// With a signature: the console, the viewer, DICOMweb and the API.
 	for _, r := range []route{{"GET", "/console/"}, {"GET", "/viewer"}, {"GET", "/datastore/" + ds + "/studies"}, {"GET", "/datastore"}} {
 		if code, body := send(full.URL, r, "", "", true); code != http.StatusOK {
