@@ -82,13 +82,15 @@ func writeCompact(t *testing.T, shot []byte, path string, maxY, width int) {
 // chromiumFlags are the flags Chromium runs with here: headless, no
 // sandbox (tests run as root), nothing that reaches the network by itself,
 // a fixed scale and colour profile so that screenshots hold the pixels the
-// page drew.
+// page drew, and WebGL on the software renderer (the viewer draws with it;
+// the pages are the test's own).
 var chromiumFlags = []chromedp.ExecAllocatorOption{
 	chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
 	chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-background-networking", true),
 	chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.Flag("no-default-browser-check", true),
 	chromedp.Flag("disable-extensions", true), chromedp.Flag("hide-scrollbars", true), chromedp.Flag("force-device-scale-factor", "1"),
-	chromedp.Flag("force-color-profile", "srgb"), chromedp.Flag("mute-audio", true), chromedp.WindowSize(1280, 900),
+	chromedp.Flag("force-color-profile", "srgb"), chromedp.Flag("mute-audio", true), chromedp.Flag("enable-unsafe-swiftshader", true),
+	chromedp.WindowSize(1280, 900),
 }
 
 // newBrowser starts a headless Chromium with a fresh profile and returns a
