@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/png"
 	"net/http"
@@ -86,9 +87,9 @@ func meanGreyDiff(a, b image.Image) float64 {
 // verification on, once from an HTJ2K data store and once from a JPEG 2000
 // Lossless one: the viewer reads the study through ohi's DICOMweb routes
 // with the session cookie, the frames arrive in the stored syntax, and the
-// image it draws is the server's rendering of the same frame (within a
-// small tolerance for the viewer's interpolation), unlike the viewport of a
-// study that does not exist. The screenshots stay in the artefacts
+// image it draws is the server's rendering of the same frame (sampled at
+// the source pixels' centres, within a small tolerance) and not that of
+// another frame, nor the viewport of a study that does not exist. The screenshots stay in the artefacts
 // directory.
 func TestBrowserViewer(t *testing.T) {
 	t.Parallel()
@@ -177,7 +178,7 @@ func TestBrowserViewer(t *testing.T) {
 	browse(t, ctx, "open an empty study", chromedp.Navigate(srv.Endpoint+empty))
 	waitJS(t, ctx, "the viewer's answer", `document.body.innerText.includes("not available")`)
 	emptyShot := screenshot(t, ctx, art, "viewer-empty.png")
-	d := meanGreyDiff(console.Scale(crop(t, emptyShot, square), viewerSize), serverRendering(t, srv, c, g, htj2k))
+	d := meanGreyDiff(console.Scale(crop(t, emptyShot, square), viewerSize), serverRendering(t, srv, c, g, htj2k, synth.Ref{}))
 	t.Logf("empty study vs server rendering: %.2f grey levels on average", d)
 	if d < 20 {
 		t.Errorf("the viewport of an empty study differs from the image by only %.1f grey levels", d)
@@ -201,19 +202,19 @@ func count(types map[string]int, subs ...string) int {
 	return n
 }
 
-// serverRendering is the server's rendering of the frame the viewer shows
-// first: instance 1 of series 1.
-func serverRendering(t *testing.T, srv *serverProc, c *mi.Client, g *synth.Generator, ds string) image.Image {
+// serverRendering is the server's rendering of the frame of a synthetic
+// instance (the viewer shows the first, synth.Ref{}, first).
+func serverRendering(t *testing.T, srv *serverProc, c *mi.Client, g *synth.Generator, ds string, r synth.Ref) image.Image {
 	t.Helper()
-	setID := imageSetsBySeries(t, c, ds)[g.SeriesUID(synth.Ref{})]
+	setID := imageSetsBySeries(t, c, ds)[g.SeriesUID(r)]
 	var frameID string
-	for sop, in := range getMetadata(t, c, ds, setID).Study.Series[g.SeriesUID(synth.Ref{})].Instances {
-		if sop == g.SOPInstanceUID(synth.Ref{}) {
+	for sop, in := range getMetadata(t, c, ds, setID).Study.Series[g.SeriesUID(r)].Instances {
+		if sop == g.SOPInstanceUID(r) {
 			frameID = in.ImageFrames[0].ID
 		}
 	}
 	if frameID == "" {
-		t.Fatal("no frame for the first instance")
+		t.Fatalf("no frame for instance %+v", r)
 	}
 	code, body := signedGet(t, srv, "/console/datastores/"+ds+"/imagesets/"+setID+"/frames/"+frameID+"/image.png")
 	if code != http.StatusOK {
@@ -226,12 +227,44 @@ func serverRendering(t *testing.T, srv *serverProc, c *mi.Client, g *synth.Gener
 	return want
 }
 
+// sampleCenters reads the image drawn in square of a screenshot at the
+// centres of its size×size source pixels, where the viewer's interpolation
+// passes through the source values.
+func sampleCenters(t *testing.T, shot []byte, square image.Rectangle, size int) *image.Gray {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := image.NewGray(image.Rect(0, 0, size, size))
+	step := float64(square.Dx()) / float64(size)
+	for y := 0; y < size; y++ {
+		for x := 0; x < size; x++ {
+			r, _, _, _ := img.At(square.Min.X+int((float64(x)+0.5)*step), square.Min.Y+int((float64(y)+0.5)*step)).RGBA()
+			out.Pix[y*out.Stride+x] = uint8(r >> 8)
+		}
+	}
+	return out
+}
+
+// Tolerances of the viewer's image against the server's rendering, in mean
+// grey levels: the right frame is within viewerTolerance, and each other
+// frame (controls) at least viewerMargin further away.
+const (
+	viewerTolerance = 2.5
+	viewerMargin    = 1.5
+)
+
 // checkViewer waits until the viewer's viewport shows the server's
-// rendering of the first frame, saves the screenshot as name.png, and
-// returns where the image is on the page.
+// rendering of the first frame, and no other, saves the screenshot as
+// name.png, and returns where the image is on the page.
 func checkViewer(t *testing.T, ctx context.Context, srv *serverProc, c *mi.Client, g *synth.Generator, ds, art, name string) image.Rectangle {
 	t.Helper()
-	want := serverRendering(t, srv, c, g, ds)
+	want := serverRendering(t, srv, c, g, ds, synth.Ref{})
+	controls := map[string]image.Image{}
+	for _, r := range []synth.Ref{{Instance: 5}, {Series: 1}} {
+		controls[fmt.Sprintf("%+v", r)] = serverRendering(t, srv, c, g, ds, r)
+	}
 	var shot []byte
 	var got image.Image
 	var diff float64
@@ -248,8 +281,8 @@ func checkViewer(t *testing.T, ctx context.Context, srv *serverProc, c *mi.Clien
 		x0, y0 := int(vp.X+(vp.W-float64(side))/2), int(vp.Y+(vp.H-float64(side))/2)
 		square = image.Rect(x0, y0, x0+side, y0+side)
 		shot = get(t, ctx, "screenshot", chromedp.FullScreenshot(100))
-		got = console.Scale(crop(t, shot, square), viewerSize)
-		if diff = meanGreyDiff(got, want); diff <= 6 || time.Now().After(deadline) {
+		got = sampleCenters(t, shot, square, viewerSize)
+		if diff = meanGreyDiff(got, want); diff <= viewerTolerance || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -261,8 +294,15 @@ func checkViewer(t *testing.T, ctx context.Context, srv *serverProc, c *mi.Clien
 	_ = png.Encode(&buf, got)
 	_ = os.WriteFile(filepath.Join(art, name+"-frame.png"), buf.Bytes(), 0o644)
 	t.Logf("%s: viewer image vs server rendering: %.2f grey levels on average", name, diff)
-	if diff > 6 {
-		t.Errorf("%s: the viewer's image differs from the server's rendering of the frame by %.1f grey levels on average", name, diff)
+	for r, img := range controls {
+		d := meanGreyDiff(got, img)
+		t.Logf("%s: viewer image vs frame %s: %.2f", name, r, d)
+		if d < diff+viewerMargin {
+			t.Errorf("%s: the viewer's image is as close to frame %s (%.2f) as to the frame shown (%.2f): the comparison cannot tell them apart", name, r, d, diff)
+		}
+	}
+	if diff > viewerTolerance {
+		t.Errorf("%s: the viewer's image differs from the server's rendering of the frame by %.2f grey levels on average", name, diff)
 	} else if d := os.Getenv(readmeShotsEnv); d != "" && name == "viewer" {
 		writeCompact(t, shot, filepath.Join(d, "viewer.png"), int(vp.Y+vp.H)+8, 800)
 	}
