@@ -33,8 +33,8 @@ test-short: ## fast unit tests only
 generate: ## regenerate api/zz_generated.go from the botocore model in ../shared
 	$(GO) run ./internal/apigen -model ../shared/healthimaging/medical-imaging-service-2.json -out api/zz_generated.go -openapi api/openapi.json
 
-screenshots: ## run the Chromium console test; refresh docs/console.png (all shots in e2e/artefacts/)
-	OHI_E2E_REQUIRE_CLIENTS=1 OHI_E2E_README_SCREENSHOT=$(CURDIR)/docs/console.png $(GO) test -count=1 -run '^TestBrowserConsole$$' ./e2e/
+screenshots: ## run the Chromium tests; refresh docs/console.png and docs/viewer.png (all shots in e2e/artefacts/)
+	OHI_E2E_REQUIRE_CLIENTS=1 OHI_E2E_README_SHOTS=$(CURDIR)/docs $(GO) test -count=1 -run '^TestBrowser(Console|Viewer)$$' ./e2e/
 
 fuzz: ## run each fuzz target for 30s
 	bash scripts/fuzz.sh 30s

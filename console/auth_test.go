@@ -64,6 +64,7 @@ func TestAuthRoutes(t *testing.T) {
 		{"GET", "/console/"}, {"GET", "/console"}, {"GET", "/console/datastores/" + ds}, {"GET", "/console/datastores/" + ds + "/jobs/" + ds},
 		{"GET", "/console/datastores/" + ds + "/jobs/" + ds + "/progress"}, {"GET", "/console/datastores/" + ds + "/imagesets"},
 		{"GET", "/console/datastores/" + ds + "/imagesets/" + ds}, {"GET", "/console/datastores/" + ds + "/imagesets/" + ds + "/thumbnail.png"},
+		{"GET", "/console/datastores/" + ds + "/imagesets/" + ds + "/frames/" + ds + "/image.png"},
 		{"GET", "/console/nothing-here"},
 		{"POST", "/console/datastores"}, {"POST", "/console/datastores/" + ds + "/delete"}, {"POST", "/console/datastores/" + ds + "/imports"},
 		{"GET", "/viewer"}, {"GET", "/viewer/"}, {"GET", "/viewer/app-config.js"}, {"GET", "/viewer/assets/x.js"},
@@ -140,12 +141,23 @@ func TestAuthRoutes(t *testing.T) {
 			t.Errorf("login with %q/%q: %d %v", pair[0], pair[1], code, h["Set-Cookie"])
 		}
 	}
+	// Guessing is slowed down: after ten failures a minute, even the right
+	// key pair is refused from that address until the minute is over.
+	for i := 0; i < 10; i++ {
+		tok := csrfRE.FindStringSubmatch(b.get("/console/login"))[1]
+		b.do("POST", "/console/login", url.Values{"csrf": {tok}, "accessKeyId": {testAK}, "secretAccessKey": {"guess"}})
+	}
+	tok := csrfRE.FindStringSubmatch(b.get("/console/login"))[1]
+	if code, _, _ := b.do("POST", "/console/login", url.Values{"csrf": {tok}, "accessKeyId": {testAK}, "secretAccessKey": {testSecret}}); code != http.StatusTooManyRequests {
+		t.Errorf("login after ten failures: %d, want 429", code)
+	}
+	skew.Store(int64(time.Minute))
 	// The login form needs its CSRF token too.
 	if code, _, _ := b.do("POST", "/console/login", url.Values{"accessKeyId": {testAK}, "secretAccessKey": {testSecret}}); code != http.StatusForbidden {
 		t.Errorf("login without a CSRF token: %d", code)
 	}
 	// The right key pair: an HttpOnly, SameSite=Strict session cookie.
-	tok := csrfRE.FindStringSubmatch(b.get("/console/login"))[1]
+	tok = csrfRE.FindStringSubmatch(b.get("/console/login"))[1]
 	code, h, _ := b.do("POST", "/console/login", url.Values{"csrf": {tok}, "accessKeyId": {testAK}, "secretAccessKey": {testSecret}, "next": {"/console/datastores/" + ds}})
 	if code != http.StatusSeeOther || h.Get("Location") != "/console/datastores/"+ds {
 		t.Fatalf("login: %d to %q", code, h.Get("Location"))
@@ -159,7 +171,27 @@ func TestAuthRoutes(t *testing.T) {
 	if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Path != "/" || session.MaxAge <= 0 {
 		t.Fatalf("session cookie %+v", session)
 	}
+	if session.Secure {
+		t.Error("session cookie over plain HTTP is marked Secure")
+	}
 	cookie := session.Name + "=" + session.Value
+	// Behind a TLS proxy the cookie is Secure (another browser, so that
+	// this one keeps its session).
+	tls := newBrowser(t, full.URL)
+	tok = csrfRE.FindStringSubmatch(tls.get("/console/login"))[1]
+	req, _ = http.NewRequest("POST", full.URL+"/console/login", strings.NewReader(url.Values{"csrf": {tok}, "accessKeyId": {testAK}, "secretAccessKey": {testSecret}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	resp, err = tls.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == console.SessionCookie && !c.Secure {
+			t.Error("session cookie behind a TLS proxy is not Secure")
+		}
+	}
 
 	// With the session: the console, the viewer and DICOMweb; not the API.
 	for _, r := range browserRoutes {
@@ -177,6 +209,22 @@ func TestAuthRoutes(t *testing.T) {
 	for _, r := range apiRoutes {
 		if code, body := send(full.URL, r, cookie, "", false); code != http.StatusForbidden || !strings.Contains(body, "Exception") {
 			t.Errorf("API %s %s with only a session: %d %.200s", r.method, r.path, code, body)
+		}
+	}
+	// A session-authenticated request that changes something (a STOW-RS)
+	// from another origin is refused; from the same origin it is served.
+	for site, want := range map[string]int{"cross-site": http.StatusForbidden, "same-origin": http.StatusOK} {
+		req, _ := http.NewRequest("POST", full.URL+"/datastore/"+ds+"/studies", strings.NewReader("x"))
+		req.Header.Set("Cookie", cookie)
+		req.Header.Set("Sec-Fetch-Site", site)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == http.StatusForbidden) == strings.Contains(string(b), "reached") {
+			t.Errorf("%s STOW-RS with a session: %d %q, want %d", site, resp.StatusCode, b, want)
 		}
 	}
 	// With a signature: the console, the viewer, DICOMweb and the API.
@@ -224,14 +272,14 @@ func TestAuthRoutes(t *testing.T) {
 	}
 
 	// Sessions expire.
-	skew.Store(int64(time.Hour + time.Second))
+	skew.Store(int64(time.Hour + 2*time.Minute))
 	if code, body := send(full.URL, route{"GET", "/datastore/" + ds + "/studies"}, cookie, "", false); !refused(code, body) {
 		t.Errorf("expired session accepted: %d", code)
 	}
 	if code, _ := send(full.URL, route{"GET", "/console/"}, cookie, "text/html", false); code != http.StatusSeeOther {
 		t.Errorf("console with an expired session: %d", code)
 	}
-	skew.Store(0)
+	skew.Store(int64(time.Minute))
 	if code, _ := send(full.URL, route{"GET", "/console/"}, cookie, "", false); code != http.StatusOK {
 		t.Fatalf("session refused before its expiry: %d", code)
 	}

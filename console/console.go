@@ -168,6 +168,7 @@ func New(cfg Config) (*Console, error) {
 	m.HandleFunc("GET /console/datastores/{id}/imagesets", c.imageSets)
 	m.HandleFunc("GET /console/datastores/{id}/imagesets/{set}", c.imageSet)
 	m.HandleFunc("GET /console/datastores/{id}/imagesets/{set}/thumbnail.png", c.thumbnail)
+	m.HandleFunc("GET /console/datastores/{id}/imagesets/{set}/frames/{frame}/image.png", c.frameImage)
 	m.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, Prefix, http.StatusMovedPermanently) })
 	c.mux = m
 	return c, nil

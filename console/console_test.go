@@ -20,9 +20,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openhealthimaging/ohi/api"
 	"github.com/openhealthimaging/ohi/codec"
 	"github.com/openhealthimaging/ohi/console"
 	"github.com/openhealthimaging/ohi/internal/app"
+	"github.com/openhealthimaging/ohi/metadoc"
 	"github.com/openhealthimaging/ohi/synth"
 )
 
@@ -141,7 +143,7 @@ var idRE = regexp.MustCompile(`[0-9a-z]{32}`)
 // search the image sets, open one with its versions and its thumbnail, and
 // delete a data store; the thumbnail is checked against the source pixels.
 func TestConsoleImportAndBrowse(t *testing.T) {
-	dir, _, srv := startApp(t, nil, 0, nil)
+	dir, a, srv := startApp(t, nil, 0, nil)
 	b := newBrowser(t, srv.URL)
 	if !strings.Contains(b.get("/console/"), "No data stores yet") {
 		t.Fatal("empty console does not say so")
@@ -271,6 +273,34 @@ func TestConsoleImportAndBrowse(t *testing.T) {
 	code, _, _ = b.do("GET", dsPage+"/imagesets/"+strings.Repeat("0", 32)+"/thumbnail.png", nil)
 	if code != http.StatusNotFound {
 		t.Errorf("thumbnail of a missing image set: %d", code)
+	}
+	// Any frame, rendered at full size: the first instance's.
+	md, err := a.Service.GetImageSetMetadata(context.Background(), &api.GetImageSetMetadataRequest{DatastoreId: &dsID, ImageSetId: &setID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := metadoc.Decode(md.ImageSetMetadataBlob)
+	md.ImageSetMetadataBlob.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := doc.Instance(g.SOPInstanceUID(synth.Ref{Series: 1, Instance: 0}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, h, body = b.do("GET", dsPage+"/imagesets/"+setID+"/frames/"+first.ImageFrames[0].ID+"/image.png", nil)
+	if code != http.StatusOK || h.Get("Content-Type") != "image/png" {
+		t.Fatalf("frame image: %d %s", code, body)
+	}
+	frame, err := png.Decode(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff(frame, expectedThumbnail(t, g, synth.Ref{Series: 1, Instance: 0})); d > 1 {
+		t.Errorf("frame image differs from the source rendering by %d grey levels", d)
+	}
+	if code, _, _ := b.do("GET", dsPage+"/imagesets/"+setID+"/frames/"+strings.Repeat("0", 32)+"/image.png", nil); code != http.StatusNotFound {
+		t.Errorf("image of a missing frame: %d", code)
 	}
 
 	// A data store with image sets cannot be deleted; an empty one can.

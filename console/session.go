@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -41,9 +43,37 @@ type Sessions struct {
 	TTL time.Duration
 	// Now is the clock (default time.Now), for tests.
 	Now func() time.Time
+	// Rand is the source of session ids (default crypto/rand), for tests.
+	Rand io.Reader
 
 	mu      sync.Mutex
 	revoked map[string]time.Time // session id -> expiry
+	// failures counts failed logins per client address in the current
+	// minute (failedAt), to slow down guessing.
+	failures map[string]int
+	failedAt time.Time
+}
+
+// Login attempt bounds: a client address with this many failed logins in a
+// minute is refused until the minute ends.
+const (
+	maxLoginFailures = 10
+	maxTrackedAddrs  = 10000
+)
+
+// throttled reports whether addr has used up its failed logins; failed
+// records one more.
+func (s *Sessions) throttled(addr string, failed bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if s.failures == nil || now.Sub(s.failedAt) >= time.Minute || len(s.failures) > maxTrackedAddrs {
+		s.failures, s.failedAt = map[string]int{}, now
+	}
+	if failed {
+		s.failures[addr]++
+	}
+	return s.failures[addr] >= maxLoginFailures
 }
 
 // session is a valid session's content.
@@ -98,7 +128,13 @@ func (s *Sessions) issue(ak string) (string, time.Time, error) {
 		return "", time.Time{}, errors.New("unknown access key")
 	}
 	var id [16]byte
-	_, _ = rand.Read(id[:])
+	if s.Rand != nil {
+		if _, err := io.ReadFull(s.Rand, id[:]); err != nil {
+			return "", time.Time{}, err
+		}
+	} else {
+		_, _ = rand.Read(id[:])
+	}
 	exp := s.now().Add(s.ttl()).Truncate(time.Second)
 	payload := ak + "|" + strconv.FormatInt(exp.Unix(), 10) + "|" + hex.EncodeToString(id[:])
 	m := hmac.New(sha256.New, key)
@@ -115,8 +151,8 @@ func (s *Sessions) parse(v string) (*session, bool) {
 	if !ok {
 		return nil, false
 	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(p64)
-	mac, err2 := base64.RawURLEncoding.DecodeString(mac64)
+	payload, err1 := base64.RawURLEncoding.Strict().DecodeString(p64)
+	mac, err2 := base64.RawURLEncoding.Strict().DecodeString(mac64)
 	if err1 != nil || err2 != nil {
 		return nil, false
 	}
@@ -204,7 +240,7 @@ func (c *Console) csrfToken(w http.ResponseWriter, r *http.Request) string {
 		var b [16]byte
 		_, _ = rand.Read(b[:])
 		nonce = hex.EncodeToString(b[:])
-		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: nonce, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: nonce, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
 		r.AddCookie(&http.Cookie{Name: csrfCookie, Value: nonce})
 	}
 	return c.csrfFor(r, nonce)
@@ -273,7 +309,17 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	ak, secret := strings.TrimSpace(r.PostFormValue("accessKeyId")), strings.TrimSpace(r.PostFormValue("secretAccessKey"))
 	next := safeNext(r.PostFormValue("next"))
+	addr, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		addr = r.RemoteAddr
+	}
+	if s.throttled(addr, false) {
+		w.Header().Set("Retry-After", "60")
+		c.render(w, r, http.StatusTooManyRequests, "login", "Log in", loginData{Next: next, AccessKeyID: ak, Error: "Too many failed logins from this address; try again in a minute."})
+		return
+	}
 	if !s.Check(ak, secret) {
+		s.throttled(addr, true)
 		c.logger.Warn("console: failed login", "accessKeyId", ak, "remote", r.RemoteAddr)
 		c.render(w, r, http.StatusUnauthorized, "login", "Log in", loginData{Next: next, AccessKeyID: ak, Error: "The access key id or the secret access key is wrong."})
 		return
@@ -284,7 +330,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: v, Path: "/", Expires: exp, MaxAge: int(time.Until(exp).Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
 	c.logger.Info("console: login", "accessKeyId", ak, "remote", r.RemoteAddr)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -296,6 +342,13 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 			s.revoke(ss)
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
 	http.Redirect(w, r, Prefix+"login", http.StatusSeeOther)
+}
+
+// secure reports whether the browser reached the server over TLS, directly
+// or through a proxy that says so; cookies are then marked Secure. (A
+// client that claims https falsely only makes its own cookies stricter.)
+func secure(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }

@@ -164,7 +164,46 @@ func (t *thumbnailer) middleFrame(ctx context.Context, dsID, setID string, doc *
 	if err != nil {
 		return nil, err
 	}
-	frameID := in.ImageFrames[idx].ID
+	return t.render(ctx, dsID, setID, in, in.ImageFrames[idx].ID)
+}
+
+// frame renders one frame of an image set's latest version at full size.
+func (t *thumbnailer) frame(ctx context.Context, dsID, setID, frameID string) ([]byte, error) {
+	select {
+	case t.sem <- struct{}{}:
+		defer func() { <-t.sem }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	doc, err := t.document(ctx, dsID, setID, nil)
+	if err != nil {
+		return nil, err
+	}
+	frames, err := doc.Frames()
+	if err != nil {
+		return nil, err
+	}
+	sop, ok := frames[frameID]
+	if !ok {
+		return nil, ohi.NotFoundf("image set %s has no frame %s", setID, frameID)
+	}
+	in, err := doc.Instance(sop)
+	if err != nil {
+		return nil, err
+	}
+	img, err := t.render(ctx, dsID, setID, in, frameID)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// render reads, decodes and renders one frame of an instance.
+func (t *thumbnailer) render(ctx context.Context, dsID, setID string, in *metadoc.Instance, frameID string) (image.Image, error) {
 	out, err := t.svc.GetImageFrame(ctx, &api.GetImageFrameRequest{DatastoreId: &dsID, ImageSetId: &setID,
 		ImageFrameInformation: &api.ImageFrameInformation{ImageFrameId: &frameID}})
 	if err != nil {
@@ -460,6 +499,24 @@ func (c *Console) thumbnail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := c.thumbs.thumbnail(r.Context(), id, set)
+	c.servePNG(w, r, b, err)
+}
+
+// frameImage serves one frame of an image set, rendered at full size as
+// the thumbnails are: the server's rendering a viewer's can be checked
+// against.
+func (c *Console) frameImage(w http.ResponseWriter, r *http.Request) {
+	id, set, frame := r.PathValue("id"), r.PathValue("set"), r.PathValue("frame")
+	if !ohi.IsID(id) || !ohi.IsID(set) || !ohi.IsID(frame) {
+		http.Error(w, "no such frame", http.StatusNotFound)
+		return
+	}
+	b, err := c.thumbs.frame(r.Context(), id, set, frame)
+	c.servePNG(w, r, b, err)
+}
+
+func (c *Console) servePNG(w http.ResponseWriter, r *http.Request, b []byte, err error) {
+	id, set := r.PathValue("id"), r.PathValue("set")
 	if err != nil {
 		status := errStatus(err)
 		if status == http.StatusInternalServerError {

@@ -20,6 +20,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/chromedp/chromedp"
 
+	"github.com/openhealthimaging/ohi/console"
 	"github.com/openhealthimaging/ohi/synth"
 )
 
@@ -30,14 +31,17 @@ const (
 	// artefactsEnv names the directory for the screenshots of the last
 	// run (default e2e/artefacts, which git ignores).
 	artefactsEnv = "OHI_E2E_ARTEFACTS"
-	// readmeShotEnv names the file that receives the README's screenshot
-	// (make screenshots sets it to docs/console.png).
-	readmeShotEnv = "OHI_E2E_README_SCREENSHOT"
+	// readmeShotsEnv names the directory that receives the README's
+	// screenshots, console.png and viewer.png (make screenshots sets it to
+	// docs).
+	readmeShotsEnv = "OHI_E2E_README_SHOTS"
 )
 
 // writeCompact writes a screenshot cropped to the page's content (the rows
-// below the last non-white one are dropped) and recompressed, for the README.
-func writeCompact(t *testing.T, shot []byte, path string) {
+// below the last non-white one are dropped, and those below maxY when it is
+// not 0), scaled to fit width when it is not 0, and recompressed, for the
+// README.
+func writeCompact(t *testing.T, shot []byte, path string, maxY, width int) {
 	t.Helper()
 	img, err := png.Decode(bytes.NewReader(shot))
 	if err != nil {
@@ -56,8 +60,15 @@ func writeCompact(t *testing.T, shot []byte, path string) {
 	sub, ok := img.(interface {
 		SubImage(image.Rectangle) image.Image
 	})
-	if ok && bottom+16 < b.Max.Y {
-		img = sub.SubImage(image.Rect(b.Min.X, b.Min.Y, b.Max.X, bottom+16))
+	bottom = min(bottom+16, b.Max.Y)
+	if maxY > 0 {
+		bottom = min(bottom, maxY)
+	}
+	if ok && bottom < b.Max.Y {
+		img = sub.SubImage(image.Rect(b.Min.X, b.Min.Y, b.Max.X, bottom))
+	}
+	if width > 0 && img.Bounds().Dx() > width {
+		img = console.Scale(img, width)
 	}
 	var buf bytes.Buffer
 	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&buf, img); err != nil {
@@ -71,13 +82,15 @@ func writeCompact(t *testing.T, shot []byte, path string) {
 // chromiumFlags are the flags Chromium runs with here: headless, no
 // sandbox (tests run as root), nothing that reaches the network by itself,
 // a fixed scale and colour profile so that screenshots hold the pixels the
-// page drew.
+// page drew, and WebGL on the software renderer (the viewer draws with it;
+// the pages are the test's own).
 var chromiumFlags = []chromedp.ExecAllocatorOption{
 	chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
 	chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-background-networking", true),
 	chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.Flag("no-default-browser-check", true),
 	chromedp.Flag("disable-extensions", true), chromedp.Flag("hide-scrollbars", true), chromedp.Flag("force-device-scale-factor", "1"),
-	chromedp.Flag("force-color-profile", "srgb"), chromedp.Flag("mute-audio", true), chromedp.WindowSize(1280, 900),
+	chromedp.Flag("force-color-profile", "srgb"), chromedp.Flag("mute-audio", true), chromedp.Flag("enable-unsafe-swiftshader", true),
+	chromedp.WindowSize(1280, 900),
 }
 
 // newBrowser starts a headless Chromium with a fresh profile and returns a
@@ -285,8 +298,8 @@ func TestBrowserConsole(t *testing.T) {
 	browse(t, ctx, "image sets", chromedp.Navigate(srv.Endpoint+"/console/datastores/"+dsID+"/imagesets"), chromedp.WaitVisible(chromedp.ID("imagesets")))
 	waitJS(t, ctx, "the thumbnails", `(() => { const t = [...document.querySelectorAll("img.thumb")]; return t.length === 2 && t.every(i => i.complete && i.naturalWidth > 0); })()`)
 	readme := screenshot(t, ctx, art, "console-imagesets.png")
-	if p := os.Getenv(readmeShotEnv); p != "" {
-		writeCompact(t, readme, p)
+	if d := os.Getenv(readmeShotsEnv); d != "" {
+		writeCompact(t, readme, filepath.Join(d, "console.png"), 0, 0)
 	}
 	browse(t, ctx, "search", chromedp.SetValue(chromedp.ID("q-patient"), "BROWSER0001"), chromedp.Submit(chromedp.ID("search")), chromedp.WaitVisible(chromedp.ID("imagesets")))
 	if n := get(t, ctx, "results", chromedp.Evaluate[int](`document.querySelectorAll("#imagesets tbody tr").length`)); n != 2 {

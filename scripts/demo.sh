@@ -183,8 +183,15 @@ curl -fsS -o /dev/null -c "$jar" -b "$jar" -H "Origin: $endpoint" --data-urlenco
 	--data-urlencode "accessKeyId=$ak" --data-urlencode "secretAccessKey=$sk" "$endpoint/console/login"
 curl -fsS -b "$jar" "$endpoint/console/datastores/$ds/imagesets" | grep -q "thumbnail.png" || fail "the console does not list the image sets"
 curl -fsS -o /dev/null -b "$jar" "$endpoint/console/datastores/$ds/imagesets/$is/thumbnail.png" || fail "no thumbnail"
+curl -fsS -b "$jar" -H "Accept: application/dicom+json" "$endpoint/datastore/$ds/studies" | grep -q "$study" ||
+	fail "the viewer's DICOMweb study search does not find the study with the console session"
+if curl -fsS -b "$jar" "$endpoint/viewer?datastoreId=$ds&StudyInstanceUIDs=$study" | grep -q "OHIF"; then
+	viewer_note=""
+else
+	viewer_note=" (the OHIF viewer is not installed: run scripts/install-ohif.sh)"
+fi
 echo "console: $endpoint/console/datastores/$ds (lists the demo's image sets with thumbnails)"
-echo "viewer:  $endpoint/viewer?datastoreId=$ds&StudyInstanceUIDs=$study"
+echo "viewer:  $endpoint/viewer?datastoreId=$ds&StudyInstanceUIDs=$study$viewer_note"
 
 seed=../shared/healthimaging/arazzo/amazon-healthimaging-import-dicom-and-search-workflow.yml
 if [ -f "$seed" ]; then

@@ -144,6 +144,13 @@ func browserAuth(cfg Config, signed, next http.Handler) http.Handler {
 		case r.Header.Get("Authorization") != "" || r.URL.Query().Has("X-Amz-Signature"):
 			signed.ServeHTTP(w, r)
 		case cfg.Sessions != nil && (cfg.Sessions.Authenticated(r) || cfg.Sessions.Public(r)):
+			// SameSite=Strict keeps other sites from sending the
+			// session; a cross-origin request that changes something
+			// (a form, a STOW-RS) is refused besides.
+			if err := crossOrigin.Check(r); err != nil {
+				http.Error(w, "cross-origin request refused", http.StatusForbidden)
+				return
+			}
 			next.ServeHTTP(w, r)
 		case cfg.Sessions != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
 			strings.Contains(r.Header.Get("Accept"), "text/html"):
@@ -154,6 +161,8 @@ func browserAuth(cfg Config, signed, next http.Handler) http.Handler {
 		}
 	})
 }
+
+var crossOrigin = http.NewCrossOriginProtection()
 
 // newRequestID returns a request id in the UUID layout AWS uses.
 func newRequestID() string {

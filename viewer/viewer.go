@@ -95,6 +95,9 @@ func relocateIndex(b []byte) []byte {
 	for _, attr := range []string{`src="/`, `href="/`} {
 		s = strings.ReplaceAll(s, attr, attr+Prefix[1:]+"/")
 	}
+	// Browsers fetch the manifest without cookies unless told to, and the
+	// viewer's files need the session.
+	s = strings.ReplaceAll(s, `<link rel="manifest" `, `<link rel="manifest" crossorigin="use-credentials" `)
 	return []byte(s)
 }
 

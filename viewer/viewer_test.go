@@ -60,7 +60,7 @@ func TestRelocatesOHIF(t *testing.T) {
 		if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") {
 			t.Fatalf("GET %s: %d %s", p, code, hdr.Get("Content-Type"))
 		}
-		for _, want := range []string{`window.PUBLIC_URL="/viewer/"`, `href="/viewer/manifest.json"`, `src="/viewer/app-config.js"`, `src="/viewer/app.bundle.abc.js"`} {
+		for _, want := range []string{`window.PUBLIC_URL="/viewer/"`, `<link rel="manifest" crossorigin="use-credentials" href="/viewer/manifest.json"`, `src="/viewer/app-config.js"`, `src="/viewer/app.bundle.abc.js"`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("GET %s lacks %s: %s", p, want, body)
 			}
