@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -494,4 +495,28 @@ func TestHTJ2KFallback(t *testing.T) {
 		t.Skip("OpenJPH decoded every frame: the fallback was not needed")
 	}
 	t.Logf("%d of 4 frames decoded by the OpenJPEG fallback", fellBack)
+}
+
+// TestCharLSHeaderBeforeAllocation gives CharLS a 64x64 JPEG-LS frame in
+// an image whose attributes claim 16384x16384 16-bit samples (512 MiB): the
+// header disagrees, and the frame must be refused before that much is
+// allocated.
+func TestCharLSHeaderBeforeAllocation(t *testing.T) {
+	in, frames := readFrames(t, needCorpus(t, "pydicom/MR_small_jpeg_ls_lossless.dcm"))
+	img := imageOf(in, in.Frames[0])
+	if _, err := decodeCharLS(frames[0], img); err != nil {
+		t.Fatalf("the frame itself: %v", err)
+	}
+	img.Rows, img.Columns = 16384, 16384
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := decodeCharLS(frames[0], img)
+	runtime.ReadMemStats(&after)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Code != CodeCorrupt {
+		t.Fatalf("64x64 frame in 16384x16384 attributes: %v, want Corrupt", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Fatalf("allocated %d bytes before refusing the frame", n)
+	}
 }
