@@ -197,7 +197,7 @@ func decodeJ2KInto(cs []byte, h j2kHeader, skip, bps int, buf []byte) (w, ht int
 // (skip 0) or without its skip highest resolution levels, into samples of
 // 1 byte for precisions up to 8 bits, 2 up to 16 and 4 above. The decoded
 // size is bounded by MaxFrameBytes before anything is allocated. (Frames of
-// DICOM instances in JPEG 2000 are decoded by Decode, through GDCM.)
+// DICOM instances in JPEG 2000 are decoded by Decode: decodeJ2KFrame.)
 func decodeJ2K(cs []byte, skip int) (*Pixels, error) {
 	h, err := readJ2KHeader(cs)
 	if err != nil {
