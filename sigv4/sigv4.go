@@ -139,6 +139,17 @@ func (v *Verifier) verify(r *http.Request) (string, *Error) {
 	if !ok {
 		return "", errUnrecognized()
 	}
+	if sr.eitherHash {
+		// UNSIGNED-PAYLOAD first: such a URL (S3's convention) leaves
+		// the body unread, as it always has been.
+		want, _, _, err := v.recompute(r, sr, secret, unsignedPayload)
+		if err != nil {
+			return "", err
+		}
+		if hmac.Equal([]byte(want), []byte(sr.auth.Signature)) {
+			return sr.auth.Credential.AccessKeyID, nil
+		}
+	}
 	payloadHash, err := v.payloadHash(r, sr)
 	if err != nil {
 		return "", err
@@ -146,11 +157,6 @@ func (v *Verifier) verify(r *http.Request) (string, *Error) {
 	want, canonical, toSign, err := v.recompute(r, sr, secret, payloadHash)
 	if err != nil {
 		return "", err
-	}
-	if sr.eitherHash && !hmac.Equal([]byte(want), []byte(sr.auth.Signature)) {
-		if want, canonical, toSign, err = v.recompute(r, sr, secret, unsignedPayload); err != nil {
-			return "", err
-		}
 	}
 	if !hmac.Equal([]byte(want), []byte(sr.auth.Signature)) {
 		return "", errInvalid("The request signature we calculated does not match the signature you provided. "+
