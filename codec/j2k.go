@@ -371,9 +371,8 @@ func decodeOpenJPEGFrame(cs []byte, img Image) (*Pixels, error) {
 	if err != nil {
 		return nil, err
 	}
-	if h.width != img.Columns || h.height != img.Rows || h.components != img.SamplesPerPixel {
-		return nil, corruptf("codestream is %dx%d with %d components, the attributes say %dx%d with %d samples",
-			h.width, h.height, h.components, img.Columns, img.Rows, img.SamplesPerPixel)
+	if err := img.checkDims(h.width, h.height, h.components); err != nil {
+		return nil, err
 	}
 	if h.precision > max(img.BitsAllocated, 8) {
 		return nil, corruptf("codestream precision %d exceeds BitsAllocated %d", h.precision, img.BitsAllocated)

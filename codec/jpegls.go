@@ -56,9 +56,8 @@ func decodeCharLS(frame []byte, img Image) (*Pixels, error) {
 	if err != nil {
 		return nil, err
 	}
-	if h.width != img.Columns || h.height != img.Rows || h.components != img.SamplesPerPixel {
-		return nil, corruptf("codestream is %dx%d with %d components, the attributes say %dx%d with %d samples",
-			h.width, h.height, h.components, img.Columns, img.Rows, img.SamplesPerPixel)
+	if err := img.checkDims(h.width, h.height, h.components); err != nil {
+		return nil, err
 	}
 	p := img.newPixels()
 	pixels := img.Rows * img.Columns * img.SamplesPerPixel
