@@ -105,7 +105,8 @@ type signedRequest struct {
 
 // Verify checks r's signature, given either in the Authorization header or
 // in the presigned query-string form (X-Amz-Algorithm, X-Amz-Credential,
-// X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders, X-Amz-Signature).
+// X-Amz-Date, X-Amz-SignedHeaders, X-Amz-Signature, and X-Amz-Expires or,
+// without it, the clock skew of a header-signed request).
 //
 // Unless the payload is declared UNSIGNED-PAYLOAD, Verify reads the whole
 // body (at most MaxBodyBytes) to hash it and replaces r.Body with an
