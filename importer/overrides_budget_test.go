@@ -33,7 +33,6 @@ func (s *budgetStore) Open(_ context.Context, key string) (ohi.Object, error) {
 
 func (s *budgetStore) Bucket(string) (ohi.BlobStore, error) { return s, nil }
 
-
 // TestMetadataBudgetStopsReading maps 80 studies to 80 distinct metadata
 // files of almost MaxMetadataFileBytes each: once the job's
 // MaxMetadataBytes are spent, the remaining mappings fail for the budget
