@@ -9,10 +9,10 @@ import (
 
 // TestEncodeDatasetRoundTrip encodes the data sets of corpus files in
 // several encodings (explicit and implicit little endian, big endian with
-// swapped values, deflated, sequences, a palette colour
-// image) with EncodeDataset and reads them back with ReadDataset: the
-// metadata must equal the original's, and the data set must hold no pixel
-// data and no file meta information (EncodeDataset leaves it out).
+// swapped values, deflated, with sequences, palette colour) with
+// EncodeDataset and reads them back with ReadDataset: the metadata must
+// equal the original's but for the file meta information, which
+// EncodeDataset leaves out with the pixel data.
 func TestEncodeDatasetRoundTrip(t *testing.T) {
 	for _, rel := range []string{
 		"pydicom/CT_small.dcm", "pydicom/MR_small_implicit.dcm", "pydicom/MR_small_bigendian.dcm",
