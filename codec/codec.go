@@ -144,6 +144,16 @@ func (img Image) decodedBytes() int64 {
 	return int64(img.Rows) * int64(img.Columns) * int64(img.SamplesPerPixel) * int64(img.bytesPerSample())
 }
 
+// checkDims returns a Corrupt error unless a codestream of width x height
+// with comps components is the image the attributes describe.
+func (img Image) checkDims(width, height, comps int) error {
+	if width != img.Columns || height != img.Rows || comps != img.SamplesPerPixel {
+		return corruptf("codestream is %dx%d with %d components, the attributes say %dx%d with %d samples",
+			width, height, comps, img.Columns, img.Rows, img.SamplesPerPixel)
+	}
+	return nil
+}
+
 func (img Image) photometric() string { return strings.TrimSpace(img.Photometric) }
 
 func (img Image) newPixels() *Pixels {

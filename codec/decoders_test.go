@@ -8,29 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/openhealthimaging/ohi/dicom"
+	"github.com/openhealthimaging/ohi/internal/testenv"
 )
-
-// requireToolsEnv set to 1 (as in CI) turns the skips for a missing
-// independent tool (DCMTK, pydicom) into failures.
-const requireToolsEnv = "OHI_E2E_REQUIRE_CLIENTS"
-
-// needTool returns the path of an installed tool, or skips the test (fails
-// it under requireToolsEnv) naming the Debian package to install.
-func needTool(t testing.TB, path, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(path)
-	if err != nil {
-		if os.Getenv(requireToolsEnv) == "1" {
-			t.Fatalf("%s not installed (Debian %s; scripts/setup.sh installs it) and %s=1", path, pkg, requireToolsEnv)
-		}
-		t.Skipf("%s not installed (Debian %s; run scripts/setup.sh)", path, pkg)
-	}
-	return p
-}
 
 // needCorpus returns the path of a corpus file or skips the test.
 func needCorpus(t testing.TB, rel string) string {
@@ -137,14 +121,6 @@ func equalValues(a, b []uint32) (int, bool) {
 	return 0, true
 }
 
-// runTool runs a command and fails the test with its output on error.
-func runTool(t testing.TB, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
-	}
-}
-
 // TestJPEGLSEncoders compresses native corpus images with DCMTK's JPEG-LS
 // encoder (dcmcjpls, its own CharLS 1.x fork) in every interleave mode, in
 // its raw and cooked modes, with custom preset parameters and with frames
@@ -153,9 +129,9 @@ func runTool(t testing.TB, name string, args ...string) {
 // gives back the uncompressed original's values exactly, and that CharLS
 // and GDCM, each called alone, agree.
 func TestJPEGLSEncoders(t *testing.T) {
-	dcmcjpls := needTool(t, "dcmcjpls", "dcmtk")
-	dcmdrle := needTool(t, "dcmdrle", "dcmtk")
-	gdcmconv := needTool(t, "gdcmconv", "libgdcm-tools")
+	dcmcjpls := testenv.NeedTool(t, "dcmcjpls", "dcmtk")
+	dcmdrle := testenv.NeedTool(t, "dcmdrle", "dcmtk")
+	gdcmconv := testenv.NeedTool(t, "gdcmconv", "libgdcm-tools")
 	sources := []string{
 		"pydicom/MR_small.dcm",                  // 16-bit signed, BitsStored 16
 		"nibabel/0.dcm",                         // MR 16-bit, BitsStored 12
@@ -175,7 +151,7 @@ func TestJPEGLSEncoders(t *testing.T) {
 		srcIn, _ := readFrames(t, src)
 		if srcIn.TransferSyntaxUID == tsRLE {
 			native := filepath.Join(dir, strings.ReplaceAll(rel, "/", "_")+".native.dcm")
-			runTool(t, dcmdrle, src, native)
+			testenv.RunTool(t, dcmdrle, src, native)
 			src = native
 		}
 		_, want := decodeAll(t, src)
@@ -191,7 +167,7 @@ func TestJPEGLSEncoders(t *testing.T) {
 				}
 				gdcmFiles++
 			} else {
-				runTool(t, dcmcjpls, append(append([]string{}, opt...), src, out)...)
+				testenv.RunTool(t, dcmcjpls, append(append([]string{}, opt...), src, out)...)
 			}
 			in, frames := readFrames(t, out)
 			if in.TransferSyntaxUID != tsJPEGLSLossless || len(frames) != len(want) {
@@ -233,7 +209,7 @@ func TestJPEGLSEncoders(t *testing.T) {
 // different JPEG-LS implementation (DCMTK's CharLS 1.x fork). The lossless
 // one must also equal its uncompressed twin.
 func TestJPEGLSIndependent(t *testing.T) {
-	dcmdjpls := needTool(t, "dcmdjpls", "dcmtk")
+	dcmdjpls := testenv.NeedTool(t, "dcmdjpls", "dcmtk")
 	dir := t.TempDir()
 	for _, c := range []struct{ rel, twin string }{
 		{"pydicom/MR_small_jpeg_ls_lossless.dcm", "pydicom/MR_small.dcm"},
@@ -242,7 +218,7 @@ func TestJPEGLSIndependent(t *testing.T) {
 		src := needCorpus(t, c.rel)
 		_, got := decodeAll(t, src)
 		ref := filepath.Join(dir, "ref.dcm")
-		runTool(t, dcmdjpls, src, ref)
+		testenv.RunTool(t, dcmdjpls, src, ref)
 		_, want := decodeAll(t, ref)
 		if c.twin != "" {
 			_, twin := decodeAll(t, needCorpus(t, c.twin))
@@ -262,11 +238,11 @@ func TestJPEGLSIndependent(t *testing.T) {
 // precision the values need): CharLS decodes it and Decode widens the
 // samples, while GDCM, which aborts on such frames, is not called.
 func TestJPEGLSNarrowPrecision(t *testing.T) {
-	dcmcjpls := needTool(t, "dcmcjpls", "dcmtk")
+	dcmcjpls := testenv.NeedTool(t, "dcmcjpls", "dcmtk")
 	src := needCorpus(t, "dicomweb-client/sample2.dcm") // 8-bit
 	_, want := decodeAll(t, src)
 	out := filepath.Join(t.TempDir(), "jls.dcm")
-	runTool(t, dcmcjpls, src, out)
+	testenv.RunTool(t, dcmcjpls, src, out)
 	in, frames := readFrames(t, out)
 	img := imageOf(in, in.Frames[0])
 	if img.BitsAllocated != 8 {
@@ -494,4 +470,28 @@ func TestHTJ2KFallback(t *testing.T) {
 		t.Skip("OpenJPH decoded every frame: the fallback was not needed")
 	}
 	t.Logf("%d of 4 frames decoded by the OpenJPEG fallback", fellBack)
+}
+
+// TestCharLSHeaderBeforeAllocation gives CharLS a 64x64 JPEG-LS frame in
+// an image whose attributes claim 16384x16384 16-bit samples (512 MiB): the
+// header disagrees, and the frame must be refused before that much is
+// allocated.
+func TestCharLSHeaderBeforeAllocation(t *testing.T) {
+	in, frames := readFrames(t, needCorpus(t, "pydicom/MR_small_jpeg_ls_lossless.dcm"))
+	img := imageOf(in, in.Frames[0])
+	if _, err := decodeCharLS(frames[0], img); err != nil {
+		t.Fatalf("the frame itself: %v", err)
+	}
+	img.Rows, img.Columns = 16384, 16384
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := decodeCharLS(frames[0], img)
+	runtime.ReadMemStats(&after)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Code != CodeCorrupt {
+		t.Fatalf("64x64 frame in 16384x16384 attributes: %v, want Corrupt", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Fatalf("allocated %d bytes before refusing the frame", n)
+	}
 }

@@ -60,10 +60,10 @@
 // the decoded size must not exceed MaxFrameBytes, native frames must hold
 // the bytes the attributes need, RLE frames cannot declare more than 64
 // times their size, and the header of every codestream (JPEG SOF, JPEG-LS
-// SOF55 read by CharLS, JPEG 2000 SIZ, HTJ2K SIZ read by OpenJPH) must give
-// the image size and sample count of the attributes before the C or C++
-// decoder runs (CharLS's output size must also be exactly the frame's). The
-// decoders run in codecproc's worker processes for untrusted input. The shims
+// SOF55, read again by CharLS, JPEG 2000 SIZ, HTJ2K SIZ read by OpenJPH)
+// must give the image size and sample count of the attributes before the
+// output is allocated and the C or C++ decoder runs (CharLS's output size
+// must also be exactly the frame's). The decoders run in codecproc's worker processes for untrusted input. The shims
 // catch every C++ exception; OpenJPH's and GDCM's messages are not printed
 // (OpenJPH 0.9.0 ignores custom message handlers, so its streams are
 // replaced and the error text is returned in the error instead).

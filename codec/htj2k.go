@@ -274,9 +274,8 @@ func decodeOpenJPHFrame(frame []byte, img Image) (*Pixels, error) {
 	if err != nil {
 		return nil, err
 	}
-	if int(hdr.width) != img.Columns || int(hdr.height) != img.Rows || int(hdr.components) != img.SamplesPerPixel {
-		return nil, corruptf("codestream is %dx%d with %d components, the attributes say %dx%d with %d samples",
-			hdr.width, hdr.height, hdr.components, img.Columns, img.Rows, img.SamplesPerPixel)
+	if err := img.checkDims(int(hdr.width), int(hdr.height), int(hdr.components)); err != nil {
+		return nil, err
 	}
 	if int(hdr.precision) > max(img.BitsAllocated, 8) {
 		return nil, corruptf("codestream precision %d exceeds BitsAllocated %d", hdr.precision, img.BitsAllocated)

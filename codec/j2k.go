@@ -197,7 +197,7 @@ func decodeJ2KInto(cs []byte, h j2kHeader, skip, bps int, buf []byte) (w, ht int
 // (skip 0) or without its skip highest resolution levels, into samples of
 // 1 byte for precisions up to 8 bits, 2 up to 16 and 4 above. The decoded
 // size is bounded by MaxFrameBytes before anything is allocated. (Frames of
-// DICOM instances in JPEG 2000 are decoded by Decode, through GDCM.)
+// DICOM instances in JPEG 2000 are decoded by Decode: decodeJ2KFrame.)
 func decodeJ2K(cs []byte, skip int) (*Pixels, error) {
 	h, err := readJ2KHeader(cs)
 	if err != nil {
@@ -371,9 +371,8 @@ func decodeOpenJPEGFrame(cs []byte, img Image) (*Pixels, error) {
 	if err != nil {
 		return nil, err
 	}
-	if h.width != img.Columns || h.height != img.Rows || h.components != img.SamplesPerPixel {
-		return nil, corruptf("codestream is %dx%d with %d components, the attributes say %dx%d with %d samples",
-			h.width, h.height, h.components, img.Columns, img.Rows, img.SamplesPerPixel)
+	if err := img.checkDims(h.width, h.height, h.components); err != nil {
+		return nil, err
 	}
 	if h.precision > max(img.BitsAllocated, 8) {
 		return nil, corruptf("codestream precision %d exceeds BitsAllocated %d", h.precision, img.BitsAllocated)

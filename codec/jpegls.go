@@ -50,6 +50,15 @@ func decodeCharLS(frame []byte, img Image) (*Pixels, error) {
 	if len(frame) == 0 {
 		return nil, corruptf("empty JPEG-LS frame")
 	}
+	// The header must describe the attributes' image before the output
+	// (up to MaxFrameBytes) is allocated for it.
+	h, err := checkJPEGLS(frame)
+	if err != nil {
+		return nil, err
+	}
+	if err := img.checkDims(h.width, h.height, h.components); err != nil {
+		return nil, err
+	}
 	p := img.newPixels()
 	pixels := img.Rows * img.Columns * img.SamplesPerPixel
 	// The codestream precision decides CharLS's output sample size: try
@@ -61,12 +70,13 @@ func decodeCharLS(frame []byte, img Image) (*Pixels, error) {
 	st := C.ohi_jls_decode(cbytes(frame), C.size_t(len(frame)), C.uint32_t(img.Columns), C.uint32_t(img.Rows),
 		C.uint32_t(img.SamplesPerPixel), C.uint32_t(img.BitsAllocated), cbytes(out), C.size_t(len(out)), &info, cchars(msg), errBuf)
 	if st == C.OHI_CORRUPT && img.BitsAllocated == 16 && info.bits_per_sample >= 2 && info.bits_per_sample <= 8 {
-		narrow := make([]byte, pixels)
+		// Decode the 1-byte samples into the first half of out and widen
+		// them in place, last first.
 		st = C.ohi_jls_decode(cbytes(frame), C.size_t(len(frame)), C.uint32_t(img.Columns), C.uint32_t(img.Rows),
-			C.uint32_t(img.SamplesPerPixel), 8, cbytes(narrow), C.size_t(len(narrow)), &info, cchars(msg), errBuf)
+			C.uint32_t(img.SamplesPerPixel), 8, cbytes(out), C.size_t(pixels), &info, cchars(msg), errBuf)
 		if st == C.OHI_OK {
-			for i, v := range narrow {
-				out[2*i], out[2*i+1] = v, 0
+			for i := pixels - 1; i >= 0; i-- {
+				out[2*i], out[2*i+1] = out[i], 0
 			}
 		}
 	}

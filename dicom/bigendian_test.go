@@ -15,34 +15,9 @@ import (
 	"testing"
 
 	"github.com/openhealthimaging/ohi/codec"
+	"github.com/openhealthimaging/ohi/internal/testenv"
 	"github.com/openhealthimaging/ohi/synth"
 )
-
-// requireToolsEnv set to 1 (as in CI) turns the skips for a missing
-// independent tool (DCMTK, pydicom) into failures.
-const requireToolsEnv = "OHI_E2E_REQUIRE_CLIENTS"
-
-// needTool returns the path of an installed tool, or skips the test (fails
-// it under requireToolsEnv) naming the Debian package to install.
-func needTool(t testing.TB, path, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(path)
-	if err != nil {
-		if os.Getenv(requireToolsEnv) == "1" {
-			t.Fatalf("%s not installed (Debian %s; scripts/setup.sh installs it) and %s=1", path, pkg, requireToolsEnv)
-		}
-		t.Skipf("%s not installed (Debian %s; run scripts/setup.sh)", path, pkg)
-	}
-	return p
-}
-
-// runTool runs a command and fails the test with its output on error.
-func runTool(t testing.TB, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
-	}
-}
 
 // decodeFile reads a file and decodes every frame with codec.Decode, as
 // the importer does.
@@ -257,10 +232,10 @@ json.dump(out, sys.stdout)
 // pydicomHashes runs pydicomReader on paths.
 func pydicomHashes(t *testing.T, paths []string) map[string][]string {
 	t.Helper()
-	py := needTool(t, "/usr/bin/python3", "python3")
+	py := testenv.NeedTool(t, "/usr/bin/python3", "python3")
 	if err := exec.Command(py, "-c", "import pydicom, numpy").Run(); err != nil {
-		if os.Getenv(requireToolsEnv) == "1" {
-			t.Fatalf("pydicom or numpy missing from /usr/bin/python3 (Debian python3-pydicom, python3-numpy) and %s=1", requireToolsEnv)
+		if os.Getenv(testenv.RequireEnv) == "1" {
+			t.Fatalf("pydicom or numpy missing from /usr/bin/python3 (Debian python3-pydicom, python3-numpy) and %s=1", testenv.RequireEnv)
 		}
 		t.Skip("pydicom or numpy missing from /usr/bin/python3 (Debian python3-pydicom, python3-numpy; run scripts/setup.sh)")
 	}
@@ -303,7 +278,7 @@ func sha(b []byte) string {
 // (rtdose_expb, MR_small_bigendian) require.
 func TestBigEndianAudit(t *testing.T) {
 	dir := t.TempDir()
-	dcmconv := needTool(t, "dcmconv", "dcmtk")
+	dcmconv := testenv.NeedTool(t, "dcmconv", "dcmtk")
 	type file struct {
 		c          beCase
 		path, le   string
@@ -353,7 +328,7 @@ func TestBigEndianAudit(t *testing.T) {
 			if f.c.little {
 				conv, flag, ts = strings.TrimSuffix(f.path, ".dcm")+".be.dcm", "+tb", ExplicitVRBigEndian
 			}
-			runTool(t, dcmconv, flag, f.path, conv)
+			testenv.RunTool(t, dcmconv, flag, f.path, conv)
 			in, ref := decodeFile(t, conv)
 			if in.TransferSyntaxUID != ts || len(ref) != len(got) {
 				t.Fatalf("%s: dcmconv wrote %s with %d frames", f.c, in.TransferSyntaxUID, len(ref))
@@ -373,16 +348,16 @@ func TestBigEndianAudit(t *testing.T) {
 // 8-bit samples as OW words, and checks that every frame decodes to the
 // RLE original's pixels.
 func TestBigEndianPaletteUS(t *testing.T) {
-	dcmdrle := needTool(t, "dcmdrle", "dcmtk")
-	dcmconv := needTool(t, "dcmconv", "dcmtk")
+	dcmdrle := testenv.NeedTool(t, "dcmdrle", "dcmtk")
+	dcmconv := testenv.NeedTool(t, "dcmconv", "dcmtk")
 	src := filepath.Join(corpusDir, "dicomweb-client", "US-PAL-8-10x-echo.dcm")
 	if _, err := os.Stat(src); err != nil {
 		t.Skipf("corpora not installed (%v); run scripts/install-corpora.sh", err)
 	}
 	dir := t.TempDir()
 	le, be := filepath.Join(dir, "le.dcm"), filepath.Join(dir, "be.dcm")
-	runTool(t, dcmdrle, src, le)
-	runTool(t, dcmconv, "+tb", le, be)
+	testenv.RunTool(t, dcmdrle, src, le)
+	testenv.RunTool(t, dcmconv, "+tb", le, be)
 	_, want := decodeFile(t, src)
 	in, got := decodeFile(t, be)
 	if in.TransferSyntaxUID != ExplicitVRBigEndian || len(got) != len(want) || len(got) < 2 {

@@ -151,6 +151,10 @@ func (im *Importer) loadMappings(ctx context.Context, job *ohi.ImportJob) (*jobM
 			continue
 		}
 		parsed[m.Key] = m
+		if total > MaxMetadataBytes { // spent: the files left are not read
+			m.problem = fmt.Sprintf("the job's metadata files total more than %d bytes", MaxMetadataBytes)
+			continue
+		}
 		raw, err := readLimited(ctx, in, m.Key, MaxMetadataFileBytes)
 		switch {
 		case errors.Is(err, ohi.ErrNotFound), errors.Is(err, ohi.ErrInvalidKey):

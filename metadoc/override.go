@@ -121,10 +121,13 @@ func (o *Override) Apply(patient, study, series, instance map[string]any, vrs ma
 }
 
 func attrName(a dicom.Attribute) string {
-	if a.Keyword != "" {
+	switch {
+	case a.Keyword != "":
 		return a.Keyword
+	case a.Private:
+		return "(private)"
 	}
-	return "(private)"
+	return "(unknown)"
 }
 
 func sortedKeys(m map[string]any) []string {
@@ -218,7 +221,7 @@ func (c *jsonModel) element(tagKey string, attr dicom.Attribute, raw any, depth 
 		return key, vr, items, nil
 	}
 	if binaryVRs[vr] {
-		return "", "", nil, fmt.Errorf("%s: a %s value is given as InlineBinary", name, vr)
+		return "", "", nil, fmt.Errorf("%s: a %s value must be given as InlineBinary", name, vr)
 	}
 	out := make([]any, len(vals))
 	for i, e := range vals {

@@ -179,8 +179,9 @@ ak=$(sed -n 's/^aws_access_key_id = //p' "$data/credentials")
 sk=$(sed -n 's/^aws_secret_access_key = //p' "$data/credentials")
 jar="$data/cookies"
 csrf=$(curl -fsS -c "$jar" -b "$jar" "$endpoint/console/login" | sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' | head -1)
-curl -fsS -o /dev/null -c "$jar" -b "$jar" -H "Origin: $endpoint" --data-urlencode "csrf=$csrf" \
-	--data-urlencode "accessKeyId=$ak" --data-urlencode "secretAccessKey=$sk" "$endpoint/console/login"
+# The secret goes through stdin, not the command line other users can see.
+printf '%s' "$sk" | curl -fsS -o /dev/null -c "$jar" -b "$jar" -H "Origin: $endpoint" --data-urlencode "csrf=$csrf" \
+	--data-urlencode "accessKeyId=$ak" --data-urlencode "secretAccessKey@-" "$endpoint/console/login"
 curl -fsS -b "$jar" "$endpoint/console/datastores/$ds/imagesets" | grep -q "thumbnail.png" || fail "the console does not list the image sets"
 curl -fsS -o /dev/null -b "$jar" "$endpoint/console/datastores/$ds/imagesets/$is/thumbnail.png" || fail "no thumbnail"
 curl -fsS -b "$jar" -H "Accept: application/dicom+json" "$endpoint/datastore/$ds/studies" | grep -q "$study" ||

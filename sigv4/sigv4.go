@@ -105,11 +105,15 @@ type signedRequest struct {
 
 // Verify checks r's signature, given either in the Authorization header or
 // in the presigned query-string form (X-Amz-Algorithm, X-Amz-Credential,
-// X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders, X-Amz-Signature).
+// X-Amz-Date, X-Amz-SignedHeaders, X-Amz-Signature, and X-Amz-Expires or,
+// without it, the clock skew of a header-signed request).
 //
 // Unless the payload is declared UNSIGNED-PAYLOAD, Verify reads the whole
 // body (at most MaxBodyBytes) to hash it and replaces r.Body with an
-// equivalent in-memory reader, so handlers can still read it.
+// equivalent in-memory reader (a temporary file in SpoolDir for a large
+// body: the caller must then close r.Body, which removes it; Middleware
+// does), so handlers can still read it. With StreamVerify a declared hash
+// is checked while the handler reads instead.
 //
 // On success Verify returns the access key id; on failure it returns an
 // *Error.
@@ -136,6 +140,17 @@ func (v *Verifier) verify(r *http.Request) (string, *Error) {
 	if !ok {
 		return "", errUnrecognized()
 	}
+	if sr.eitherHash {
+		// UNSIGNED-PAYLOAD first: such a URL (S3's convention) leaves
+		// the body unread, as it always has been.
+		want, _, _, err := v.recompute(r, sr, secret, unsignedPayload)
+		if err != nil {
+			return "", err
+		}
+		if hmac.Equal([]byte(want), []byte(sr.auth.Signature)) {
+			return sr.auth.Credential.AccessKeyID, nil
+		}
+	}
 	payloadHash, err := v.payloadHash(r, sr)
 	if err != nil {
 		return "", err
@@ -143,11 +158,6 @@ func (v *Verifier) verify(r *http.Request) (string, *Error) {
 	want, canonical, toSign, err := v.recompute(r, sr, secret, payloadHash)
 	if err != nil {
 		return "", err
-	}
-	if sr.eitherHash && !hmac.Equal([]byte(want), []byte(sr.auth.Signature)) {
-		if want, canonical, toSign, err = v.recompute(r, sr, secret, unsignedPayload); err != nil {
-			return "", err
-		}
 	}
 	if !hmac.Equal([]byte(want), []byte(sr.auth.Signature)) {
 		return "", errInvalid("The request signature we calculated does not match the signature you provided. "+
@@ -367,6 +377,12 @@ func (v *Verifier) payloadHash(r *http.Request, sr signedRequest) (string, *Erro
 			"x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a lower-case hex SHA-256 value, got '%s'.", echo(claimed))
 	}
 	if v.StreamVerify && claimed != "" {
+		if r.ContentLength > v.maxBody() {
+			return "", errTooLarge(v.maxBody())
+		}
+		if r.Body == nil {
+			r.Body = http.NoBody
+		}
 		r.Body = &verifyingBody{r: r.Body, h: sha256.New(), want: claimed, limit: v.maxBody()}
 		return claimed, nil
 	}
@@ -384,16 +400,12 @@ func (v *Verifier) payloadHash(r *http.Request, sr signedRequest) (string, *Erro
 // hashBody reads r.Body (bounded by MaxBodyBytes), returns its hex SHA-256
 // and replaces r.Body with an in-memory copy.
 func (v *Verifier) hashBody(r *http.Request) (string, *Error) {
-	limit := v.MaxBodyBytes
-	if limit <= 0 {
-		limit = DefaultMaxBodyBytes
-	}
+	limit := v.maxBody()
 	if r.Body == nil || r.Body == http.NoBody {
 		r.Body = http.NoBody
 		return hex.EncodeToString(sha256.New().Sum(nil)), nil
 	}
-	tooLarge := newError(CodeRequestEntityTooLarge, http.StatusRequestEntityTooLarge,
-		"The request body is larger than the limit of %d bytes.", limit)
+	tooLarge := errTooLarge(limit)
 	if r.ContentLength > limit {
 		return "", tooLarge
 	}
@@ -550,7 +562,7 @@ func (v *Verifier) Middleware(next http.Handler, onError func(w http.ResponseWri
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := v.verify(r)
 		if sp, ok := r.Body.(*spooledBody); ok {
-			defer sp.remove()
+			defer sp.Close()
 		}
 		if err != nil {
 			onError(w, r, err)

@@ -684,3 +684,42 @@ func TestVerifyErrorType(t *testing.T) {
 		t.Fatalf("Verify = %q, %v", id, err)
 	}
 }
+
+// TestPresignedUnsignedPayloadBody sends a body larger than MaxBodyBytes
+// with a presigned URL signed as UNSIGNED-PAYLOAD (S3's convention, no
+// X-Amz-Content-Sha256 in the query): the signature does not cover the
+// body, so the verifier must not read or bound it, and the handler gets it
+// whole. The same body under a URL signed with the empty payload's hash
+// is refused without reaching the handler.
+func TestPresignedUnsignedPayloadBody(t *testing.T) {
+	at := time.Now().UTC()
+	f := newFixture(t, nil)
+	body := bytes.Repeat([]byte("x"), 2<<20) // twice the fixture's MaxBodyBytes
+	for _, c := range []struct {
+		name, hash string
+		status     int
+	}{{"unsigned", "", 200}, {"payload hash", emptySHA256, http.StatusRequestEntityTooLarge}} {
+		var hash []string
+		if c.hash != "" {
+			hash = []string{c.hash}
+		}
+		u := presign(t, f, "POST", "/datastore", at, 300, testSK, hash...)
+		before := len(f.seen())
+		req, err := http.NewRequest("POST", u, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := do(t, req)
+		if res.status != c.status {
+			t.Errorf("%s: status %d %s %s, want %d", c.name, res.status, res.code, res.message, c.status)
+			continue
+		}
+		seen := f.seen()
+		if c.status == 200 && (len(seen) != before+1 || len(seen[before].body) != len(body)) {
+			t.Errorf("%s: the handler did not get the whole body", c.name)
+		}
+		if c.status != 200 && len(seen) != before {
+			t.Errorf("%s: the handler ran", c.name)
+		}
+	}
+}

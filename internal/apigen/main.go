@@ -384,9 +384,11 @@ func (g *gen) outputShapes() map[string]bool {
 }
 
 // emptyListMarshaler emits a MarshalJSON that encodes the list and map
-// members of an output structure as [] and {} when they are empty: AWS
-// always returns them, and clients index them without checking (an empty
-// list is a list, never an absent member or null).
+// members of an output structure as [] and {} when they are empty (an
+// empty list is a list, never an absent member or null). All but one are
+// required by the model, so AWS always returns them; the optional one,
+// ListDatastores' datastoreSummaries, is indexed without a check by AWS's
+// example code, first on an account with no data stores.
 func (g *gen) emptyListMarshaler(name string, s *shape, members []string) {
 	g.p("// MarshalJSON encodes %s with its empty lists and maps as [] and {}.", name)
 	g.p("func (s %s) MarshalJSON() ([]byte, error) {", name)

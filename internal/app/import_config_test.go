@@ -84,6 +84,10 @@ func TestImportConfigurationMetadataMappings(t *testing.T) {
 	for name, bad := range map[string]types.ImportConfiguration{
 		"duplicate": metadataMappings(mapping(s1, "", "meta/a.json"), mapping(s1, "", "meta/b.json")),
 		"traversal": metadataMappings(mapping(s1, "", "../outside.json")),
+		"inner ..":  metadataMappings(mapping(s1, "", "meta/../../outside.json")),
+		"absolute":  metadataMappings(mapping(s1, "", "/etc/passwd")),
+		"backslash": metadataMappings(mapping(s1, "", `meta\..\..\outside.json`)),
+		"empty seg": metadataMappings(mapping(s1, "", "meta//study1.json")),
 		"empty UID": metadataMappings(mapping("", "", "meta/a.json")),
 	} {
 		_, err := ts.client.StartDICOMImportJob(ctx, &mi.StartDICOMImportJobInput{DatastoreId: &ds, DataAccessRoleArn: aws.String(roleARN),
