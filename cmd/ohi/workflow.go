@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -108,8 +109,14 @@ func (c *workflowRunCmd) run(ctx context.Context, stdout, stderr io.Writer, stde
 		if err != nil {
 			return usageErr(err)
 		}
+		var n yaml.Node
 		var v any
-		if err := yaml.Unmarshal(data, &v); err != nil {
+		err = yaml.Unmarshal(data, &n)
+		if err == nil {
+			arazzo.KeepTimestampsAsText(&n)
+			err = n.Decode(&v)
+		}
+		if err != nil && len(bytes.TrimSpace(data)) > 0 {
 			return usageErr(fmt.Errorf("--inputs %s: %w", c.Inputs, err))
 		}
 		m, ok := expr.Normalize(v).(map[string]any)
