@@ -340,7 +340,7 @@ func TestCorpusExecution(t *testing.T) {
 	if len(docs) == 0 {
 		t.Fatal("no executable documents found in INDEX.md")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	defer cancel()
 	mocks := map[string]*prism{}
 	mockErr := map[string]error{}
@@ -399,7 +399,7 @@ func TestCorpusExecution(t *testing.T) {
 				MaxRetryAfter: 10 * time.Millisecond,
 				Auth:          auth,
 			}
-			rctx, rcancel := context.WithTimeout(ctx, 20*time.Second)
+			rctx, rcancel := context.WithTimeout(ctx, 40*time.Second)
 			start := time.Now()
 			res, err := runner.New(b, opts).Run(rctx, wf.WorkflowID, sampleInputs(b.Root, &wf))
 			rcancel()
@@ -414,7 +414,7 @@ func TestCorpusExecution(t *testing.T) {
 				continue
 			}
 			runs++
-			if d := time.Since(start); d > 15*time.Second {
+			if d := time.Since(start); d > 30*time.Second {
 				t.Errorf("%s/%s: ran %s", rel, wf.WorkflowID, d)
 			}
 			if len(res.Steps) > opts.MaxSteps+1 {
@@ -640,7 +640,7 @@ func TestRespectSnapshots(t *testing.T) {
 			rec := &recorder{}
 			opts := runner.Options{Client: &http.Client{Transport: rec, Timeout: 10 * time.Second}, MaxSteps: 100,
 				PollInterval: time.Millisecond, MaxRetryAfter: 10 * time.Millisecond, Auth: auth}
-			rctx, rcancel := context.WithTimeout(ctx, 20*time.Second)
+			rctx, rcancel := context.WithTimeout(ctx, 40*time.Second)
 			res, err := runner.New(b, opts).Run(rctx, wf.WorkflowID, sampleInputs(b.Root, &wf))
 			rcancel()
 			var ie *runner.InputError
