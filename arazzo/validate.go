@@ -527,6 +527,17 @@ func (v *validator) step(path []any, val any) {
 		}
 	}
 	_, isWorkflow := m["workflowId"]
+	if x, ok := m["x-operation"]; ok {
+		if len(targets) == 0 {
+			v.deviation(at(path, "x-operation"), "describe the operation in an OpenAPI source and use operationId",
+				"x-operation is Redocly Respect's extension for a request without an OpenAPI operation; ohi sends it as written")
+			xm := v.object(at(path, "x-operation"), x, []field{{"url", true, v.str}, {"method", true, v.enum(methods...)}}, false)
+			if u, _ := xm["url"].(string); u != "" && !isHTTP(u) {
+				v.errf(at(path, "x-operation", "url"), "x-operation url %q must be an absolute http(s) URL", u)
+			}
+		}
+		targets = append(targets, "x-operation")
+	}
 	if m != nil && len(targets) != 1 {
 		if len(targets) == 0 {
 			v.errf(path, "a step needs one of operationId, operationPath, workflowId and channelPath (has none)")
@@ -562,6 +573,7 @@ func (v *validator) step(path []any, val any) {
 		{"timeout", false, func(p []any, val any) { v.v11field(p, "timeout"); v.min0(kInteger)(p, val) }},
 		{"dependsOn", false, func(p []any, val any) { v.v11field(p, "step dependsOn"); v.uniqueStrings(1)(p, val) }},
 		{"parameters", false, v.array(0, v.reusableOr(v.parameter(!isWorkflow && len(targets) == 1)))},
+		{"x-operation", false, nil},
 		{"requestBody", false, func(p []any, val any) {
 			v.object(p, val, []field{
 				{"contentType", false, v.str},
@@ -914,6 +926,9 @@ func (v *validator) resolveWorkflow(ref string) (*Document, *Workflow, error) {
 }
 
 func (v *validator) stepTarget(s *Step, sp []any) {
+	if s.XOperation != nil && s.OperationID == "" && s.OperationPath == "" && s.WorkflowID == "" && s.ChannelPath == "" {
+		return
+	}
 	for _, t := range []struct{ field, val string }{{"operationId", s.OperationID}, {"operationPath", s.OperationPath}, {"workflowId", s.WorkflowID}, {"channelPath", s.ChannelPath}} {
 		if name := sourceOf(t.val); name != "" {
 			if sd := v.doc.Source(name); sd != nil && sd.Name != name {
