@@ -327,7 +327,11 @@ func (v *validator) array(min int, item func([]any, any)) func([]any, any) {
 		}
 		a := val.([]any)
 		if len(a) < min {
-			v.errf(path, "must have at least %d item(s)", min)
+			what := "the list"
+			if len(path) > 0 {
+				what = fmt.Sprint(path[len(path)-1])
+			}
+			v.errf(path, "%s must have at least %d item(s)", what, min)
 		}
 		for i, e := range a {
 			if item != nil {
