@@ -1360,6 +1360,10 @@ func (v *validator) checkRef(path []any, e expr.Expr, steps map[string]*Step, st
 			v.errf(path, "%s: no source description %q", e, e.ID)
 		}
 	case expr.Components:
+		if e.ID == "inputs" && v.v11 {
+			v.deviation(path, "reference input schemas with $ref: '#/components/inputs/"+e.Name+"'",
+				"%s: Arazzo 1.1 expressions reach only components of type parameters, successActions and failureActions", e)
+		}
 		ok := false
 		switch e.ID {
 		case "inputs":
