@@ -1336,7 +1336,7 @@ func (v *validator) checkRef(path []any, e expr.Expr, steps map[string]*Step, st
 		}
 		v.deviation(path, fmt.Sprintf("declare the output under step %s's outputs", e.ID), "%s: step %s has no output %q; it will be undefined at run time", e, e.ID, e.Name)
 	case expr.Workflows:
-		d, w, err := v.resolveWorkflow(e.ID)
+		_, w, err := v.resolveWorkflow(e.ID)
 		if err != nil && v.b != nil {
 			// A workflow of an arazzo source, named without its source.
 			for _, sd := range v.doc.SourceDescriptions {
@@ -1354,7 +1354,6 @@ func (v *validator) checkRef(path []any, e expr.Expr, steps map[string]*Step, st
 		if e.Step != "" && w != nil && w.Step(e.Step) == nil {
 			v.errf(path, "%s: no step %q in workflow %s", e, e.Step, e.ID)
 		}
-		_ = d
 	case expr.SourceDescriptions:
 		if v.doc.Source(e.ID) == nil {
 			v.errf(path, "%s: no source description %q", e, e.ID)

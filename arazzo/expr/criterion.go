@@ -27,7 +27,7 @@ const (
 
 // ErrXPathUnsupported is returned for what ohi cannot do with XPath:
 // replacement targets in XML payloads.
-var ErrXPathUnsupported = errors.New("xpath is not supported here")
+var ErrXPathUnsupported = errors.New("XPath replacement targets are not supported")
 
 // Criterion is a compiled Arazzo Criterion Object.
 type Criterion struct {

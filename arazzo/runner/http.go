@@ -463,7 +463,13 @@ func (w *wfRun) buildBody(rb *arazzo.RequestBody, op *arazzo.Operation) (string,
 				return "", nil, nil, fmt.Errorf("replacement %s: %w", r.Target, err)
 			}
 			targets := []string{r.Target}
-			switch r.TargetSelectorType.Type {
+			sel := r.TargetSelectorType.Type
+			if sel == "" && (strings.HasSuffix(mt, "/xml") || strings.HasSuffix(mt, "+xml")) {
+				sel = "xpath" // the default for XML payloads
+			}
+			switch sel {
+			case "xpath":
+				return "", nil, nil, fmt.Errorf("replacement %s in an XML payload: %w", r.Target, expr.ErrXPathUnsupported)
 			case "", "jsonpointer":
 				if !strings.HasPrefix(r.Target, "/") && r.Target != "" {
 					return "", nil, nil, fmt.Errorf("replacement target %q: a JSON pointer must start with '/' (or set targetSelectorType: jsonpath)", r.Target)
