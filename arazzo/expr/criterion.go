@@ -25,10 +25,6 @@ const (
 	JSONPathGoessner = "draft-goessner-dispatch-jsonpath-00"
 )
 
-// ErrXPathUnsupported is returned for what ohi cannot do with XPath:
-// replacement targets in XML payloads.
-var ErrXPathUnsupported = errors.New("XPath replacement targets are not supported")
-
 // Criterion is a compiled Arazzo Criterion Object.
 type Criterion struct {
 	Type    string // simple (default), regex, jsonpath or xpath

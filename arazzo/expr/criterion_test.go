@@ -303,4 +303,14 @@ func TestXPath(t *testing.T) {
 	if _, err := Select(doc, "//Nope", TypeXPath, ""); !errors.Is(err, ErrUndefined) {
 		t.Errorf("selector of nothing: %v, want undefined", err)
 	}
+	out, err := ReplaceXPath(doc, "/Invoice/Header/InvoiceNumber", "INV-8")
+	if err == nil {
+		out, err = ReplaceXPath(out, "//Item/@qty", 9)
+	}
+	if err != nil || !strings.Contains(out, "<InvoiceNumber>INV-8</InvoiceNumber>") || strings.Count(out, `qty="9"`) != 2 {
+		t.Errorf("replacements: %v\n%s", err, out)
+	}
+	if _, err := ReplaceXPath(doc, "//Nope", 1); err == nil {
+		t.Error("a replacement target that selects nothing: no error")
+	}
 }

@@ -109,3 +109,44 @@ func selectXPath(v any, selector, version string) (any, error) {
 	}
 	return out, nil
 }
+
+// ReplaceXPath sets the nodes an XPath expression selects in an XML
+// document to value (rendered as text, see [String]): an element's content
+// becomes that text, an attribute its value. It returns the document
+// serialised again, or an error when the expression selects nothing.
+func ReplaceXPath(doc, target string, value any) (string, error) {
+	e, err := compileXPath(target, "")
+	if err != nil {
+		return "", err
+	}
+	top, err := xmlDoc(doc)
+	if err != nil {
+		return "", fmt.Errorf("the payload: %w", err)
+	}
+	nodes, err := xmlquery.QueryAll(top, e.String())
+	if err != nil {
+		return "", err
+	}
+	if len(nodes) == 0 {
+		return "", fmt.Errorf("the XPath target %q selects nothing in the payload", target)
+	}
+	text := String(value)
+	for _, n := range nodes {
+		switch n.Type {
+		case xmlquery.AttributeNode:
+			n.Parent.SetAttr(n.Data, text)
+		case xmlquery.ElementNode:
+			for c := n.FirstChild; c != nil; {
+				next := c.NextSibling
+				xmlquery.RemoveFromTree(c)
+				c = next
+			}
+			xmlquery.AddChild(n, &xmlquery.Node{Type: xmlquery.TextNode, Data: text})
+		case xmlquery.TextNode, xmlquery.CharDataNode:
+			n.Data = text
+		default:
+			return "", fmt.Errorf("the XPath target %q selects a node that cannot take a value", target)
+		}
+	}
+	return top.OutputXML(false), nil
+}

@@ -469,7 +469,14 @@ func (w *wfRun) buildBody(rb *arazzo.RequestBody, op *arazzo.Operation) (string,
 			}
 			switch sel {
 			case "xpath":
-				return "", nil, nil, fmt.Errorf("replacement %s in an XML payload: %w", r.Target, expr.ErrXPathUnsupported)
+				doc, ok := payload.(string)
+				if !ok {
+					return "", nil, nil, fmt.Errorf("replacement %s: an XPath target needs an XML payload written as text", r.Target)
+				}
+				if payload, err = expr.ReplaceXPath(doc, r.Target, val); err != nil {
+					return "", nil, nil, fmt.Errorf("replacement %s: %w", r.Target, err)
+				}
+				continue
 			case "", "jsonpointer":
 				if !strings.HasPrefix(r.Target, "/") && r.Target != "" {
 					return "", nil, nil, fmt.Errorf("replacement target %q: a JSON pointer must start with '/' (or set targetSelectorType: jsonpath)", r.Target)

@@ -215,3 +215,28 @@ func TestXPathCriteriaAndSelectors(t *testing.T) {
 		t.Fatalf("status %s, outputs %v, error %v", res.Status, res.Outputs, deref(res.Error))
 	}
 }
+
+// TestXPathReplacements sets nodes of an XML payload by XPath targets,
+// explicit and by default for an XML content type.
+func TestXPathReplacements(t *testing.T) {
+	s := newServer(t, map[string]func(http.ResponseWriter, *http.Request, int){"POST /v1/items": jsonReply(201, `{}`)})
+	runDoc(t, s, doc11Head+`workflows:
+- workflowId: w
+  steps:
+  - stepId: post
+    operationId: createItem
+    requestBody:
+      contentType: application/xml
+      payload: '<order><customer id="0">x</customer><qty>1</qty></order>'
+      replacements:
+      - {target: /order/qty, value: 3}
+      - {target: /order/customer/@id, targetSelectorType: {type: xpath, version: xpath-10}, value: c-7}
+`, runCfg{})
+	c := s.callsTo("POST /v1/items")
+	if len(c) != 1 || !strings.Contains(c[0].body, `<qty>3</qty>`) || !strings.Contains(c[0].body, `id="c-7"`) {
+		t.Fatalf("calls %+v", c)
+	}
+	if ct := c[0].header.Get("Content-Type"); ct != "application/xml" {
+		t.Errorf("Content-Type %q", ct)
+	}
+}
