@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +72,40 @@ func executable(t *testing.T, corpus string) []string {
 		out = append(out, path)
 	}
 	return out
+}
+
+// mockKey names the mock of a description: copies of one description
+// (the fixtures repeat some) share a mock, unless they have relative
+// $refs, which resolve from their own location.
+func mockKey(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil || bytes.Contains(data, []byte("$ref: ./")) || bytes.Contains(data, []byte(`"$ref": "./`)) ||
+		bytes.Contains(data, []byte("$ref: ../")) || bytes.Contains(data, []byte(`"$ref": "../`)) {
+		return path
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// startMocks starts the mocks of the given descriptions (by mock key), a
+// few at a time: their start-up is mostly waiting.
+func startMocks(t *testing.T, bin string, specs map[string]string, mocks map[string]*prism, errs map[string]error) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 6)
+	for key, path := range specs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			m, err := startPrism(t, bin, path)
+			mu.Lock()
+			mocks[key], errs[key] = m, err
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
 }
 
 // prism is a Prism mock server of one OpenAPI description on loopback.
@@ -351,6 +387,20 @@ func TestCorpusExecution(t *testing.T) {
 		}
 		return ""
 	})
+	// Start every description's mock first, concurrently.
+	specs := map[string]string{}
+	for _, rel := range docs {
+		b, err := f.LoadBundle(ctx, filepath.Join(corpus, filepath.FromSlash(rel)), nil)
+		if err != nil {
+			continue
+		}
+		for _, d := range b.Documents() {
+			for _, src := range b.OpenAPISources(d) {
+				specs[mockKey(src.URL)] = src.URL
+			}
+		}
+	}
+	startMocks(t, bin, specs, mocks, mockErr)
 	var runs, succeeded, failed, skipped int
 	for _, rel := range docs {
 		path := filepath.Join(corpus, filepath.FromSlash(rel))
@@ -373,13 +423,17 @@ func TestCorpusExecution(t *testing.T) {
 		ok := true
 		for _, d := range b.Documents() {
 			for name, src := range b.OpenAPISources(d) {
-				m := mocks[src.URL]
-				if m == nil && mockErr[src.URL] == nil {
-					m, mockErr[src.URL] = startPrism(t, bin, src.URL)
-					mocks[src.URL] = m
+				// Copies of one description (the fixtures repeat some)
+				// share a mock; a description with external $refs is
+				// mocked from its own location.
+				key := mockKey(src.URL)
+				m := mocks[key]
+				if m == nil && mockErr[key] == nil {
+					m, mockErr[key] = startPrism(t, bin, src.URL)
+					mocks[key] = m
 				}
-				if mockErr[src.URL] != nil {
-					t.Logf("%s: no mock for %s: %v", rel, name, mockErr[src.URL])
+				if mockErr[key] != nil {
+					t.Logf("%s: no mock for %s: %v", rel, name, mockErr[key])
 					ok = false
 					break
 				}
