@@ -150,6 +150,7 @@ func Parse(data []byte, location string) (*Document, error) {
 		}
 		return nil, yamlError(location, err)
 	}
+	KeepTimestampsAsText(&root)
 	d := &Document{URL: location, Root: &root}
 	var raw any
 	if err := root.Decode(&raw); err != nil {
@@ -164,6 +165,21 @@ func Parse(data []byte, location string) (*Document, error) {
 	}
 	normalizeValues(d)
 	return d, nil
+}
+
+// KeepTimestampsAsText makes the unquoted YAML timestamps of a tree
+// (ticketDate: 2023-09-07) strings of their text, as JSON and other
+// runners read them, rather than dates that would be sent re-formatted.
+func KeepTimestampsAsText(n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	if n.Kind == yaml.ScalarNode && n.Style&yaml.TaggedStyle == 0 && n.ShortTag() == "!!timestamp" {
+		n.Tag = "!!str"
+	}
+	for _, c := range n.Content {
+		KeepTimestampsAsText(c)
+	}
 }
 
 func yamlError(file string, err error) error {

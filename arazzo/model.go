@@ -116,6 +116,17 @@ type Step struct {
 	Action        string   `yaml:"action"` // send or receive (AsyncAPI)
 	CorrelationID string   `yaml:"correlationId"`
 	Timeout       *int64   `yaml:"timeout"` // milliseconds
+
+	// XOperation is Redocly Respect's extension for a request to a URL
+	// that no OpenAPI description describes.
+	XOperation *XOperation `yaml:"x-operation"`
+}
+
+// XOperation is the x-operation extension of a step: a method and an
+// absolute URL, which may hold {name} path parameters.
+type XOperation struct {
+	URL    string `yaml:"url"`
+	Method string `yaml:"method"`
 }
 
 // Parameter is a Parameter Object, or a Reusable Object when Reference is

@@ -1,7 +1,6 @@
 package arazzo
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -327,7 +326,11 @@ func (v *validator) array(min int, item func([]any, any)) func([]any, any) {
 		}
 		a := val.([]any)
 		if len(a) < min {
-			v.errf(path, "must have at least %d item(s)", min)
+			what := "the list"
+			if len(path) > 0 {
+				what = fmt.Sprint(path[len(path)-1])
+			}
+			v.errf(path, "%s must have at least %d item(s)", what, min)
 		}
 		for i, e := range a {
 			if item != nil {
@@ -527,6 +530,17 @@ func (v *validator) step(path []any, val any) {
 		}
 	}
 	_, isWorkflow := m["workflowId"]
+	if x, ok := m["x-operation"]; ok {
+		if len(targets) == 0 {
+			v.deviation(at(path, "x-operation"), "describe the operation in an OpenAPI source and use operationId",
+				"x-operation is Redocly Respect's extension for a request without an OpenAPI operation; ohi sends it as written")
+			xm := v.object(at(path, "x-operation"), x, []field{{"url", true, v.str}, {"method", true, v.enum(methods...)}}, false)
+			if u, _ := xm["url"].(string); u != "" && !isHTTP(u) {
+				v.errf(at(path, "x-operation", "url"), "x-operation url %q must be an absolute http(s) URL", u)
+			}
+		}
+		targets = append(targets, "x-operation")
+	}
 	if m != nil && len(targets) != 1 {
 		if len(targets) == 0 {
 			v.errf(path, "a step needs one of operationId, operationPath, workflowId and channelPath (has none)")
@@ -562,6 +576,7 @@ func (v *validator) step(path []any, val any) {
 		{"timeout", false, func(p []any, val any) { v.v11field(p, "timeout"); v.min0(kInteger)(p, val) }},
 		{"dependsOn", false, func(p []any, val any) { v.v11field(p, "step dependsOn"); v.uniqueStrings(1)(p, val) }},
 		{"parameters", false, v.array(0, v.reusableOr(v.parameter(!isWorkflow && len(targets) == 1)))},
+		{"x-operation", false, nil},
 		{"requestBody", false, func(p []any, val any) {
 			v.object(p, val, []field{
 				{"contentType", false, v.str},
@@ -914,6 +929,9 @@ func (v *validator) resolveWorkflow(ref string) (*Document, *Workflow, error) {
 }
 
 func (v *validator) stepTarget(s *Step, sp []any) {
+	if s.XOperation != nil && s.OperationID == "" && s.OperationPath == "" && s.WorkflowID == "" && s.ChannelPath == "" {
+		return
+	}
 	for _, t := range []struct{ field, val string }{{"operationId", s.OperationID}, {"operationPath", s.OperationPath}, {"workflowId", s.WorkflowID}, {"channelPath", s.ChannelPath}} {
 		if name := sourceOf(t.val); name != "" {
 			if sd := v.doc.Source(name); sd != nil && sd.Name != name {
@@ -1234,8 +1252,10 @@ func (v *validator) criterionSemantics(path []any, c Criterion, steps map[string
 		compile = expr.CompileCriterionV11
 	}
 	cr, err := compile(c.Condition, c.Context, c.Type.Type, c.Type.Version)
-	if errors.Is(err, expr.ErrXPathUnsupported) {
-		v.add(SeverityWarning, at(path, "condition"), "xpath criteria are not supported by this runner and will fail")
+	if err != nil && c.Type.Type == expr.TypeXPath {
+		// ohi's XPath engine is XPath 1.0 with part of 2.0: a limit of
+		// ohi, not necessarily an error of the document.
+		v.add(SeverityWarning, at(path, "condition"), "%v; the criterion will fail", err)
 		return
 	}
 	if err != nil {
@@ -1316,7 +1336,7 @@ func (v *validator) checkRef(path []any, e expr.Expr, steps map[string]*Step, st
 		}
 		v.deviation(path, fmt.Sprintf("declare the output under step %s's outputs", e.ID), "%s: step %s has no output %q; it will be undefined at run time", e, e.ID, e.Name)
 	case expr.Workflows:
-		d, w, err := v.resolveWorkflow(e.ID)
+		_, w, err := v.resolveWorkflow(e.ID)
 		if err != nil && v.b != nil {
 			// A workflow of an arazzo source, named without its source.
 			for _, sd := range v.doc.SourceDescriptions {
@@ -1334,12 +1354,15 @@ func (v *validator) checkRef(path []any, e expr.Expr, steps map[string]*Step, st
 		if e.Step != "" && w != nil && w.Step(e.Step) == nil {
 			v.errf(path, "%s: no step %q in workflow %s", e, e.Step, e.ID)
 		}
-		_ = d
 	case expr.SourceDescriptions:
 		if v.doc.Source(e.ID) == nil {
 			v.errf(path, "%s: no source description %q", e, e.ID)
 		}
 	case expr.Components:
+		if e.ID == "inputs" && v.v11 {
+			v.deviation(path, "reference input schemas with $ref: '#/components/inputs/"+e.Name+"'",
+				"%s: Arazzo 1.1 expressions reach only components of type parameters, successActions and failureActions", e)
+		}
 		ok := false
 		switch e.ID {
 		case "inputs":

@@ -3,6 +3,7 @@ package expr
 import (
 	"errors"
 	"fmt"
+	"github.com/antchfx/xpath"
 	"regexp"
 	"strings"
 
@@ -24,10 +25,6 @@ const (
 	JSONPathGoessner = "draft-goessner-dispatch-jsonpath-00"
 )
 
-// ErrXPathUnsupported is returned for xpath criteria: no XPath library is
-// available to ohi, so such criteria always fail with this error.
-var ErrXPathUnsupported = errors.New("xpath criteria are not supported")
-
 // Criterion is a compiled Arazzo Criterion Object.
 type Criterion struct {
 	Type    string // simple (default), regex, jsonpath or xpath
@@ -39,6 +36,7 @@ type Criterion struct {
 	tmpl    *Template // condition with embedded {$...} (regex, jsonpath)
 	re      *regexp.Regexp
 	jp      jsonpathCond
+	xp      *xpath.Expr
 	strict  bool // RFC 9535 only (Arazzo 1.1)
 }
 
@@ -115,7 +113,11 @@ func compileCriterion(condition, context, typ, version string, v11 bool) (*Crite
 		}
 		c.jp = jp
 	case TypeXPath:
-		return nil, ErrXPathUnsupported
+		xp, err := compileXPath(condition, version)
+		if err != nil {
+			return nil, err
+		}
+		c.xp = xp
 	}
 	return c, nil
 }
@@ -176,6 +178,12 @@ func (c *Criterion) Eval(r Resolver) (bool, error) {
 			if jp, err = compileJSONPath(cond, c.strict); err != nil {
 				return false, err
 			}
+		case TypeXPath:
+			xp, err := compileXPath(cond, c.Version)
+			if err != nil {
+				return false, err
+			}
+			return evalXPathCondition(xp, ctxVal)
 		}
 	}
 	switch c.Type {
@@ -191,8 +199,13 @@ func (c *Criterion) Eval(r Resolver) (bool, error) {
 			}
 		}
 		return jp.eval(Normalize(ctxVal)), nil
+	case TypeXPath:
+		if ctxVal == nil {
+			return false, nil
+		}
+		return evalXPathCondition(c.xp, ctxVal)
 	}
-	return false, ErrXPathUnsupported
+	return false, fmt.Errorf("unknown criterion type %q", c.Type)
 }
 
 func compileRegex(s string) (*regexp.Regexp, error) {
@@ -403,7 +416,7 @@ func Select(v any, selector, typ, version string) (any, error) {
 	case "jsonpointer":
 		return Pointer(v, selector)
 	case TypeXPath:
-		return nil, ErrXPathUnsupported
+		return selectXPath(v, selector, version)
 	}
 	return nil, fmt.Errorf("unknown selector type %q", typ)
 }

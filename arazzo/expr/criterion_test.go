@@ -2,6 +2,7 @@ package expr
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -116,7 +117,6 @@ func TestCriteria(t *testing.T) {
 		cond, ctx, typ, ver string
 		want                bool
 		compileErr, evalErr bool
-		unsupported         bool
 	}{
 		{name: "simple default type", cond: "$statusCode == 200", want: true},
 		{name: "simple ignores context", cond: "$statusCode == 200", ctx: "$response.body", typ: "simple", want: true},
@@ -153,19 +153,12 @@ func TestCriteria(t *testing.T) {
 		{name: "jsonpath invalid", cond: `$.items[?`, ctx: "$response.body", typ: "jsonpath", compileErr: true},
 		{name: "jsonpath non-singular comparison", cond: `$.items[*].id == "a"`, ctx: "$response.body", typ: "jsonpath", compileErr: true},
 		{name: "jsonpath undefined context", cond: `$.x`, ctx: "$inputs.nope", typ: "jsonpath", evalErr: true},
-		{name: "xpath", cond: "/a", ctx: "$response.body", typ: "xpath", unsupported: true},
 		{name: "unknown type", cond: "x", ctx: "$statusCode", typ: "glob", compileErr: true},
 		{name: "bad context", cond: "x", ctx: "statusCode", typ: "regex", compileErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := CompileCriterion(tt.cond, tt.ctx, tt.typ, tt.ver)
-			if tt.unsupported {
-				if !errors.Is(err, ErrXPathUnsupported) {
-					t.Fatalf("err = %v, want ErrXPathUnsupported", err)
-				}
-				return
-			}
 			if tt.compileErr {
 				if err == nil {
 					t.Fatal("compiled, want error")
@@ -259,5 +252,65 @@ func TestJSONPathV11(t *testing.T) {
 				t.Errorf("%q (1.1 %v): deviations %q", tc.cond, v11, c.Deviations())
 			}
 		}
+	}
+}
+
+// TestXPath checks xpath criteria (effective boolean values) and
+// selectors on an XML context.
+func TestXPath(t *testing.T) {
+	const doc = `<?xml version="1.0"?><Invoice><Header><InvoiceNumber>INV-7</InvoiceNumber></Header>` +
+		`<Item sku="a" qty="2"/><Item sku="b" qty="0"/></Invoice>`
+	r := ResolverFunc(func(e Expr) (any, error) {
+		if e.Root == Inputs {
+			return "INV-7", nil
+		}
+		return doc, nil
+	})
+	for _, tc := range []struct {
+		cond string
+		want bool
+	}{
+		{"/Invoice/Header/InvoiceNumber", true},                 // a non-empty node set
+		{"/Invoice/Missing", false},                             // an empty one
+		{"count(//Item) = 2", true},                             // a boolean
+		{"count(//Item[@qty > 0])", true},                       // a non-zero number
+		{"//Item[@sku='c']/@qty", false},                        // nothing
+		{"/Invoice/Header/InvoiceNumber = '{$inputs.n}'", true}, // embedded expression
+		{"string(/Invoice/Nope)", false},                        // an empty string
+	} {
+		c, err := CompileCriterion(tc.cond, "$response.body", TypeXPath, "xpath-10")
+		if err != nil {
+			t.Fatalf("%q: %v", tc.cond, err)
+		}
+		if got, err := c.Eval(r); got != tc.want || err != nil {
+			t.Errorf("%q = %v, %v; want %v", tc.cond, got, err, tc.want)
+		}
+	}
+	if c, err := CompileCriterion("/a", "$response.body", TypeXPath, ""); err != nil {
+		t.Fatal(err)
+	} else if ok, err := c.Eval(ResolverFunc(func(Expr) (any, error) { return "not xml <", nil })); ok || err == nil {
+		t.Errorf("a context that is not XML: %v, %v; want an error", ok, err)
+	}
+	if _, err := CompileCriterion("/a[", "$response.body", TypeXPath, ""); err == nil {
+		t.Error("an invalid xpath compiled")
+	}
+	if v, err := Select(doc, "/Invoice/Header/InvoiceNumber", TypeXPath, "xpath-30"); err != nil || v != "INV-7" {
+		t.Errorf("selector: %v, %v", v, err)
+	}
+	if v, err := Select(doc, "//Item/@sku", TypeXPath, ""); err != nil || fmt.Sprint(v) != "[a b]" {
+		t.Errorf("selector of two nodes: %v, %v", v, err)
+	}
+	if _, err := Select(doc, "//Nope", TypeXPath, ""); !errors.Is(err, ErrUndefined) {
+		t.Errorf("selector of nothing: %v, want undefined", err)
+	}
+	out, err := ReplaceXPath(doc, "/Invoice/Header/InvoiceNumber", "INV-8")
+	if err == nil {
+		out, err = ReplaceXPath(out, "//Item/@qty", 9)
+	}
+	if err != nil || !strings.Contains(out, "<InvoiceNumber>INV-8</InvoiceNumber>") || strings.Count(out, `qty="9"`) != 2 {
+		t.Errorf("replacements: %v\n%s", err, out)
+	}
+	if _, err := ReplaceXPath(doc, "//Nope", 1); err == nil {
+		t.Error("a replacement target that selects nothing: no error")
 	}
 }

@@ -415,6 +415,17 @@ func (w *wfRun) buildBody(rb *arazzo.RequestBody, op *arazzo.Operation) (string,
 			}
 		}
 	}
+	if ct == "" {
+		// No request body content: a Content-Type header parameter with
+		// one allowed value (as in descriptions of form posts) says it.
+		if d := findParam(op, "Content-Type", "header"); d != nil && d.Schema != nil && d.Schema.Value != nil {
+			if s := d.Schema.Value; len(s.Enum) == 1 {
+				ct, _ = s.Enum[0].(string)
+			} else if def, ok := s.Default.(string); ok {
+				ct = def
+			}
+		}
+	}
 	payload, err := w.evalValue(rb.Payload)
 	if err != nil {
 		return "", nil, nil, err
@@ -427,13 +438,45 @@ func (w *wfRun) buildBody(rb *arazzo.RequestBody, op *arazzo.Operation) (string,
 				payload = j
 			}
 		}
+		if s, ok := payload.(string); ok && mt == "application/x-www-form-urlencoded" {
+			// A form written as text: replace its fields by name
+			// (target /field), as other runners do.
+			if q, err := url.ParseQuery(s); err == nil {
+				m := make(map[string]any, len(q))
+				for k, vs := range q {
+					if len(vs) == 1 {
+						m[k] = vs[0]
+					} else {
+						arr := make([]any, len(vs))
+						for i, v := range vs {
+							arr[i] = v
+						}
+						m[k] = arr
+					}
+				}
+				payload = m
+			}
+		}
 		for _, r := range rb.Replacements {
 			val, err := w.evalValue(r.Value)
 			if err != nil {
 				return "", nil, nil, fmt.Errorf("replacement %s: %w", r.Target, err)
 			}
 			targets := []string{r.Target}
-			switch r.TargetSelectorType.Type {
+			sel := r.TargetSelectorType.Type
+			if sel == "" && (strings.HasSuffix(mt, "/xml") || strings.HasSuffix(mt, "+xml")) {
+				sel = "xpath" // the default for XML payloads
+			}
+			switch sel {
+			case "xpath":
+				doc, ok := payload.(string)
+				if !ok {
+					return "", nil, nil, fmt.Errorf("replacement %s: an XPath target needs an XML payload written as text", r.Target)
+				}
+				if payload, err = expr.ReplaceXPath(doc, r.Target, val); err != nil {
+					return "", nil, nil, fmt.Errorf("replacement %s: %w", r.Target, err)
+				}
+				continue
 			case "", "jsonpointer":
 				if !strings.HasPrefix(r.Target, "/") && r.Target != "" {
 					return "", nil, nil, fmt.Errorf("replacement target %q: a JSON pointer must start with '/' (or set targetSelectorType: jsonpath)", r.Target)

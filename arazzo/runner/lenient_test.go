@@ -140,3 +140,45 @@ func expectNum(v any) float64 {
 	}
 	return -1
 }
+
+// TestXOperation runs Respect's x-operation extension: a step that names a
+// URL and a method instead of an OpenAPI operation (a warning).
+func TestXOperation(t *testing.T) {
+	s := newServer(t, map[string]func(http.ResponseWriter, *http.Request, int){
+		"GET /posts/7": jsonReply(200, `{"id":7}`),
+	})
+	doc := docHead + `workflows:
+- workflowId: w
+  steps:
+  - stepId: post
+    x-operation: {url: '` + s.srv.URL + `/posts/{id}?lang=en', method: get}
+    parameters: [{name: id, in: path, value: '7'}, {name: X-T, in: header, value: t}]
+    successCriteria: [{condition: $statusCode == 200 && $response.body#/id == 7}]
+`
+	path := writeDocs(t, doc, nil)
+	b, err := (&arazzo.Fetcher{}).LoadBundle(t.Context(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := arazzo.Validate(b.Root, b)
+	if arazzo.HasErrors(ds) || !strings.Contains((&arazzo.ValidationError{Diagnostics: ds}).Error(), "x-operation is Redocly Respect's extension") {
+		t.Fatalf("diagnostics: %v", ds)
+	}
+	res, err := runner.New(b, runner.Options{}).Run(t.Context(), "w", nil)
+	if err != nil || res.Status != runner.StatusSucceeded {
+		t.Fatalf("run: %v %+v", err, res)
+	}
+	c := s.callsTo("GET /posts/7")
+	if len(c) != 1 || c[0].query != "lang=en" || c[0].header.Get("X-T") != "t" {
+		t.Errorf("calls %+v", c)
+	}
+	// With another target it is an error.
+	bad := strings.Replace(doc, "    x-operation:", "    operationId: getStatus\n    x-operation:", 1)
+	b, err = (&arazzo.Fetcher{}).LoadBundle(t.Context(), writeDocs(t, bad, nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds := arazzo.Validate(b.Root, b); !arazzo.HasErrors(ds) {
+		t.Errorf("operationId with x-operation: no error")
+	}
+}

@@ -86,7 +86,7 @@ func (w *wfRun) Resolve(e expr.Expr) (any, error) {
 		if e.Name == "" {
 			return w.state.inputs, nil
 		}
-		if v, ok := w.state.inputs[e.Name]; ok {
+		if v, ok := dotted(w.state.inputs, e.Name); ok {
 			return v, nil
 		}
 		return nil, undefined("%s: no input %q", e, e.Name)
@@ -95,7 +95,7 @@ func (w *wfRun) Resolve(e expr.Expr) (any, error) {
 		if w.subOutputs != nil {
 			src = w.subOutputs
 		}
-		if v, ok := src[e.Name]; ok {
+		if v, ok := dotted(src, e.Name); ok {
 			return v, nil
 		}
 		return nil, undefined("%s: no output %q", e, e.Name)
@@ -113,7 +113,7 @@ func (w *wfRun) Resolve(e expr.Expr) (any, error) {
 		if e.Name == "" {
 			return outs, nil
 		}
-		if v, ok := outs[e.Name]; ok {
+		if v, ok := dotted(outs, e.Name); ok {
 			return v, nil
 		}
 		return nil, undefined("%s: step %s has no output %q", e, e.ID, e.Name)
@@ -231,4 +231,31 @@ func headerLike(name string) bool {
 		return true
 	}
 	return false
+}
+
+// dotted looks name up in m: as written, else, for a dotted name such as
+// env.AUTH_TOKEN that no entry has, as member access from the longest
+// prefix that is an entry ($inputs.env.AUTH_TOKEN reads member AUTH_TOKEN
+// of input env).
+func dotted(m map[string]any, name string) (any, bool) {
+	if v, ok := m[name]; ok {
+		return v, true
+	}
+	for k := strings.LastIndexByte(name, '.'); k > 0; k = strings.LastIndexByte(name[:k], '.') {
+		v, ok := m[name[:k]]
+		if !ok {
+			continue
+		}
+		for _, seg := range strings.Split(name[k+1:], ".") {
+			obj, isObj := v.(map[string]any)
+			if !isObj {
+				return nil, false
+			}
+			if v, ok = obj[seg]; !ok {
+				return nil, false
+			}
+		}
+		return v, true
+	}
+	return nil, false
 }

@@ -11,8 +11,11 @@ package runner
 
 import (
 	"context"
+	"net/url"
+
 	"errors"
 	"fmt"
+	"github.com/getkin/kin-openapi/openapi3"
 	"log/slog"
 	"math"
 	"net/http"
@@ -715,9 +718,12 @@ func (w *wfRun) runStep(ctx context.Context, step *arazzo.Step) (stepResult, Ste
 func (w *wfRun) runOperationStep(ctx context.Context, step *arazzo.Step) stepResult {
 	var op *arazzo.Operation
 	var err error
-	if step.OperationID != "" {
+	switch {
+	case step.XOperation != nil && step.OperationID == "" && step.OperationPath == "":
+		op, err = xOperation(step.XOperation)
+	case step.OperationID != "":
 		op, err = w.r.b.ResolveOperationID(w.doc, step.OperationID)
-	} else {
+	default:
 		op, err = w.r.b.ResolveOperationPath(w.doc, step.OperationPath)
 	}
 	if err != nil {
@@ -846,4 +852,25 @@ func (w *wfRun) evalOutput(o arazzo.Output) (any, error) {
 		return w.evalSelector(o.Selector)
 	}
 	return expr.EvalString(o.Value, w)
+}
+
+// xOperation makes an operation of Respect's x-operation extension: the
+// URL's scheme, host and query as the server, its path as the template,
+// no parameters or security of a description.
+func xOperation(x *arazzo.XOperation) (*arazzo.Operation, error) {
+	u, err := url.Parse(x.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("x-operation url %q: not an absolute http(s) URL", x.URL)
+	}
+	server := u.Scheme + "://" + u.Host
+	if u.RawQuery != "" {
+		server += "?" + u.RawQuery
+	}
+	src := &arazzo.OpenAPISource{Name: "x-operation", URL: x.URL, Doc: &openapi3.T{}, ServerOverride: server}
+	path := u.Path
+	if path == "" {
+		path = "/"
+	}
+	return &arazzo.Operation{Source: src, PathKey: path, Path: path, Method: strings.ToUpper(x.Method),
+		PathItem: &openapi3.PathItem{}, Op: &openapi3.Operation{}}, nil
 }

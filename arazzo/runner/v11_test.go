@@ -190,3 +190,53 @@ func TestStepTimeout(t *testing.T) {
 		t.Errorf("actions %q, first error %q", got, res.Steps[0].Error)
 	}
 }
+
+// TestXPathCriteriaAndSelectors runs an xpath criterion and an xpath
+// Selector Object on an XML response.
+func TestXPathCriteriaAndSelectors(t *testing.T) {
+	s := newServer(t, map[string]func(http.ResponseWriter, *http.Request, int){
+		"GET /v1/status": func(w http.ResponseWriter, r *http.Request, n int) {
+			w.Header().Set("Content-Type", "application/xml")
+			w.Write([]byte(`<job><state>DONE</state><id>j-9</id></job>`))
+		},
+	})
+	res := runDoc(t, s, doc11Head+`workflows:
+- workflowId: w
+  steps:
+  - stepId: get
+    operationId: getStatus
+    successCriteria:
+    - {context: $response.body, condition: "/job/state = 'DONE'", type: {type: xpath, version: xpath-31}}
+    outputs:
+      id: {context: $response.body, selector: /job/id, type: xpath}
+  outputs: {id: $steps.get.outputs.id}
+`, runCfg{})
+	if res.Status != runner.StatusSucceeded || res.Outputs["id"] != "j-9" {
+		t.Fatalf("status %s, outputs %v, error %v", res.Status, res.Outputs, deref(res.Error))
+	}
+}
+
+// TestXPathReplacements sets nodes of an XML payload by XPath targets,
+// explicit and by default for an XML content type.
+func TestXPathReplacements(t *testing.T) {
+	s := newServer(t, map[string]func(http.ResponseWriter, *http.Request, int){"POST /v1/items": jsonReply(201, `{}`)})
+	runDoc(t, s, doc11Head+`workflows:
+- workflowId: w
+  steps:
+  - stepId: post
+    operationId: createItem
+    requestBody:
+      contentType: application/xml
+      payload: '<order><customer id="0">x</customer><qty>1</qty></order>'
+      replacements:
+      - {target: /order/qty, value: 3}
+      - {target: /order/customer/@id, targetSelectorType: {type: xpath, version: xpath-10}, value: c-7}
+`, runCfg{})
+	c := s.callsTo("POST /v1/items")
+	if len(c) != 1 || !strings.Contains(c[0].body, `<qty>3</qty>`) || !strings.Contains(c[0].body, `id="c-7"`) {
+		t.Fatalf("calls %+v", c)
+	}
+	if ct := c[0].header.Get("Content-Type"); ct != "application/xml" {
+		t.Errorf("Content-Type %q", ct)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -108,8 +109,14 @@ func (c *workflowRunCmd) run(ctx context.Context, stdout, stderr io.Writer, stde
 		if err != nil {
 			return usageErr(err)
 		}
+		var n yaml.Node
 		var v any
-		if err := yaml.Unmarshal(data, &v); err != nil {
+		err = yaml.Unmarshal(data, &n)
+		if err == nil {
+			arazzo.KeepTimestampsAsText(&n)
+			err = n.Decode(&v)
+		}
+		if err != nil && len(bytes.TrimSpace(data)) > 0 {
 			return usageErr(fmt.Errorf("--inputs %s: %w", c.Inputs, err))
 		}
 		m, ok := expr.Normalize(v).(map[string]any)
@@ -366,9 +373,17 @@ func printSummary(w io.Writer, res *runner.Result, d time.Duration) {
 }
 
 type workflowValidateCmd struct {
-	Files  []string `arg:"" help:"Arazzo documents (files or http(s) URLs)."`
-	Strict bool     `help:"Report as errors the deviations that other runners accept and ohi reads unambiguously (warnings by default): for linting."`
-	Output string   `short:"o" enum:"text,json" default:"text" help:"Output format: text (diagnostics on stderr) or json (one object per file on stdout)."`
+	Files   []string `arg:"" help:"Arazzo documents (files or http(s) URLs)."`
+	Strict  bool     `help:"Report as errors the deviations that other runners accept and ohi reads unambiguously (warnings by default): for linting."`
+	Output  string   `short:"o" enum:"text,json" default:"text" help:"Output format: text (diagnostics on stderr) or json (one object per file on stdout)."`
+	Offline bool     `help:"Do not fetch http(s) source descriptions: validate without them (a warning says which were not checked)."`
+}
+
+// offlineTransport refuses every request.
+type offlineTransport struct{}
+
+func (offlineTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return nil, fmt.Errorf("not fetched: --offline")
 }
 
 // Run validates each file and prints its diagnostics.
@@ -377,7 +392,11 @@ func (c *workflowValidateCmd) Run() error {
 	defer cancel()
 	failed := false
 	for _, file := range c.Files {
-		ds, err := (&arazzo.Fetcher{}).ValidateFile(ctx, file, arazzo.ValidateOptions{Strict: c.Strict})
+		f := &arazzo.Fetcher{}
+		if c.Offline {
+			f.Client = &http.Client{Transport: offlineTransport{}}
+		}
+		ds, err := f.ValidateFile(ctx, file, arazzo.ValidateOptions{Strict: c.Strict})
 		if c.Output == "json" {
 			out := struct {
 				File        string              `json:"file"`
