@@ -159,6 +159,11 @@ func (p *Pool) Decode(ctx context.Context, frame []byte, ts string, img codec.Im
 		return nil, ctx.Err()
 	}
 	defer func() { <-p.sem }()
+	if err := ctx.Err(); err != nil {
+		// The select may take the slot although ctx had ended too: do not
+		// start (or kill) a worker for a call that is already over.
+		return nil, err
+	}
 	var w *worker
 	select {
 	case w = <-p.idle:

@@ -67,3 +67,17 @@ func TestPoolDecodesAndSurvivesCrashes(t *testing.T) {
 		t.Fatalf("garbage = %v, want a *codec.Error", err)
 	}
 }
+
+// TestDecodeAfterCancel: a call whose context has ended returns its error
+// without starting a worker, even when a slot is free.
+func TestDecodeAfterCancel(t *testing.T) {
+	p := &Pool{Command: []string{"/nonexistent/ohi-codec-worker"}, Size: 2}
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 50 {
+		if _, err := p.Decode(ctx, []byte{1}, "1.2.840.10008.1.2.4.202", codec.Image{}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Decode with an ended context = %v, want context.Canceled", err)
+		}
+	}
+}
