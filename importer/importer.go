@@ -533,11 +533,10 @@ func (im *Importer) storeFrames(ctx context.Context, job *ohi.ImportJob, inst *d
 		id := ohi.NewID()
 		key := FrameKey(job.DatastoreID, job.ID, id)
 		size := fr.Size()
-		watch.frameStage(i, stageStore)
+		watch.fileFrameStage(i, stageStore)
 		if err := im.putFrame(ctx, key, fr.Reader(inst.Source), size); err != nil {
 			return nil, err
 		}
-		watch.done(i + 1)
 		p.Frames = append(p.Frames, storedFrame{ID: id, Key: key, Size: size, Index: i})
 	}
 	return p, nil

@@ -189,17 +189,24 @@ func watchOf(ctx context.Context) *fileWatch {
 
 // stage records that activity id (0 for the file, i+1 for frame i) enters
 // stage now. A nil f ignores it, as do the other methods.
-func (f *fileWatch) stage(id int, stage string) {
+func (f *fileWatch) stage(id int, stage string) { f.set(id, 0, stage) }
+
+func (f *fileWatch) set(id, frame int, stage string) {
 	if f == nil {
 		return
 	}
 	f.mu.Lock()
-	f.acts[id] = &activity{stage: stage, frame: id, since: time.Now()}
+	f.acts[id] = &activity{stage: stage, frame: frame, since: time.Now()}
 	f.mu.Unlock()
 }
 
-// frameStage is stage for frame i.
-func (f *fileWatch) frameStage(i int, stage string) { f.stage(i+1, stage) }
+// frameStage records that frame i, in flight with others, enters stage.
+func (f *fileWatch) frameStage(i int, stage string) { f.set(i+1, i+1, stage) }
+
+// fileFrameStage records that the file itself enters stage for frame i
+// (frames handled one after the other): reading the input is its
+// progress.
+func (f *fileWatch) fileFrameStage(i int, stage string) { f.set(0, i+1, stage) }
 
 // done records that activity id ended.
 func (f *fileWatch) done(id int) {

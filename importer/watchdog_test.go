@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/openhealthimaging/ohi"
+	"github.com/openhealthimaging/ohi/blob/fileblob"
 	"github.com/openhealthimaging/ohi/codec"
 	"github.com/openhealthimaging/ohi/codec/codecproc"
 	"github.com/openhealthimaging/ohi/importer"
@@ -229,4 +231,44 @@ func TestWatchdogFailsFilesWaitingForLostSlots(t *testing.T) {
 		t.Fatalf("%d files recorded, want 3", len(keys))
 	}
 	checkStuck(t, env, job, logs, "wait for a codec slot of frame 1", keys...)
+}
+
+// slowBlobs stores frames slowly but steadily: 8 bytes of the body every
+// 10ms.
+type slowBlobs struct{ *fileblob.Store }
+
+func (s slowBlobs) PutBatched(ctx context.Context, key string, body io.Reader, size int64) error {
+	var buf bytes.Buffer
+	chunk := make([]byte, 8)
+	for {
+		n, err := body.Read(chunk)
+		buf.Write(chunk[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return s.Store.PutBatched(ctx, key, &buf, size)
+}
+
+// TestWatchdogSparesSlowProgress: a frame stored as received whose write
+// takes several stall timeouts, while reading its input steadily, is
+// progress, not a stall.
+func TestWatchdogSparesSlowProgress(t *testing.T) {
+	env := newTestEnv(t)
+	_, cs := writeHTJ2KFileTS(t, filepath.Join(env.Dir, "buckets", "input", "lossy", "a.dcm"), "1.2.826.0.1.77.5.1.1", 13, "1.2.840.10008.1.2.4.203")
+	im := env.importer()
+	im.Workers, im.StallTimeout = 2, 150*time.Millisecond
+	im.Blobs = slowBlobs{env.Blobs}
+	start := time.Now()
+	job := runJob(t, env, im, "lossy", 30*time.Second)
+	if d, min := time.Since(start), time.Duration(len(cs)/8)*10*time.Millisecond; d < min || min < 3*im.StallTimeout {
+		t.Fatalf("the import took %s; the slow write alone takes %s, which must exceed 3 stall timeouts", d, min)
+	}
+	if n := itemStates(t, env, job); n["committed"] != 1 {
+		t.Fatalf("files by state %v, want the slowly stored one committed: %s", n, itemResult(t, env, job, "lossy/a.dcm"))
+	}
 }
