@@ -195,8 +195,13 @@ func (f *fileWatch) set(id, frame int, stage string) {
 	if f == nil {
 		return
 	}
+	now := time.Now()
 	f.mu.Lock()
-	f.acts[id] = &activity{stage: stage, frame: frame, since: time.Now()}
+	if a := f.acts[id]; a != nil {
+		a.stage, a.frame, a.since = stage, frame, now
+	} else {
+		f.acts[id] = &activity{stage: stage, frame: frame, since: now}
+	}
 	f.mu.Unlock()
 }
 
