@@ -682,6 +682,9 @@ func (im *Importer) transcodeFrame(ctx context.Context, job *ohi.ImportJob, inst
 		px, err = codec.Decode(buf, inst.TransferSyntaxUID, img)
 		defer putFrameBuf(buf)
 	}
+	if errors.Is(err, codecproc.ErrTimeout) && ctx.Err() == nil {
+		return storedFrame{}, "", "", &fileFailure{"ValidationException", fmt.Sprintf("decoding the pixel data of frame %d did not finish within the decoder's time limit; the codestream is probably malformed", i+1)}
+	}
 	if errors.Is(err, codecproc.ErrCrashed) && ctx.Err() == nil {
 		return storedFrame{}, "", "", &fileFailure{"ValidationException", fmt.Sprintf("the pixel data of frame %d made the decoder process stop; the codestream is probably malformed", i+1)}
 	}

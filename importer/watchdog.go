@@ -64,7 +64,6 @@ type watchdog struct {
 // fileWatch is the watchdog's view of one file being read.
 type fileWatch struct {
 	key    string
-	wd     *watchdog
 	cancel context.CancelCauseFunc
 	stuck  chan struct{} // closed once the watchdog failed the file
 
@@ -126,7 +125,7 @@ func (w *watchdog) check(now time.Time, jobID string) {
 	for _, f := range files {
 		if s := f.stalled(now, freed, w.timeout); s != nil {
 			w.log.Warn("import file stuck: failing it and carrying on", "jobId", jobID, "key", f.key, "stage", s.stage,
-				"for", roundDuration(s.after))
+				"stuckFor", roundDuration(s.after))
 		}
 	}
 }
@@ -134,7 +133,7 @@ func (w *watchdog) check(now time.Time, jobID string) {
 // watch starts watching the file key, read under ctx; stop ends it.
 func (w *watchdog) watch(ctx context.Context, key string) (fctx context.Context, f *fileWatch, stop func()) {
 	fctx, cancel := context.WithCancelCause(ctx)
-	f = &fileWatch{key: key, wd: w, cancel: cancel, stuck: make(chan struct{}),
+	f = &fileWatch{key: key, cancel: cancel, stuck: make(chan struct{}),
 		acts: map[int]*activity{0: {stage: stageOpen, since: time.Now()}}, held: map[int]func(){}}
 	w.mu.Lock()
 	w.files[f] = true

@@ -84,9 +84,22 @@ func Serve(r io.Reader, w io.Writer) error {
 	}
 }
 
-// ErrCrashed reports that the worker decoding a frame stopped (crashed or
-// was killed after Pool.Timeout).
+// ErrCrashed reports that the worker decoding a frame stopped (crashed, or
+// was stopped after Pool.Timeout: ErrTimeout).
 var ErrCrashed = errors.New("the pixel data decoder process stopped while decoding this frame")
+
+// ErrTimeout reports that the worker decoding a frame did not answer within
+// Pool.Timeout and was stopped. Errors that are ErrTimeout are ErrCrashed
+// too.
+var ErrTimeout error = timeoutError{}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string {
+	return "the pixel data decoder process did not finish this frame in time and was stopped"
+}
+
+func (timeoutError) Is(target error) bool { return target == ErrCrashed }
 
 // Pool runs up to Size workers. The zero value is not usable: set Command.
 type Pool struct {
@@ -193,7 +206,7 @@ func (p *Pool) Decode(ctx context.Context, frame []byte, ts string, img codec.Im
 	case <-timer.C:
 		w.stop()
 		<-done
-		return nil, ErrCrashed
+		return nil, ErrTimeout
 	case <-ctx.Done():
 		w.stop()
 		<-done
