@@ -595,7 +595,9 @@ func (e *fileFailure) Error() string { return e.msg }
 // slots, so a single multi-frame file uses every core). On an error it
 // removes the frames it stored. Corrupt pixel data and a failed
 // verification are *fileFailure; codec.CodeUnsupported means the frames
-// should be kept as received.
+// should be kept as received. A frame the codecs cannot represent does not
+// stop the others, so that a file with an undecodable frame fails whatever
+// the order its frames finish in.
 func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dicom.Instance) (frames []storedFrame, ts, photometric string, err error) {
 	format, err := im.format(ctx, job.DatastoreID)
 	if err != nil {
@@ -607,6 +609,7 @@ func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dic
 	frames = make([]storedFrame, len(inst.Frames))
 	pis := make([]string, len(inst.Frames))
 	tss := make([]string, len(inst.Frames))
+	unsupported := make([]error, len(inst.Frames))
 	watch := watchOf(ctx)
 	g, gctx := errgroup.WithContext(ctx)
 	for i, fr := range inst.Frames {
@@ -620,12 +623,24 @@ func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dic
 			defer watch.done(i + 1)
 			var err error
 			frames[i], tss[i], pis[i], err = im.transcodeFrame(gctx, job, inst, i, fr, img, format)
+			if ce := (*codec.Error)(nil); errors.As(err, &ce) && ce.Code == codec.CodeUnsupported {
+				unsupported[i] = err
+				return nil
+			}
 			return err
 		})
 	}
 	err = g.Wait()
 	if err == nil {
 		err = ctx.Err()
+	}
+	if err == nil {
+		for _, u := range unsupported {
+			if u != nil {
+				err = u
+				break
+			}
+		}
 	}
 	if err != nil {
 		for _, f := range frames {

@@ -162,3 +162,34 @@ func TestFailedFramesReleaseCodecSlots(t *testing.T) {
 		t.Fatalf("clean import: files by state %v", n)
 	}
 }
+
+// TestUndecodableFrameFailsStoredAsReceivedFile: pydicom's two-frame 32-bit
+// RLE file is stored as received (its samples are too deep for the
+// codecs), but with its second frame spoiled it must fail, whichever frame
+// finishes first. With one worker the first frame used to end the file's
+// transcoding before the second was decoded, and the file was stored.
+func TestUndecodableFrameFailsStoredAsReceivedFile(t *testing.T) {
+	src := corpusFile(t, "pydicom/SC_rgb_rle_32bit_2frame.dcm")
+	env := newTestEnv(t)
+	im := env.importer()
+	im.Workers = 1
+	dir := filepath.Join(env.Dir, "buckets", "input", "deep")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "good.dcm"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bad.dcm"), spoilFrames(t, src, 64, 0), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job := runJob(t, env, im, "deep", 30*time.Second)
+	good, bad := string(itemResult(t, env, job, "deep/good.dcm")), string(itemResult(t, env, job, "deep/bad.dcm"))
+	if !strings.Contains(good, "StoredAsReceived") {
+		t.Errorf("good.dcm: %s, want stored as received", good)
+	}
+	if it, err := env.Store.ImportItemGet(context.Background(), job.ID, "deep/bad.dcm"); err != nil || it.State != "failed" ||
+		!strings.Contains(bad, "frame 2 cannot be decoded") {
+		t.Errorf("bad.dcm: %v %s, want failed on frame 2", err, bad)
+	}
+}
