@@ -86,7 +86,9 @@ func TestImportStress(t *testing.T) {
 
 // stressImport writes n files mutated from seeds (mostly from the
 // multi-frame ones), imports them with `ohi serve --import-workers
-// workers`, then imports the generated seeds unchanged on the same server.
+// workers`, then (with two workers) imports them again, requiring the same
+// outcome for every file, then imports the generated seeds unchanged on the
+// same server.
 func stressImport(t *testing.T, rng *rand.Rand, workers, n int, seeds, multi, generated []stressSeed) {
 	dir := t.TempDir()
 	hostile := filepath.Join(dir, "buckets", "stress-in", "hostile")
@@ -131,6 +133,25 @@ func stressImport(t *testing.T, rng *rand.Rand, workers, n int, seeds, multi, ge
 	t.Logf("%d files failed on a frame after the first", midFile)
 	if midFile < n/50 {
 		t.Errorf("only %d of %d files failed on a frame after the first: the mutations miss the wedge's trigger", midFile, n)
+	}
+
+	if workers == 2 {
+		// The same files again: each must have the same outcome, whatever
+		// order its frames and the task's files finish in.
+		_, again := importAndCheck(t, srv, c, ds, "hostile", want, 2*time.Minute+time.Duration(n)*60*time.Millisecond)
+		failed := map[string]bool{}
+		for _, l := range fail {
+			failed[l.InputFile] = true
+		}
+		for _, l := range again {
+			if !failed[l.InputFile] {
+				t.Errorf("%s imported the first time, failed the second: %s", l.InputFile, l.Exception.Message)
+			}
+			delete(failed, l.InputFile)
+		}
+		for f := range failed {
+			t.Errorf("%s failed the first time, imported the second", f)
+		}
 	}
 
 	start = time.Now()
@@ -264,21 +285,21 @@ func generatedSeeds(t *testing.T) []stressSeed {
 		}
 		frames = append(frames, d)
 	}
-	encode := map[string]func([]byte) []byte{
-		"1.2.840.10008.1.2.4.90": func(d []byte) []byte { p := *px; p.Data = d; cs, _ := codec.EncodeJ2K(&p); return cs },
-		"1.2.840.10008.1.2.4.201": func(d []byte) []byte {
-			p := *px
-			p.Data = d
-			cs, _ := codec.EncodeHTJ2K(&p)
-			return cs
-		},
-		"1.2.840.10008.1.2.4.203": func(d []byte) []byte { p := *px; p.Data = d; cs, _ := codec.EncodeHTJ2K(&p); return cs },
-		"1.2.840.10008.1.2.5":     func(d []byte) []byte { return rleFrame(d, 2) },
+	htj2k := func(d []byte) []byte { p := *px; p.Data = d; cs, _ := codec.EncodeHTJ2K(&p); return cs }
+	encode := []struct {
+		ts  string
+		enc func([]byte) []byte
+	}{ // in a fixed order: the mutations pick seeds by index
+		{"1.2.840.10008.1.2.4.90", func(d []byte) []byte { p := *px; p.Data = d; cs, _ := codec.EncodeJ2K(&p); return cs }},
+		{"1.2.840.10008.1.2.4.201", htj2k},
+		{"1.2.840.10008.1.2.4.203", htj2k},
+		{"1.2.840.10008.1.2.5", func(d []byte) []byte { return rleFrame(d, 2) }},
 	}
-	for ts, enc := range encode {
+	for _, e := range encode {
+		ts := e.ts
 		var css [][]byte
 		for _, d := range frames {
-			cs := enc(d)
+			cs := e.enc(d)
 			if len(cs) == 0 {
 				t.Fatalf("encode a %s frame failed", ts)
 			}

@@ -96,9 +96,15 @@ func (im *Importer) group(ctx context.Context, job *ohi.ImportJob, log *slog.Log
 			return fmt.Errorf("decode import item %s: %w", it.Key, err)
 		}
 		k := metadoc.KeyOf(p.Patient, p.Study, p.Series)
-		groups, ok := bySeries[p.SeriesUID]
+		// The series as image sets record it (metadoc's Tags), so that
+		// the next import finds the primary image set this one makes.
+		series := metadoc.Text(p.Series["SeriesInstanceUID"])
+		if series == "" {
+			series = p.SeriesUID
+		}
+		groups, ok := bySeries[series]
 		if !ok {
-			seriesOrder = append(seriesOrder, p.SeriesUID)
+			seriesOrder = append(seriesOrder, series)
 		}
 		var g *instanceGroup
 		for _, cand := range groups {
@@ -108,7 +114,7 @@ func (im *Importer) group(ctx context.Context, job *ohi.ImportJob, log *slog.Log
 		}
 		if g == nil {
 			g = &instanceGroup{key: k}
-			bySeries[p.SeriesUID] = append(groups, g)
+			bySeries[series] = append(groups, g)
 		}
 		g.items = append(g.items, it)
 		g.insts = append(g.insts, &p)

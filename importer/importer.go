@@ -27,6 +27,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
 
@@ -447,6 +448,13 @@ func (im *Importer) readOne(ctx context.Context, job *ohi.ImportJob, in ohi.Blob
 		return fail("InternalServerException", "cannot read the file: "+err.Error())
 	}
 	defer inst.Close()
+	for _, u := range []struct{ name, value string }{{"SOPClassUID", inst.SOPClassUID}, {"SOPInstanceUID", inst.SOPInstanceUID},
+		{"StudyInstanceUID", inst.StudyInstanceUID}, {"SeriesInstanceUID", inst.SeriesInstanceUID}} {
+		// The image sets are keyed by these UIDs, as text.
+		if !utf8.ValidString(u.value) {
+			return fail("ValidationException", fmt.Sprintf("DICOM attribute %s has an invalid value: it is not text", u.name))
+		}
+	}
 	if len(inst.Frames) > 0 && usesNativeDecoder(inst.TransferSyntaxUID) {
 		// The C decoders (GDCM, OpenJPH) can abort the process on a hostile
 		// codestream. Record the attempt first, so that a file that stopped
