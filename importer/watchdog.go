@@ -271,12 +271,13 @@ func stalledItem(jobID, key string, s *stall) *ohi.ImportItem {
 		Message: "the import of this file stopped making progress (" + s.Error() + "); the file is not imported"})}
 }
 
-// readWatched is readOne under the watchdog w (nil: readOne itself). When
-// w fails the file, readWatched returns its failed item at once, without
+// readWatched is readOne under the watchdog w (nil: readOne itself); its
+// results are readOne's, and the item of a file w failed is recorded at
+// once (marked). When w fails the file, readWatched returns at once, without
 // waiting for the stuck reader (which returns when its stage ends: at
 // once for a codec worker process, which is stopped, or a cancellable
 // store call).
-func (im *Importer) readWatched(ctx context.Context, w *watchdog, job *ohi.ImportJob, in ohi.BlobStore, o ohi.ObjectInfo) (item *ohi.ImportItem, record bool) {
+func (im *Importer) readWatched(ctx context.Context, w *watchdog, job *ohi.ImportJob, in ohi.BlobStore, o ohi.ObjectInfo) (item *ohi.ImportItem, marked bool) {
 	if w == nil {
 		return im.readOne(ctx, job, in, o)
 	}
@@ -310,8 +311,9 @@ func (im *Importer) readWatched(ctx context.Context, w *watchdog, job *ohi.Impor
 	}
 }
 
-// progressReader touches activity 0 of a fileWatch on every read of the
-// input, so that a long parse or copy of a large file is progress.
+// progressReaderAt touches activity 0 of a fileWatch on every read of the
+// input, so that a long parse of a large file, or a frame streamed from it
+// into the blob store, is progress.
 type progressReaderAt struct {
 	io.ReaderAt
 	f *fileWatch
@@ -322,6 +324,8 @@ func (r progressReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	return r.ReaderAt.ReadAt(p, off)
 }
 
+// progressWriter touches activity 0 on every write: the copy of an input
+// object that cannot be read at random offsets (S3) is progress.
 type progressWriter struct {
 	io.Writer
 	f *fileWatch
