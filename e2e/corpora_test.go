@@ -28,9 +28,11 @@ func TestImportCorpora(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: imports the DICOM test corpora")
 	}
-	src := filepath.Join(moduleRoot, "testdata", "corpora")
-	if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
-		t.Skipf("%s is not installed: run scripts/install-corpora.sh to fetch the DICOM test corpora", src)
+	// The corpora may be a symbolic link to a shared copy.
+	root := filepath.Join(moduleRoot, "testdata", "corpora")
+	src, err := filepath.EvalSymlinks(root)
+	if fi, serr := os.Stat(src); err != nil || serr != nil || !fi.IsDir() {
+		t.Skipf("%s is not installed: run scripts/install-corpora.sh to fetch the DICOM test corpora", root)
 	}
 	files := relFiles(t, src)
 	if len(files) == 0 {

@@ -114,9 +114,15 @@ func (im *Importer) group(ctx context.Context, job *ohi.ImportJob, log *slog.Log
 			continue
 		}
 		k := metadoc.KeyOf(p.Patient, p.Study, p.Series)
-		groups, ok := bySeries[p.SeriesUID]
+		// The series as image sets record it (metadoc's Tags), so that
+		// the next import finds the primary image set this one makes.
+		series := metadoc.Text(p.Series["SeriesInstanceUID"])
+		if series == "" {
+			series = p.SeriesUID
+		}
+		groups, ok := bySeries[series]
 		if !ok {
-			seriesOrder = append(seriesOrder, p.SeriesUID)
+			seriesOrder = append(seriesOrder, series)
 		}
 		var g *instanceGroup
 		for _, cand := range groups {
@@ -126,7 +132,7 @@ func (im *Importer) group(ctx context.Context, job *ohi.ImportJob, log *slog.Log
 		}
 		if g == nil {
 			g = &instanceGroup{key: k}
-			bySeries[p.SeriesUID] = append(groups, g)
+			bySeries[series] = append(groups, g)
 		}
 		g.items = append(g.items, it)
 		g.insts = append(g.insts, &p)

@@ -27,6 +27,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
 
@@ -450,6 +451,13 @@ func (im *Importer) readOne(ctx context.Context, job *ohi.ImportJob, in ohi.Blob
 		return fail("InternalServerException", "cannot read the file: "+err.Error())
 	}
 	defer inst.Close()
+	for _, u := range []struct{ name, value string }{{"SOPClassUID", inst.SOPClassUID}, {"SOPInstanceUID", inst.SOPInstanceUID},
+		{"StudyInstanceUID", inst.StudyInstanceUID}, {"SeriesInstanceUID", inst.SeriesInstanceUID}} {
+		// The image sets are keyed by these UIDs, as text.
+		if !utf8.ValidString(u.value) {
+			return fail("ValidationException", fmt.Sprintf("DICOM attribute %s has an invalid value: it is not text", u.name))
+		}
+	}
 	if len(inst.Frames) > 0 && usesNativeDecoder(inst.TransferSyntaxUID) {
 		// The C decoders (GDCM, OpenJPH) can abort the process on a hostile
 		// codestream. Record the attempt first, so that a file that stopped
@@ -539,11 +547,10 @@ func (im *Importer) storeFrames(ctx context.Context, job *ohi.ImportJob, inst *d
 		id := ohi.NewID()
 		key := FrameKey(job.DatastoreID, job.ID, id)
 		size := fr.Size()
-		watch.frameStage(i, stageStore)
+		watch.fileFrameStage(i, stageStore)
 		if err := im.putFrame(ctx, key, fr.Reader(inst.Source), size); err != nil {
 			return nil, err
 		}
-		watch.done(i + 1)
 		p.Frames = append(p.Frames, storedFrame{ID: id, Key: key, Size: size, Index: i})
 	}
 	return p, nil
@@ -602,7 +609,9 @@ func (e *fileFailure) Error() string { return e.msg }
 // slots, so a single multi-frame file uses every core). On an error it
 // removes the frames it stored. Corrupt pixel data and a failed
 // verification are *fileFailure; codec.CodeUnsupported means the frames
-// should be kept as received.
+// should be kept as received. A frame the codecs cannot represent does not
+// stop the others, so that a file with an undecodable frame fails whatever
+// the order its frames finish in.
 func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dicom.Instance) (frames []storedFrame, ts, photometric string, err error) {
 	format, err := im.format(ctx, job.DatastoreID)
 	if err != nil {
@@ -614,6 +623,7 @@ func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dic
 	frames = make([]storedFrame, len(inst.Frames))
 	pis := make([]string, len(inst.Frames))
 	tss := make([]string, len(inst.Frames))
+	unsupported := make([]error, len(inst.Frames))
 	watch := watchOf(ctx)
 	g, gctx := errgroup.WithContext(ctx)
 	for i, fr := range inst.Frames {
@@ -627,12 +637,24 @@ func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dic
 			defer watch.done(i + 1)
 			var err error
 			frames[i], tss[i], pis[i], err = im.transcodeFrame(gctx, job, inst, i, fr, img, format)
+			if ce := (*codec.Error)(nil); errors.As(err, &ce) && ce.Code == codec.CodeUnsupported {
+				unsupported[i] = err
+				return nil
+			}
 			return err
 		})
 	}
 	err = g.Wait()
 	if err == nil {
 		err = ctx.Err()
+	}
+	if err == nil {
+		for _, u := range unsupported {
+			if u != nil {
+				err = u
+				break
+			}
+		}
 	}
 	if err != nil {
 		for _, f := range frames {
@@ -688,6 +710,9 @@ func (im *Importer) transcodeFrame(ctx context.Context, job *ohi.ImportJob, inst
 		// to the pool once Transcode is done with the pixels.
 		px, err = codec.Decode(buf, inst.TransferSyntaxUID, img)
 		defer putFrameBuf(buf)
+	}
+	if errors.Is(err, codecproc.ErrTimeout) && ctx.Err() == nil {
+		return storedFrame{}, "", "", &fileFailure{"ValidationException", fmt.Sprintf("decoding the pixel data of frame %d did not finish within the decoder's time limit; the codestream is probably malformed", i+1)}
 	}
 	if errors.Is(err, codecproc.ErrCrashed) && ctx.Err() == nil {
 		return storedFrame{}, "", "", &fileFailure{"ValidationException", fmt.Sprintf("the pixel data of frame %d made the decoder process stop; the codestream is probably malformed", i+1)}

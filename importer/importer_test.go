@@ -38,6 +38,12 @@ func writeHTJ2KFile(t *testing.T, path, sop string) []byte {
 // also returns the codestream.
 func writeHTJ2KFileSeed(t *testing.T, path, sop string, seed int) (pixels, codestream []byte) {
 	t.Helper()
+	return writeHTJ2KFileTS(t, path, sop, seed, htj2kRPCL)
+}
+
+// writeHTJ2KFileTS is writeHTJ2KFileSeed with the file's transfer syntax.
+func writeHTJ2KFileTS(t *testing.T, path, sop string, seed int, ts string) (pixels, codestream []byte) {
+	t.Helper()
 	px := &codec.Pixels{Width: 16, Height: 16, Components: 1, BitsStored: 12, BytesPerSample: 2, Data: make([]byte, 16*16*2)}
 	for i := 0; i < 256; i++ {
 		v := uint16(i * seed % 4096)
@@ -65,7 +71,7 @@ func writeHTJ2KFileSeed(t *testing.T, path, sop string, seed int) (pixels, codes
 		{Tag: 0x7FE00010, VR: "OB", Value: synth.Encapsulated{Frames: [][][]byte{{cs}}, BOT: true}},
 	}
 	var buf bytes.Buffer
-	if err := synth.WriteP10(&buf, ds, synth.CTImageStorage, sop, htj2kRPCL, false); err != nil {
+	if err := synth.WriteP10(&buf, ds, synth.CTImageStorage, sop, ts, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

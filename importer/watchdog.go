@@ -64,7 +64,6 @@ type watchdog struct {
 // fileWatch is the watchdog's view of one file being read.
 type fileWatch struct {
 	key    string
-	wd     *watchdog
 	cancel context.CancelCauseFunc
 	stuck  chan struct{} // closed once the watchdog failed the file
 
@@ -126,7 +125,7 @@ func (w *watchdog) check(now time.Time, jobID string) {
 	for _, f := range files {
 		if s := f.stalled(now, freed, w.timeout); s != nil {
 			w.log.Warn("import file stuck: failing it and carrying on", "jobId", jobID, "key", f.key, "stage", s.stage,
-				"for", roundDuration(s.after))
+				"stuckFor", roundDuration(s.after))
 		}
 	}
 }
@@ -134,7 +133,7 @@ func (w *watchdog) check(now time.Time, jobID string) {
 // watch starts watching the file key, read under ctx; stop ends it.
 func (w *watchdog) watch(ctx context.Context, key string) (fctx context.Context, f *fileWatch, stop func()) {
 	fctx, cancel := context.WithCancelCause(ctx)
-	f = &fileWatch{key: key, wd: w, cancel: cancel, stuck: make(chan struct{}),
+	f = &fileWatch{key: key, cancel: cancel, stuck: make(chan struct{}),
 		acts: map[int]*activity{0: {stage: stageOpen, since: time.Now()}}, held: map[int]func(){}}
 	w.mu.Lock()
 	w.files[f] = true
@@ -189,17 +188,29 @@ func watchOf(ctx context.Context) *fileWatch {
 
 // stage records that activity id (0 for the file, i+1 for frame i) enters
 // stage now. A nil f ignores it, as do the other methods.
-func (f *fileWatch) stage(id int, stage string) {
+func (f *fileWatch) stage(id int, stage string) { f.set(id, 0, stage) }
+
+func (f *fileWatch) set(id, frame int, stage string) {
 	if f == nil {
 		return
 	}
+	now := time.Now()
 	f.mu.Lock()
-	f.acts[id] = &activity{stage: stage, frame: id, since: time.Now()}
+	if a := f.acts[id]; a != nil {
+		a.stage, a.frame, a.since = stage, frame, now
+	} else {
+		f.acts[id] = &activity{stage: stage, frame: frame, since: now}
+	}
 	f.mu.Unlock()
 }
 
-// frameStage is stage for frame i.
-func (f *fileWatch) frameStage(i int, stage string) { f.stage(i+1, stage) }
+// frameStage records that frame i, in flight with others, enters stage.
+func (f *fileWatch) frameStage(i int, stage string) { f.set(i+1, i+1, stage) }
+
+// fileFrameStage records that the file itself enters stage for frame i
+// (frames handled one after the other): reading the input is its
+// progress.
+func (f *fileWatch) fileFrameStage(i int, stage string) { f.set(0, i+1, stage) }
 
 // done records that activity id ended.
 func (f *fileWatch) done(id int) {
@@ -260,12 +271,13 @@ func stalledItem(jobID, key string, s *stall) *ohi.ImportItem {
 		Message: "the import of this file stopped making progress (" + s.Error() + "); the file is not imported"})}
 }
 
-// readWatched is readOne under the watchdog w (nil: readOne itself). When
-// w fails the file, readWatched returns its failed item at once, without
+// readWatched is readOne under the watchdog w (nil: readOne itself); its
+// results are readOne's, and the item of a file w failed is recorded at
+// once (marked). When w fails the file, readWatched returns at once, without
 // waiting for the stuck reader (which returns when its stage ends: at
 // once for a codec worker process, which is stopped, or a cancellable
 // store call).
-func (im *Importer) readWatched(ctx context.Context, w *watchdog, job *ohi.ImportJob, in ohi.BlobStore, o ohi.ObjectInfo) (item *ohi.ImportItem, record bool) {
+func (im *Importer) readWatched(ctx context.Context, w *watchdog, job *ohi.ImportJob, in ohi.BlobStore, o ohi.ObjectInfo) (item *ohi.ImportItem, marked bool) {
 	if w == nil {
 		return im.readOne(ctx, job, in, o)
 	}
@@ -299,8 +311,9 @@ func (im *Importer) readWatched(ctx context.Context, w *watchdog, job *ohi.Impor
 	}
 }
 
-// progressReader touches activity 0 of a fileWatch on every read of the
-// input, so that a long parse or copy of a large file is progress.
+// progressReaderAt touches activity 0 of a fileWatch on every read of the
+// input, so that a long parse of a large file, or a frame streamed from it
+// into the blob store, is progress.
 type progressReaderAt struct {
 	io.ReaderAt
 	f *fileWatch
@@ -311,6 +324,8 @@ func (r progressReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	return r.ReaderAt.ReadAt(p, off)
 }
 
+// progressWriter touches activity 0 on every write: the copy of an input
+// object that cannot be read at random offsets (S3) is progress.
 type progressWriter struct {
 	io.Writer
 	f *fileWatch

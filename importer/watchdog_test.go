@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/openhealthimaging/ohi"
+	"github.com/openhealthimaging/ohi/blob/fileblob"
 	"github.com/openhealthimaging/ohi/codec"
 	"github.com/openhealthimaging/ohi/codec/codecproc"
 	"github.com/openhealthimaging/ohi/importer"
@@ -139,11 +141,11 @@ func itemResult(t *testing.T, env *testEnv, job *ohi.ImportJob, key string) []by
 	return it.Result
 }
 
-// TestWatchdogStopsHungDecoderProcess: a codec worker process that never
-// answers (codecproc.HangEnv) is stopped when the watchdog fails its file,
-// well before the pool's own timeout; its decode call returns, and the
-// other files, decoded by fresh workers, are imported.
-func TestWatchdogStopsHungDecoderProcess(t *testing.T) {
+// hungDecoderImport imports three good HTJ2K files and one whose frame
+// makes its codec worker process hang (codecproc.HangEnv), with the pool's
+// and the watchdog's time limits; it checks that the hung decode call
+// returned (its worker was stopped) and that no codec slot stays held.
+func hungDecoderImport(t *testing.T, poolTimeout, stall time.Duration) (*testEnv, *ohi.ImportJob, *logBuffer) {
 	env := newTestEnv(t)
 	dir := filepath.Join(env.Dir, "buckets", "input", "ht")
 	var good, evil []byte
@@ -159,12 +161,12 @@ func TestWatchdogStopsHungDecoderProcess(t *testing.T) {
 	}
 	t.Setenv(workerEnv, "1")
 	t.Setenv(codecproc.HangEnv, string(marker))
-	pool := &codecproc.Pool{Command: []string{exe}, Size: 2, Timeout: 10 * time.Minute}
-	defer pool.Close()
+	pool := &codecproc.Pool{Command: []string{exe}, Size: 2, Timeout: poolTimeout}
+	t.Cleanup(pool.Close)
 	var inFlight atomic.Int32
 	logs := &logBuffer{}
 	im := env.importer()
-	im.Workers, im.StallTimeout = 2, 500*time.Millisecond
+	im.Workers, im.StallTimeout = 2, stall
 	im.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	im.Decode = func(ctx context.Context, frame []byte, ts string, img codec.Image) (*codec.Pixels, error) {
 		inFlight.Add(1)
@@ -172,16 +174,38 @@ func TestWatchdogStopsHungDecoderProcess(t *testing.T) {
 		return pool.Decode(ctx, frame, ts, img)
 	}
 	job := runJob(t, env, im, "ht", 60*time.Second)
-	checkStuck(t, env, job, logs, "decode of frame 1", "ht/evil.dcm")
 	deadline := time.Now().Add(10 * time.Second)
 	for inFlight.Load() != 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("the decode call of the stuck file did not return: its worker process was not stopped")
+			t.Fatal("the decode call of the hung file did not return: its worker process was not stopped")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	if held := importer.CodecSlotsHeld(im); held != 0 {
 		t.Fatalf("%d codec slots held after the job", held)
+	}
+	return env, job, logs
+}
+
+// TestWatchdogStopsHungDecoderProcess: a codec worker process that never
+// answers is stopped when the watchdog fails its file, well before the
+// pool's own timeout; the other files, decoded by fresh workers, are
+// imported.
+func TestWatchdogStopsHungDecoderProcess(t *testing.T) {
+	env, job, logs := hungDecoderImport(t, 10*time.Minute, 500*time.Millisecond)
+	checkStuck(t, env, job, logs, "decode of frame 1", "ht/evil.dcm")
+}
+
+// TestDecoderTimeoutFailsFile: with the pool's timeout the shorter one,
+// the file fails with the decoder's time limit as its reason.
+func TestDecoderTimeoutFailsFile(t *testing.T) {
+	env, job, _ := hungDecoderImport(t, 300*time.Millisecond, time.Minute)
+	res := string(itemResult(t, env, job, "ht/evil.dcm"))
+	if !strings.Contains(res, "did not finish within the decoder's time limit") || !strings.Contains(res, "ValidationException") {
+		t.Fatalf("hung file: %s", res)
+	}
+	if n := itemStates(t, env, job); n["committed"] != 3 || n["failed"] != 1 {
+		t.Fatalf("files by state %v", n)
 	}
 }
 
@@ -229,4 +253,44 @@ func TestWatchdogFailsFilesWaitingForLostSlots(t *testing.T) {
 		t.Fatalf("%d files recorded, want 3", len(keys))
 	}
 	checkStuck(t, env, job, logs, "wait for a codec slot of frame 1", keys...)
+}
+
+// slowBlobs stores frames slowly but steadily: 8 bytes of the body every
+// 10ms.
+type slowBlobs struct{ *fileblob.Store }
+
+func (s slowBlobs) PutBatched(ctx context.Context, key string, body io.Reader, size int64) error {
+	var buf bytes.Buffer
+	chunk := make([]byte, 8)
+	for {
+		n, err := body.Read(chunk)
+		buf.Write(chunk[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return s.Store.PutBatched(ctx, key, &buf, size)
+}
+
+// TestWatchdogSparesSlowProgress: a frame stored as received whose write
+// takes several stall timeouts, while reading its input steadily, is
+// progress, not a stall.
+func TestWatchdogSparesSlowProgress(t *testing.T) {
+	env := newTestEnv(t)
+	_, cs := writeHTJ2KFileTS(t, filepath.Join(env.Dir, "buckets", "input", "lossy", "a.dcm"), "1.2.826.0.1.77.5.1.1", 13, "1.2.840.10008.1.2.4.203")
+	im := env.importer()
+	im.Workers, im.StallTimeout = 2, 150*time.Millisecond
+	im.Blobs = slowBlobs{env.Blobs}
+	start := time.Now()
+	job := runJob(t, env, im, "lossy", 30*time.Second)
+	if d, min := time.Since(start), time.Duration(len(cs)/8)*10*time.Millisecond; d < min || min < 3*im.StallTimeout {
+		t.Fatalf("the import took %s; the slow write alone takes %s, which must exceed 3 stall timeouts", d, min)
+	}
+	if n := itemStates(t, env, job); n["committed"] != 1 {
+		t.Fatalf("files by state %v, want the slowly stored one committed: %s", n, itemResult(t, env, job, "lossy/a.dcm"))
+	}
 }

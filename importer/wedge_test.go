@@ -13,6 +13,7 @@ import (
 	"github.com/openhealthimaging/ohi"
 	"github.com/openhealthimaging/ohi/dicom"
 	"github.com/openhealthimaging/ohi/importer"
+	"github.com/openhealthimaging/ohi/synth"
 )
 
 // corpusFile reads a file of the installed corpora (scripts/install-corpora.sh).
@@ -160,5 +161,94 @@ func TestFailedFramesReleaseCodecSlots(t *testing.T) {
 	job := runJob(t, env, im, "clean", 30*time.Second)
 	if n := itemStates(t, env, job); n["committed"] != 1 || len(n) != 1 {
 		t.Fatalf("clean import: files by state %v", n)
+	}
+}
+
+// TestUndecodableFrameFailsStoredAsReceivedFile: pydicom's two-frame 32-bit
+// RLE file is stored as received (its samples are too deep for the
+// codecs), but with its second frame spoiled it must fail, whichever frame
+// finishes first. With one worker the first frame used to end the file's
+// transcoding before the second was decoded, and the file was stored.
+func TestUndecodableFrameFailsStoredAsReceivedFile(t *testing.T) {
+	src := corpusFile(t, "pydicom/SC_rgb_rle_32bit_2frame.dcm")
+	env := newTestEnv(t)
+	im := env.importer()
+	im.Workers = 1
+	dir := filepath.Join(env.Dir, "buckets", "input", "deep")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "good.dcm"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bad.dcm"), spoilFrames(t, src, 64, 0), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job := runJob(t, env, im, "deep", 30*time.Second)
+	good, bad := string(itemResult(t, env, job, "deep/good.dcm")), string(itemResult(t, env, job, "deep/bad.dcm"))
+	if !strings.Contains(good, "StoredAsReceived") {
+		t.Errorf("good.dcm: %s, want stored as received", good)
+	}
+	if it, err := env.Store.ImportItemGet(context.Background(), job.ID, "deep/bad.dcm"); err != nil || it.State != "failed" ||
+		!strings.Contains(bad, "frame 2 cannot be decoded") {
+		t.Errorf("bad.dcm: %v %s, want failed on frame 2", err, bad)
+	}
+}
+
+// writeUIDFile writes a one-frame native file whose SeriesInstanceUID is
+// series, byte for byte.
+func writeUIDFile(t *testing.T, path, sop, series string) {
+	t.Helper()
+	ds := synth.DataSet{
+		{Tag: 0x00080016, VR: "UI", Value: synth.CTImageStorage},
+		{Tag: 0x00080018, VR: "UI", Value: sop},
+		{Tag: 0x00080060, VR: "CS", Value: "CT"},
+		{Tag: 0x00100020, VR: "LO", Value: "UID1"},
+		{Tag: 0x0020000D, VR: "UI", Value: "1.2.826.0.1.77.9"},
+		{Tag: 0x0020000E, VR: "UI", Value: series},
+		{Tag: 0x00280002, VR: "US", Value: 1},
+		{Tag: 0x00280004, VR: "CS", Value: "MONOCHROME2"},
+		{Tag: 0x00280010, VR: "US", Value: 4},
+		{Tag: 0x00280011, VR: "US", Value: 4},
+		{Tag: 0x00280100, VR: "US", Value: 8},
+		{Tag: 0x00280101, VR: "US", Value: 8},
+		{Tag: 0x00280102, VR: "US", Value: 7},
+		{Tag: 0x00280103, VR: "US", Value: 0},
+		{Tag: 0x7FE00010, VR: "OB", Value: make([]byte, 16)},
+	}
+	var buf bytes.Buffer
+	if err := synth.WriteP10(&buf, ds, synth.CTImageStorage, sop, "1.2.840.10008.1.2.1", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOddSeriesUIDsImportTwice: a series whose UID the metadata normalises
+// (a NUL before the padding) is found again by the next import, which
+// appends to its primary image set; the lookup used the raw UID and the
+// image set the normalised one, so the next import conflicted with the
+// primary image set it could not find, forever. A UID that is not UTF-8
+// fails its file.
+func TestOddSeriesUIDsImportTwice(t *testing.T) {
+	env := newTestEnv(t)
+	im := env.importer()
+	for run := range 2 {
+		prefix := fmt.Sprintf("odd%d", run)
+		dir := filepath.Join(env.Dir, "buckets", "input", prefix)
+		writeUIDFile(t, filepath.Join(dir, "nul.dcm"), "1.2.826.0.1.77.9.1.1", "1.2.826.0.1.77.9.1\x00 ")
+		writeUIDFile(t, filepath.Join(dir, "latin1.dcm"), "1.2.826.0.1.77.9.2.1", "1.2.826.0.1.77.9.2\xff\xff")
+		job := runJob(t, env, im, prefix, 30*time.Second)
+		if it, err := env.Store.ImportItemGet(context.Background(), job.ID, prefix+"/nul.dcm"); err != nil || it.State != "committed" {
+			t.Fatalf("import %d: nul.dcm %v %+v", run+1, err, it)
+		}
+		res := string(itemResult(t, env, job, prefix+"/latin1.dcm"))
+		if !strings.Contains(res, "SeriesInstanceUID") || !strings.Contains(res, "ValidationException") {
+			t.Fatalf("import %d: latin1.dcm %s, want refused for its SeriesInstanceUID", run+1, res)
+		}
 	}
 }

@@ -19,6 +19,7 @@ package jobqueue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -52,9 +53,25 @@ type Runner struct {
 	// Concurrency is the number of workers (default 1; each task already
 	// reads its files on every core).
 	Concurrency int
+	// GiveUpAfter and GiveUpAttempts bound a job that keeps failing the
+	// same way (a bug, not an outage): once its coordination has been
+	// interrupted by errors GiveUpAttempts times (default 10) over at
+	// least GiveUpAfter (default 30 minutes), with no success in between,
+	// the job ends FAILED with the last error instead of staying
+	// IN_PROGRESS forever.
+	GiveUpAfter    time.Duration
+	GiveUpAttempts int
 
-	once sync.Once
-	wake chan struct{}
+	once    sync.Once
+	wake    chan struct{}
+	mu      sync.Mutex
+	failing map[string]*jobFailures // job id -> interruptions by errors
+}
+
+// jobFailures counts the interruptions of one job by errors.
+type jobFailures struct {
+	n     int
+	first time.Time
 }
 
 func (r *Runner) init() {
@@ -75,6 +92,13 @@ func (r *Runner) init() {
 		if r.Logger == nil {
 			r.Logger = slog.Default()
 		}
+		if r.GiveUpAfter == 0 {
+			r.GiveUpAfter = 30 * time.Minute
+		}
+		if r.GiveUpAttempts == 0 {
+			r.GiveUpAttempts = 10
+		}
+		r.failing = map[string]*jobFailures{}
 	})
 }
 
@@ -228,14 +252,47 @@ func (r *Runner) runJob(ctx context.Context) bool {
 	err = r.coordinate(jctx, job)
 	switch {
 	case err == nil:
+		r.mu.Lock()
+		delete(r.failing, job.ID)
+		r.mu.Unlock()
 	case ctx.Err() != nil:
 		r.Logger.Info("import job interrupted by shutdown; it resumes at the next start", "jobId", job.ID)
 	case jctx.Err() != nil:
 		r.Logger.Warn("import job lease lost; another worker resumes it", "jobId", job.ID)
 	default:
 		r.Logger.Error("import job interrupted", "jobId", job.ID, "err", err)
-		r.backoff(ctx)
+		if !r.giveUp(ctx, job, err) {
+			r.backoff(ctx)
+		}
 	}
+	return true
+}
+
+// giveUp counts an interruption of job by err and, when the job has kept
+// failing for long enough, ends it FAILED; it reports whether it did.
+func (r *Runner) giveUp(ctx context.Context, job *ohi.ImportJob, err error) bool {
+	now := time.Now()
+	r.mu.Lock()
+	f := r.failing[job.ID]
+	if f == nil {
+		f = &jobFailures{first: now}
+		r.failing[job.ID] = f
+	}
+	f.n++
+	n, since := f.n, now.Sub(f.first)
+	if n < r.GiveUpAttempts || since < r.GiveUpAfter {
+		r.mu.Unlock()
+		return false
+	}
+	delete(r.failing, job.ID)
+	r.mu.Unlock()
+	job.Status, job.EndedAt = ohi.JobFailed, now.UTC()
+	job.Message = fmt.Sprintf("the import job could not finish: it was interrupted %d times over %s, last by: %v", n, since.Round(time.Second), err)
+	if uerr := r.Store.ImportJobUpdate(context.WithoutCancel(ctx), job); uerr != nil {
+		r.Logger.Error("record import job failed", "jobId", job.ID, "err", uerr)
+		return false
+	}
+	r.Logger.Error("import job failed: it kept being interrupted by errors", "jobId", job.ID, "attempts", n, "err", err)
 	return true
 }
 

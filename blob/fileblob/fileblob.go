@@ -331,7 +331,11 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, sy
 	defer func() {
 		if !committed {
 			f.Close()
-			d.Remove(tmp)
+			// The cache may have closed d meanwhile: the temporary file
+			// must not outlive the failed write all the same.
+			if err := d.Remove(tmp); errors.Is(err, os.ErrClosed) {
+				s.root.Remove(path.Join(dir, tmp))
+			}
 		}
 	}()
 	if err := copyBody(ctx, f, r, size); err != nil {

@@ -250,6 +250,36 @@ func TestPutLeavesNoTempFiles(t *testing.T) {
 	}
 }
 
+// evictingReader fails after making the store evict every cached
+// directory handle, the one of the Put reading it included.
+type evictingReader struct {
+	t *testing.T
+	s *fileblob.Store
+}
+
+func (r evictingReader) Read(p []byte) (int, error) {
+	// The cache holds 64 handles and evicts one at random when full: 400
+	// new directories evict the reader's with a probability above 99%.
+	for i := range 400 {
+		if err := r.s.PutBatched(context.Background(), fmt.Sprintf("evict/%d/x", i), strings.NewReader("x"), 1); err != nil {
+			r.t.Error(err)
+		}
+	}
+	return 0, errors.New("body failed")
+}
+
+// TestFailedPutRemovesTempFileAfterEviction: a write that fails after the
+// cache closed its directory handle still removes its temporary file.
+func TestFailedPutRemovesTempFileAfterEviction(t *testing.T) {
+	s := newStore(t)
+	if err := s.Put(context.Background(), "a/b", evictingReader{t, s}, 10); err == nil {
+		t.Fatal("failing body accepted")
+	}
+	if left := tempFiles(t, s.Dir()); len(left) > 0 {
+		t.Fatalf("temporary files left behind: %q", left)
+	}
+}
+
 func TestListSkipsTempFiles(t *testing.T) {
 	s := newStore(t)
 	if err := s.Put(context.Background(), "d/obj", strings.NewReader("1"), 1); err != nil {

@@ -85,9 +85,22 @@ func Serve(r io.Reader, w io.Writer) error {
 	}
 }
 
-// ErrCrashed reports that the worker decoding a frame stopped (crashed or
-// was killed after Pool.Timeout).
+// ErrCrashed reports that the worker decoding a frame stopped (crashed, or
+// was stopped after Pool.Timeout: ErrTimeout).
 var ErrCrashed = errors.New("the pixel data decoder process stopped while decoding this frame")
+
+// ErrTimeout reports that the worker decoding a frame did not answer within
+// Pool.Timeout and was stopped. Errors that are ErrTimeout are ErrCrashed
+// too.
+var ErrTimeout error = timeoutError{}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string {
+	return "the pixel data decoder process did not finish this frame in time and was stopped"
+}
+
+func (timeoutError) Is(target error) bool { return target == ErrCrashed }
 
 // Pool runs up to Size workers. The zero value is not usable: set Command.
 type Pool struct {
@@ -160,6 +173,11 @@ func (p *Pool) Decode(ctx context.Context, frame []byte, ts string, img codec.Im
 		return nil, ctx.Err()
 	}
 	defer func() { <-p.sem }()
+	if err := ctx.Err(); err != nil {
+		// The select may take the slot although ctx had ended too: do not
+		// start (or kill) a worker for a call that is already over.
+		return nil, err
+	}
 	var w *worker
 	select {
 	case w = <-p.idle:
@@ -189,7 +207,7 @@ func (p *Pool) Decode(ctx context.Context, frame []byte, ts string, img codec.Im
 	case <-timer.C:
 		w.stop()
 		<-done
-		return nil, ErrCrashed
+		return nil, ErrTimeout
 	case <-ctx.Done():
 		w.stop()
 		<-done

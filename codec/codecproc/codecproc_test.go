@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openhealthimaging/ohi/codec"
 	"github.com/openhealthimaging/ohi/dicom"
@@ -69,6 +70,49 @@ func TestPoolDecodesAndSurvivesCrashes(t *testing.T) {
 	var ce *codec.Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("garbage = %v, want a *codec.Error", err)
+	}
+}
+
+// TestDecodeAfterCancel: a call whose context has ended returns its error
+// without starting a worker, even when a slot is free.
+func TestDecodeAfterCancel(t *testing.T) {
+	p := &Pool{Command: []string{"/nonexistent/ohi-codec-worker"}, Size: 2}
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 50 {
+		if _, err := p.Decode(ctx, []byte{1}, "1.2.840.10008.1.2.4.202", codec.Image{}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Decode with an ended context = %v, want context.Canceled", err)
+		}
+	}
+}
+
+// TestPoolTimeout: a worker that never answers is stopped after Timeout
+// with ErrTimeout (which is ErrCrashed too), and the next frame decodes in
+// a fresh worker.
+func TestPoolTimeout(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OHI_CODECPROC_TEST_WORKER", "1")
+	t.Setenv(HangEnv, "\x07\x07\x07\x07\x07\x07")
+	p := &Pool{Command: []string{exe}, Size: 1, Timeout: 300 * time.Millisecond}
+	defer p.Close()
+	img := codec.Image{Rows: 8, Columns: 8, SamplesPerPixel: 1, BitsAllocated: 8, BitsStored: 8, Photometric: "MONOCHROME2"}
+	cs, want := htj2kFrame(t, 3)
+	hang := append(append([]byte(nil), cs...), bytes.Repeat([]byte{7}, 6)...)
+	start := time.Now()
+	_, err = p.Decode(context.Background(), hang, "1.2.840.10008.1.2.4.202", img)
+	if !errors.Is(err, ErrTimeout) || !errors.Is(err, ErrCrashed) {
+		t.Fatalf("hanging decode = %v, want ErrTimeout and ErrCrashed", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("the hanging decode returned after %s with a 300ms timeout", d)
+	}
+	got, err := p.Decode(context.Background(), cs, "1.2.840.10008.1.2.4.202", img)
+	if err != nil || !bytes.Equal(got.Data, want) {
+		t.Fatalf("decode after a timeout: %v", err)
 	}
 }
 
