@@ -119,8 +119,9 @@ func testRestart(t *testing.T, duringCommits bool) {
 	}
 	checkRestartedImport(t, c, g, ds, readFile(t, manifest))
 	// Frames stored by reads the kill interrupted are swept: exactly the
-	// referenced frames and metadata documents remain.
-	if got := countFiles(filepath.Join(dir, "blobs")); got != n+restartInput.Series {
+	// referenced frames, the instances' stored headers (one each, for
+	// DICOMweb) and metadata documents remain.
+	if got := countFiles(filepath.Join(dir, "blobs")); got != 2*n+restartInput.Series {
 		var odd []string
 		_ = filepath.WalkDir(filepath.Join(dir, "blobs"), func(p string, d fs.DirEntry, err error) error {
 			if err == nil && d.Type().IsRegular() && !strings.Contains(p, "/frames/") {
@@ -128,7 +129,7 @@ func testRestart(t *testing.T, duringCommits bool) {
 			}
 			return nil
 		})
-		t.Fatalf("%d files under blobs/ after the import; %d frames and %d metadata documents are referenced; non-frame files: %v", got, n, restartInput.Series, odd)
+		t.Fatalf("%d files under blobs/ after the import; %d frames, %d headers and %d metadata documents are referenced; non-frame files: %v", got, n, n, restartInput.Series, odd)
 	}
 }
 
