@@ -463,3 +463,48 @@ func TestDICOMwebFramesAndBulkdata(t *testing.T) {
 		t.Fatalf("unknown bulk data path: %d, want 404", code)
 	}
 }
+
+// TestDICOMwebStreamingDeclaration sends STOW-RS the way AWS's DICOMweb
+// curl examples do: x-amz-content-sha256 declares a streaming payload
+// while the body goes as is. DICOMweb accepts it (the signature covers the
+// declaration), checks x-amz-decoded-content-length, and the SDK API
+// still refuses streaming payloads.
+func TestDICOMwebStreamingDeclaration(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	dsID := ts.createDatastore("dicomweb-streaming")
+	g, err := synth.New(synth.Config{Rows: 8, Cols: 8, Seed: 23})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := g.Instance(synth.Ref{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(path, decoded string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", ts.srv.URL+path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/dicom")
+		req.Header.Set("X-Amz-Content-Sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+		req.Header.Set("X-Amz-Decoded-Content-Length", decoded)
+		if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSecret},
+			req, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "medical-imaging", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := send("/datastore/"+dsID+"/studies", fmt.Sprint(len(body))); code != 200 {
+		t.Fatalf("STOW-RS with a streaming declaration: %d", code)
+	}
+	if code := send("/datastore/"+dsID+"/studies", fmt.Sprint(len(body)+1)); code != 400 {
+		t.Fatalf("wrong x-amz-decoded-content-length: %d, want 400", code)
+	}
+	if code := send("/datastore", fmt.Sprint(len(body))); code != 501 {
+		t.Fatalf("SDK API with a streaming declaration: %d, want 501", code)
+	}
+}
