@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: help build run test test-short demo generate check-generate setup fuzz bench clean
+.PHONY: help build run test test-short demo generate check-generate setup fuzz bench clean screenshots
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -11,6 +11,7 @@ help: ## list targets
 build: ## build bin/ohi (installs the codec libraries first when run as root on Debian)
 	bash scripts/check-deps.sh --install
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ohi ./cmd/ohi
+	bash scripts/install-ohif.sh bin/viewer || echo "make build: the OHIF viewer was not installed; /viewer will say how to install it" >&2
 
 run: build ## run the server on the embedded default (127.0.0.1:8080, ./ohi-data)
 	./bin/ohi serve
@@ -31,6 +32,9 @@ test-short: ## fast unit tests only
 
 generate: ## regenerate api/zz_generated.go from the botocore model in ../shared
 	$(GO) run ./internal/apigen -model ../shared/healthimaging/medical-imaging-service-2.json -out api/zz_generated.go -openapi api/openapi.json
+
+screenshots: ## run the Chromium tests; refresh docs/console.png and docs/viewer.png (all shots in e2e/artefacts/)
+	OHI_E2E_REQUIRE_CLIENTS=1 OHI_E2E_README_SHOTS=$(CURDIR)/docs $(GO) test -count=1 -run '^TestBrowser(Console|Viewer)$$' ./e2e/
 
 fuzz: ## run each fuzz target for 30s
 	bash scripts/fuzz.sh 30s

@@ -84,6 +84,10 @@ type MetadataStore interface {
 	ImportItemsRecorded(ctx context.Context, jobID string, keys []string) (map[string]bool, error)
 	// ImportItems returns every recorded item of a job in key order.
 	ImportItems(ctx context.Context, jobID string) ([]*ImportItem, error)
+	// ImportProgress summarises a job's task records: the files listed,
+	// the outcomes recorded so far, and the first maxFailures failed items
+	// in key order.
+	ImportProgress(ctx context.Context, jobID string, maxFailures int) (*ImportProgress, error)
 
 	// ImageSetGet returns the latest state of an image set, or ErrNotFound.
 	ImageSetGet(ctx context.Context, datastoreID, id string) (*ImageSet, error)
@@ -176,6 +180,25 @@ type ImportItem struct {
 	Result     []byte
 	ImageSetID string
 }
+
+// ImportProgress is how far an import job got, from its task records (an
+// ohi extension: the HealthImaging API reports only the job's status).
+type ImportProgress struct {
+	// Files is the number of input files the job listed; 0 until it has
+	// been split into tasks.
+	Files            int
+	Tasks, TasksDone int
+	// Parsed files have their frames stored and wait to be grouped into
+	// image sets; Committed ones are part of an image set; Failed ones
+	// were not imported.
+	Parsed, Committed, Failed int
+	// Failures are the first failed items (Result holds the importer's
+	// failure JSON, {"exceptionType","message"}).
+	Failures []*ImportItem
+}
+
+// Done is the number of files with a recorded outcome.
+func (p *ImportProgress) Done() int { return p.Parsed + p.Committed + p.Failed }
 
 // ImageSetCommit is one new version of an image set; see
 // MetadataStore.ImageSetCommit.

@@ -4,6 +4,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
@@ -391,6 +392,15 @@ type DicomJsonMetadataImportConfiguration struct {
 	DicomMetadataMappings []DicomMetadataMapping `json:"dicomMetadataMappings"`
 }
 
+// MarshalJSON encodes DicomJsonMetadataImportConfiguration with its empty lists and maps as [] and {}.
+func (s DicomJsonMetadataImportConfiguration) MarshalJSON() ([]byte, error) {
+	type plain DicomJsonMetadataImportConfiguration
+	if s.DicomMetadataMappings == nil {
+		s.DicomMetadataMappings = []DicomMetadataMapping{}
+	}
+	return json.Marshal(plain(s))
+}
+
 // DicomMetadataMapping is the model's structure DicomMetadataMapping.
 type DicomMetadataMapping struct {
 	StudyInstanceUID  *string `json:"studyInstanceUID,omitempty"`
@@ -521,6 +531,15 @@ type ListDICOMImportJobsResponse struct {
 	NextToken    *string                 `json:"nextToken,omitempty"`
 }
 
+// MarshalJSON encodes ListDICOMImportJobsResponse with its empty lists and maps as [] and {}.
+func (s ListDICOMImportJobsResponse) MarshalJSON() ([]byte, error) {
+	type plain ListDICOMImportJobsResponse
+	if s.JobSummaries == nil {
+		s.JobSummaries = []DICOMImportJobSummary{}
+	}
+	return json.Marshal(plain(s))
+}
+
 // ListDatastoresRequest is the model's structure ListDatastoresRequest.
 type ListDatastoresRequest struct {
 	DatastoreStatus DatastoreStatus `json:"-" location:"querystring" name:"datastoreStatus"`
@@ -530,8 +549,17 @@ type ListDatastoresRequest struct {
 
 // ListDatastoresResponse is the model's structure ListDatastoresResponse.
 type ListDatastoresResponse struct {
-	DatastoreSummaries []DatastoreSummary `json:"datastoreSummaries,omitempty"`
+	DatastoreSummaries []DatastoreSummary `json:"datastoreSummaries"`
 	NextToken          *string            `json:"nextToken,omitempty"`
+}
+
+// MarshalJSON encodes ListDatastoresResponse with its empty lists and maps as [] and {}.
+func (s ListDatastoresResponse) MarshalJSON() ([]byte, error) {
+	type plain ListDatastoresResponse
+	if s.DatastoreSummaries == nil {
+		s.DatastoreSummaries = []DatastoreSummary{}
+	}
+	return json.Marshal(plain(s))
 }
 
 // ListImageSetVersionsRequest is the model's structure ListImageSetVersionsRequest.
@@ -548,6 +576,15 @@ type ListImageSetVersionsResponse struct {
 	NextToken              *string              `json:"nextToken,omitempty"`
 }
 
+// MarshalJSON encodes ListImageSetVersionsResponse with its empty lists and maps as [] and {}.
+func (s ListImageSetVersionsResponse) MarshalJSON() ([]byte, error) {
+	type plain ListImageSetVersionsResponse
+	if s.ImageSetPropertiesList == nil {
+		s.ImageSetPropertiesList = []ImageSetProperties{}
+	}
+	return json.Marshal(plain(s))
+}
+
 // ListTagsForResourceRequest is the model's structure ListTagsForResourceRequest.
 type ListTagsForResourceRequest struct {
 	ResourceArn *string `json:"-" location:"uri" name:"resourceArn"`
@@ -556,6 +593,15 @@ type ListTagsForResourceRequest struct {
 // ListTagsForResourceResponse is the model's structure ListTagsForResourceResponse.
 type ListTagsForResourceResponse struct {
 	Tags map[string]string `json:"tags"`
+}
+
+// MarshalJSON encodes ListTagsForResourceResponse with its empty lists and maps as [] and {}.
+func (s ListTagsForResourceResponse) MarshalJSON() ([]byte, error) {
+	type plain ListTagsForResourceResponse
+	if s.Tags == nil {
+		s.Tags = map[string]string{}
+	}
+	return json.Marshal(plain(s))
 }
 
 // MetadataCopies is the model's structure MetadataCopies.
@@ -612,6 +658,15 @@ type SearchImageSetsResponse struct {
 	ImageSetsMetadataSummaries []ImageSetsMetadataSummary `json:"imageSetsMetadataSummaries"`
 	Sort                       *Sort                      `json:"sort,omitempty"`
 	NextToken                  *string                    `json:"nextToken,omitempty"`
+}
+
+// MarshalJSON encodes SearchImageSetsResponse with its empty lists and maps as [] and {}.
+func (s SearchImageSetsResponse) MarshalJSON() ([]byte, error) {
+	type plain SearchImageSetsResponse
+	if s.ImageSetsMetadataSummaries == nil {
+		s.ImageSetsMetadataSummaries = []ImageSetsMetadataSummary{}
+	}
+	return json.Marshal(plain(s))
 }
 
 // Sort is the model's structure Sort.

@@ -150,6 +150,7 @@ func Parse(data []byte, location string) (*Document, error) {
 		}
 		return nil, yamlError(location, err)
 	}
+	KeepTimestampsAsText(&root)
 	d := &Document{URL: location, Root: &root}
 	var raw any
 	if err := root.Decode(&raw); err != nil {
@@ -164,6 +165,21 @@ func Parse(data []byte, location string) (*Document, error) {
 	}
 	normalizeValues(d)
 	return d, nil
+}
+
+// KeepTimestampsAsText makes the unquoted YAML timestamps of a tree
+// (ticketDate: 2023-09-07) strings of their text, as JSON and other
+// runners read them, rather than dates that would be sent re-formatted.
+func KeepTimestampsAsText(n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	if n.Kind == yaml.ScalarNode && n.Style&yaml.TaggedStyle == 0 && n.ShortTag() == "!!timestamp" {
+		n.Tag = "!!str"
+	}
+	for _, c := range n.Content {
+		KeepTimestampsAsText(c)
+	}
 }
 
 func yamlError(file string, err error) error {
@@ -211,4 +227,17 @@ func normalizeValues(d *Document) {
 			}
 		}
 	}
+}
+
+// ValidateFile loads the Arazzo document at location with its source
+// descriptions and validates it. It returns an error only when the
+// document itself cannot be read or parsed; a source that cannot be
+// loaded is reported as a diagnostic and the references into it are not
+// checked.
+func (f *Fetcher) ValidateFile(ctx context.Context, location string, opts ValidateOptions) ([]Diagnostic, error) {
+	b, err := f.LoadBundlePartial(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	return ValidateWith(b.Root, b, opts), nil
 }

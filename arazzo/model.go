@@ -1,18 +1,23 @@
-// Package arazzo loads, validates and models Arazzo 1.0.x workflow
-// documents (https://spec.openapis.org/arazzo/v1.0.1.html) and the OpenAPI
-// source descriptions they reference. Execution lives in arazzo/runner and
+// Package arazzo loads, validates and models Arazzo 1.0.x and 1.1.x
+// workflow documents (https://spec.openapis.org/arazzo/v1.1.0.html) and
+// the OpenAPI (3.x, and Swagger 2.0 converted) and AsyncAPI source
+// descriptions they reference. Execution lives in arazzo/runner and
 // runtime expressions and criteria in arazzo/expr.
 package arazzo
 
 import (
 	"fmt"
+	"strings"
 
+	"github.com/openhealthimaging/ohi/arazzo/expr"
 	"go.yaml.in/yaml/v3"
 )
 
 // Document is an Arazzo Specification Object.
 type Document struct {
-	Arazzo             string              `yaml:"arazzo"`
+	Arazzo string `yaml:"arazzo"`
+	// Self is the 1.1 $self URI: the document's identity and base URI.
+	Self               string              `yaml:"$self"`
 	Info               Info                `yaml:"info"`
 	SourceDescriptions []SourceDescription `yaml:"sourceDescriptions"`
 	Workflows          []Workflow          `yaml:"workflows"`
@@ -26,6 +31,34 @@ type Document struct {
 	// Raw is the document as a JSON-typed value (for schema checks and
 	// $ref resolution in input schemas).
 	Raw any `yaml:"-"`
+}
+
+// V11 reports whether the document declares Arazzo 1.1 or later, whose
+// features (Selector Objects, embedded-expression interpolation in
+// criteria, ...) apply to it.
+func (d *Document) V11() bool {
+	return !strings.HasPrefix(d.Arazzo, "1.0")
+}
+
+// BaseURI is the URI relative references in the document resolve
+// against: $self (resolved against the location the document was read
+// from when it is relative), else that location. A local file whose $self
+// is an absolute URL is a copy of a published document: its relative
+// references resolve beside the file, so that local copies work offline.
+func (d *Document) BaseURI() string {
+	if d.Self == "" {
+		return d.URL
+	}
+	if isHTTP(d.Self) {
+		if isHTTP(d.URL) {
+			return d.Self
+		}
+		return d.URL
+	}
+	if r, err := ResolveReference(d.URL, d.Self); err == nil {
+		return r
+	}
+	return d.URL
 }
 
 // Info is the Info Object.
@@ -76,6 +109,24 @@ type Step struct {
 	OnSuccess       []Action     `yaml:"onSuccess"`
 	OnFailure       []Action     `yaml:"onFailure"`
 	Outputs         Outputs      `yaml:"outputs"`
+
+	// Arazzo 1.1.
+	DependsOn     []string `yaml:"dependsOn"`
+	ChannelPath   string   `yaml:"channelPath"`
+	Action        string   `yaml:"action"` // send or receive (AsyncAPI)
+	CorrelationID string   `yaml:"correlationId"`
+	Timeout       *int64   `yaml:"timeout"` // milliseconds
+
+	// XOperation is Redocly Respect's extension for a request to a URL
+	// that no OpenAPI description describes.
+	XOperation *XOperation `yaml:"x-operation"`
+}
+
+// XOperation is the x-operation extension of a step: a method and an
+// absolute URL, which may hold {name} path parameters.
+type XOperation struct {
+	URL    string `yaml:"url"`
+	Method string `yaml:"method"`
 }
 
 // Parameter is a Parameter Object, or a Reusable Object when Reference is
@@ -98,6 +149,53 @@ type RequestBody struct {
 type Replacement struct {
 	Target string `yaml:"target"`
 	Value  any    `yaml:"value"`
+	// TargetSelectorType (1.1) says how Target is read: jsonpointer
+	// (the default for JSON payloads), jsonpath or xpath.
+	TargetSelectorType CriterionType `yaml:"targetSelectorType"`
+}
+
+// Selector is a Selector Object (Arazzo 1.1): a JSONPath, JSON Pointer or
+// XPath selection applied to the value of a runtime expression.
+type Selector struct {
+	Context  string        `yaml:"context"`
+	Selector string        `yaml:"selector"`
+	Type     CriterionType `yaml:"type"`
+}
+
+// AsSelector returns v as a Selector Object when it is one: an object with
+// string context and selector members and a type, and nothing else but
+// extensions.
+func AsSelector(v any) (*Selector, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	c, ok1 := m["context"].(string)
+	sel, ok2 := m["selector"].(string)
+	if !ok1 || !ok2 {
+		return nil, false
+	}
+	s := &Selector{Context: c, Selector: sel}
+	for k, x := range m {
+		switch k {
+		case "context", "selector":
+		case "type":
+			switch t := x.(type) {
+			case string:
+				s.Type.Type = t
+			case map[string]any:
+				s.Type.Type, _ = t["type"].(string)
+				s.Type.Version, _ = t["version"].(string)
+			default:
+				return nil, false
+			}
+		default:
+			if !strings.HasPrefix(k, "x-") {
+				return nil, false
+			}
+		}
+	}
+	return s, true
 }
 
 // Criterion is a Criterion Object.
@@ -107,8 +205,8 @@ type Criterion struct {
 	Type      CriterionType `yaml:"type"`
 }
 
-// CriterionType is the criterion's type: a plain string, or a Criterion
-// Expression Type Object with a version.
+// CriterionType is a criterion's or selector's type: a plain string, or
+// an Expression Type Object with a version.
 type CriterionType struct {
 	Type    string
 	Version string
@@ -130,7 +228,8 @@ func (t *CriterionType) UnmarshalYAML(n *yaml.Node) error {
 		t.Type, t.Version = o.Type, o.Version
 		return nil
 	}
-	return fmt.Errorf("line %d: criterion type must be a string or an object", n.Line)
+	// Other shapes are reported by the validator.
+	return nil
 }
 
 // Action types.
@@ -151,6 +250,9 @@ type Action struct {
 	RetryLimit *int        `yaml:"retryLimit"`
 	Criteria   []Criterion `yaml:"criteria"`
 	Reference  string      `yaml:"reference"`
+	// Parameters (1.1) are the inputs of the workflow a goto or retry
+	// action transfers to.
+	Parameters []Parameter `yaml:"parameters"`
 }
 
 // Components is the Components Object.
@@ -161,10 +263,12 @@ type Components struct {
 	FailureActions map[string]Action    `yaml:"failureActions"`
 }
 
-// Output is one named output expression.
+// Output is one named output: a runtime expression, or (1.1) a Selector
+// Object.
 type Output struct {
-	Name  string
-	Value string
+	Name     string
+	Value    string
+	Selector *Selector
 }
 
 // Outputs is an ordered map of output names to runtime expressions.
@@ -176,11 +280,20 @@ func (o *Outputs) UnmarshalYAML(n *yaml.Node) error {
 		return fmt.Errorf("line %d: outputs must be a map", n.Line)
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		var v string
-		if err := n.Content[i+1].Decode(&v); err != nil {
-			return fmt.Errorf("line %d: output %q must be a string", n.Content[i+1].Line, n.Content[i].Value)
+		out := Output{Name: n.Content[i].Value}
+		vn := n.Content[i+1]
+		switch vn.Kind {
+		case yaml.MappingNode:
+			var raw any
+			if err := vn.Decode(&raw); err == nil {
+				out.Selector, _ = AsSelector(expr.Normalize(raw))
+			}
+		case yaml.ScalarNode:
+			out.Value = vn.Value
 		}
-		*o = append(*o, Output{Name: n.Content[i].Value, Value: v})
+		// Other shapes are reported by the validator, which reads the raw
+		// document.
+		*o = append(*o, out)
 	}
 	return nil
 }
@@ -196,11 +309,22 @@ func (d *Document) Workflow(id string) *Workflow {
 }
 
 // Source returns the source description with the given name, or nil.
+// When no name matches exactly, a unique case-insensitive match is
+// returned (validation reports it as a deviation).
 func (d *Document) Source(name string) *SourceDescription {
+	var fold *SourceDescription
+	n := 0
 	for i := range d.SourceDescriptions {
 		if d.SourceDescriptions[i].Name == name {
 			return &d.SourceDescriptions[i]
 		}
+		if strings.EqualFold(d.SourceDescriptions[i].Name, name) {
+			fold = &d.SourceDescriptions[i]
+			n++
+		}
+	}
+	if n == 1 {
+		return fold
 	}
 	return nil
 }

@@ -233,3 +233,25 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTimestampsStayText checks that an unquoted YAML date in a payload is
+// the text written, not a re-formatted timestamp.
+func TestTimestampsStayText(t *testing.T) {
+	doc, err := arazzo.Parse([]byte(`arazzo: 1.0.1
+info: {title: t, version: "1"}
+sourceDescriptions: [{name: a, url: ./a.yaml}]
+workflows:
+- workflowId: w
+  steps:
+  - stepId: s
+    operationId: op
+    requestBody: {payload: {ticketDate: 2023-09-07, at: 2023-09-07T10:00:00Z, n: 5}}
+`), "flow.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := doc.Workflows[0].Steps[0].RequestBody.Payload.(map[string]any)
+	if p["ticketDate"] != "2023-09-07" || p["at"] != "2023-09-07T10:00:00Z" {
+		t.Errorf("payload %#v: dates must stay as written", p)
+	}
+}

@@ -144,6 +144,16 @@ func (img Image) decodedBytes() int64 {
 	return int64(img.Rows) * int64(img.Columns) * int64(img.SamplesPerPixel) * int64(img.bytesPerSample())
 }
 
+// checkDims returns a Corrupt error unless a codestream of width x height
+// with comps components is the image the attributes describe.
+func (img Image) checkDims(width, height, comps int) error {
+	if width != img.Columns || height != img.Rows || comps != img.SamplesPerPixel {
+		return corruptf("codestream is %dx%d with %d components, the attributes say %dx%d with %d samples",
+			width, height, comps, img.Columns, img.Rows, img.SamplesPerPixel)
+	}
+	return nil
+}
+
 func (img Image) photometric() string { return strings.TrimSpace(img.Photometric) }
 
 func (img Image) newPixels() *Pixels {
@@ -179,9 +189,9 @@ func Decode(frame []byte, ts string, img Image) (*Pixels, error) {
 	case tsJPEGBaseline, tsJPEGExtended, tsJPEGLossless, tsJPEGLosslessSV1:
 		return decodeLegacy(frame, ts, img, checkJPEG)
 	case tsJPEGLSLossless, tsJPEGLSNear:
-		return decodeLegacy(frame, ts, img, checkJPEGLS)
+		return decodeJPEGLS(frame, ts, img)
 	case tsJ2KLossless, tsJ2K, tsJ2KMCLossless, tsJ2KMC:
-		return decodeLegacy(frame, ts, img, checkJ2K)
+		return decodeJ2KFrame(frame, ts, img)
 	case tsHTJ2KLossless, tsHTJ2KLosslessRPCL, tsHTJ2K:
 		return decodeHTJ2KFrame(frame, img)
 	}

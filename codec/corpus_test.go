@@ -43,7 +43,9 @@ func walkCorpus(t *testing.T, fn func(rel string, in *dicom.Instance, i int, fra
 	if _, err := os.Stat(corpusDir); err != nil {
 		t.Skipf("corpora not installed (%v); run scripts/install-corpora.sh", err)
 	}
-	err := filepath.WalkDir(corpusDir, func(path string, d os.DirEntry, err error) error {
+	// The trailing separator makes WalkDir follow a symlinked corpora
+	// directory (as in a git worktree) instead of reporting the link.
+	err := filepath.WalkDir(corpusDir+string(filepath.Separator), func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}

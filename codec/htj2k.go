@@ -249,17 +249,33 @@ func DecodeHTJ2K(cs []byte, skipLevels int) (*Pixels, error) {
 	return decodeHT(cs, hdr, skipLevels, bpsFor(int(hdr.precision)))
 }
 
-// decodeHTJ2KFrame decodes an HTJ2K frame of a DICOM instance after checking
-// its header against the image attributes; samples take the size
-// BitsAllocated gives them.
+// decodeHTJ2KFrame decodes an HTJ2K frame of a DICOM instance with OpenJPH
+// and, when OpenJPH fails (0.9.0 rejects some code-blocks of samples wider
+// than 16 bits that it wrote itself), with OpenJPEG, which decodes HTJ2K
+// too.
 func decodeHTJ2KFrame(frame []byte, img Image) (*Pixels, error) {
+	return firstDecoded(
+		attempt{"OpenJPH", func() (*Pixels, error) { return decodeOpenJPHFrame(frame, img) }},
+		attempt{"OpenJPEG", func() (*Pixels, error) {
+			p, err := decodeOpenJPEGFrame(frame, img)
+			if err == nil {
+				undoneColour(p, frame, img)
+			}
+			return p, err
+		}},
+	)
+}
+
+// decodeOpenJPHFrame decodes an HTJ2K frame of a DICOM instance with OpenJPH
+// after checking its header against the image attributes; samples take the
+// size BitsAllocated gives them.
+func decodeOpenJPHFrame(frame []byte, img Image) (*Pixels, error) {
 	hdr, err := htHeader(frame)
 	if err != nil {
 		return nil, err
 	}
-	if int(hdr.width) != img.Columns || int(hdr.height) != img.Rows || int(hdr.components) != img.SamplesPerPixel {
-		return nil, corruptf("codestream is %dx%d with %d components, the attributes say %dx%d with %d samples",
-			hdr.width, hdr.height, hdr.components, img.Columns, img.Rows, img.SamplesPerPixel)
+	if err := img.checkDims(int(hdr.width), int(hdr.height), int(hdr.components)); err != nil {
+		return nil, err
 	}
 	if int(hdr.precision) > max(img.BitsAllocated, 8) {
 		return nil, corruptf("codestream precision %d exceeds BitsAllocated %d", hdr.precision, img.BitsAllocated)

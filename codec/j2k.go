@@ -121,7 +121,7 @@ func encodeJ2K(p *Pixels, prec int) ([]byte, error) {
 // j2kHeader is what the main header of a JPEG 2000 codestream declares.
 type j2kHeader struct {
 	width, height, components, precision, decompositions int
-	signed                                               bool
+	signed, reversible                                   bool
 }
 
 // readJ2KHeader reads and checks the main header of a JPEG 2000 codestream:
@@ -129,6 +129,15 @@ type j2kHeader struct {
 // components of equal precision (1 to 31 bits) and sign, not subsampled,
 // and the reversible wavelet.
 func readJ2KHeader(cs []byte) (j2kHeader, error) {
+	h, err := parseJ2KHeader(cs)
+	if err == nil && !h.reversible {
+		return h, unsupportedf("JPEG 2000 codestream is not reversible (lossless)")
+	}
+	return h, err
+}
+
+// parseJ2KHeader is readJ2KHeader for lossy codestreams too.
+func parseJ2KHeader(cs []byte) (j2kHeader, error) {
 	var h j2kHeader
 	if len(cs) < 4 || cs[0] != 0xFF || cs[1] != 0x4F || cs[2] != 0xFF || cs[3] != 0x51 {
 		return h, corruptf("not a JPEG 2000 codestream (no SOC and SIZ markers)")
@@ -150,11 +159,8 @@ func readJ2KHeader(cs []byte) (j2kHeader, error) {
 	if hdr.precision < 1 || hdr.precision > 31 {
 		return h, unsupportedf("JPEG 2000 precision %d is not supported", hdr.precision)
 	}
-	if hdr.reversible == 0 {
-		return h, unsupportedf("JPEG 2000 codestream is not reversible (lossless)")
-	}
 	return j2kHeader{width: int(hdr.x1), height: int(hdr.y1), components: int(hdr.components), precision: int(hdr.precision),
-		decompositions: int(hdr.decompositions), signed: hdr.is_signed != 0}, nil
+		decompositions: int(hdr.decompositions), signed: hdr.is_signed != 0, reversible: hdr.reversible != 0}, nil
 }
 
 // decodeJ2KInto decodes cs (whose header is h) leaving out the skip highest
@@ -191,7 +197,7 @@ func decodeJ2KInto(cs []byte, h j2kHeader, skip, bps int, buf []byte) (w, ht int
 // (skip 0) or without its skip highest resolution levels, into samples of
 // 1 byte for precisions up to 8 bits, 2 up to 16 and 4 above. The decoded
 // size is bounded by MaxFrameBytes before anything is allocated. (Frames of
-// DICOM instances in JPEG 2000 are decoded by Decode, through GDCM.)
+// DICOM instances in JPEG 2000 are decoded by Decode: decodeJ2KFrame.)
 func decodeJ2K(cs []byte, skip int) (*Pixels, error) {
 	h, err := readJ2KHeader(cs)
 	if err != nil {
@@ -313,4 +319,69 @@ func transcodeJ2K(p *Pixels) (*Stored, error) {
 	}
 	lo, hi := MinMax(p)
 	return &Stored{Codestream: cs, TransferSyntax: tsJ2KLossless, Checksums: sums, Min: lo, Max: hi}, nil
+}
+
+// decodeJ2KFrame decodes a JPEG 2000 frame of a DICOM instance with GDCM
+// and, when GDCM fails, with OpenJPEG called directly. GDCM comes first
+// because it is what the corpora were verified with; OpenJPEG, which GDCM
+// itself calls, decodes the frames GDCM's wrapper refuses. Both undo a
+// multiple component transform the codestream declares, so YBR_RCT and
+// YBR_ICT frames that have one decode to RGB (Pixels.Photometric says so:
+// GDCM does not).
+func decodeJ2KFrame(frame []byte, ts string, img Image) (*Pixels, error) {
+	cs := frame
+	if len(cs) >= 12 && string(cs[4:8]) == "jP  " {
+		var err error
+		if cs, err = jp2Codestream(cs); err != nil {
+			return nil, err
+		}
+	}
+	p, err := firstDecoded(
+		attempt{"GDCM", func() (*Pixels, error) { return decodeLegacy(frame, ts, img, checkJ2K) }},
+		attempt{"OpenJPEG", func() (*Pixels, error) { return decodeOpenJPEGFrame(cs, img) }},
+	)
+	if err == nil {
+		undoneColour(p, cs, img)
+	}
+	return p, err
+}
+
+// undoneColour marks p RGB when the attributes say YBR_RCT or YBR_ICT and
+// the codestream cs declares the multiple component transform, which the
+// JPEG 2000 and HTJ2K decoders undo.
+func undoneColour(p *Pixels, cs []byte, img Image) {
+	if img.SamplesPerPixel != 3 || p.Photometric != "" {
+		return
+	}
+	if pi := img.photometric(); (pi == "YBR_RCT" || pi == "YBR_ICT") && mainHasMCT(cs) {
+		p.Photometric = "RGB"
+	}
+}
+
+// decodeOpenJPEGFrame decodes a JPEG 2000 codestream (not a JP2 file) with
+// OpenJPEG after checking its header against the attributes; samples take
+// the size BitsAllocated gives them and the sign PixelRepresentation gives
+// them, as with GDCM (a codestream whose sign contradicts the attributes
+// holds the same bits).
+func decodeOpenJPEGFrame(cs []byte, img Image) (*Pixels, error) {
+	if img.BitsAllocated == 1 {
+		return nil, unsupportedf("BitsAllocated 1 is not supported for JPEG 2000")
+	}
+	h, err := parseJ2KHeader(cs)
+	if err != nil {
+		return nil, err
+	}
+	if err := img.checkDims(h.width, h.height, h.components); err != nil {
+		return nil, err
+	}
+	if h.precision > max(img.BitsAllocated, 8) {
+		return nil, corruptf("codestream precision %d exceeds BitsAllocated %d", h.precision, img.BitsAllocated)
+	}
+	_, _, data, err := decodeJ2KInto(cs, h, 0, img.bytesPerSample(), nil)
+	if err != nil {
+		return nil, err
+	}
+	p := img.newPixels()
+	p.Data = data
+	return p, nil
 }

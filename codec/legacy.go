@@ -31,9 +31,12 @@ func decodeLegacy(frame []byte, ts string, img Image, hdr checkHeader) (*Pixels,
 	if err != nil {
 		return nil, err
 	}
-	if h.width != img.Columns || (h.height != img.Rows && h.height != 0) || h.components != img.SamplesPerPixel {
-		return nil, corruptf("codestream is %dx%d with %d components, the attributes say %dx%d with %d samples",
-			h.width, h.height, h.components, img.Columns, img.Rows, img.SamplesPerPixel)
+	height := h.height
+	if height == 0 { // set by a DNL marker: refused below
+		height = img.Rows
+	}
+	if err := img.checkDims(h.width, height, h.components); err != nil {
+		return nil, err
 	}
 	if h.height == 0 {
 		return nil, unsupportedf("JPEG frames whose height is set by a DNL marker are not supported")

@@ -43,7 +43,9 @@ func TestCorpus(t *testing.T) {
 
 	parsed := map[string]*Instance{}
 	var files, rejected int
-	err := filepath.WalkDir(corpusDir, func(path string, d os.DirEntry, err error) error {
+	// The trailing separator makes WalkDir follow a symlinked corpora
+	// directory (as in a git worktree) instead of reporting the link.
+	err := filepath.WalkDir(corpusDir+string(filepath.Separator), func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -210,6 +212,12 @@ func FuzzRead(f *testing.F) {
 		synth.Element{Tag: 0x7FE00010, VR: "OB", Value: synth.Encapsulated{Frames: [][][]byte{{jp(1), jp(2)}, {jp(3)}}, BOT: true}})...),
 		ctStorage, testSOP, JPEGBaseline8Bit, true)
 	f.Add(b.Bytes())
+	// Big endian 8 and 1-bit samples in OW words, frames starting inside
+	// a word.
+	for _, bits := range []int{8, 1} {
+		f.Add(p10(f, baseDS(append(imageDS(3, 5, bits, 3, 1, "MONOCHROME2"),
+			synth.Element{Tag: 0x7FE00010, VR: "OW", Value: seq(46, 1)})...), ExplicitVRBigEndian))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in, err := readBytes(data, Options{MaxMetadataBytes: 1 << 20, MaxInflatedBytes: 1 << 20})
 		if err != nil {
@@ -226,6 +234,9 @@ func FuzzRead(f *testing.F) {
 				if s.Offset < 0 || s.Length < 0 || s.Offset+s.Length > size {
 					t.Fatalf("segment %+v outside %d bytes", s, size)
 				}
+			}
+			if n, err := io.Copy(io.Discard, fr.Reader(in.Source)); err != nil || n != fr.Size() {
+				t.Fatalf("frame reads %d bytes (%v), Size says %d", n, err, fr.Size())
 			}
 		}
 		for _, m := range []map[string]any{in.Patient, in.Study, in.Series, in.Instance} {

@@ -51,6 +51,16 @@ func WriteElementHeader(w *bytes.Buffer, tag uint32, vr string, length uint32) {
 	w.Write(h[:8])
 }
 
+// writeItemHeader writes a little endian item tag (FFFE,E000) with a
+// defined length.
+func writeItemHeader(w *bytes.Buffer, length uint32) {
+	var h [8]byte
+	binary.LittleEndian.PutUint16(h[0:], 0xFFFE)
+	binary.LittleEndian.PutUint16(h[2:], 0xE000)
+	binary.LittleEndian.PutUint32(h[4:], length)
+	w.Write(h[:])
+}
+
 // LongVR reports whether an explicit VR has a 32-bit length.
 func LongVR(vr string) bool { return longVR(vr) }
 
@@ -64,11 +74,7 @@ func encodeElement(b *bytes.Buffer, e *element, src io.ReaderAt) error {
 					return err
 				}
 			}
-			var h [8]byte
-			binary.LittleEndian.PutUint16(h[0:], 0xFFFE)
-			binary.LittleEndian.PutUint16(h[2:], 0xE000)
-			binary.LittleEndian.PutUint32(h[4:], uint32(ib.Len()))
-			body.Write(h[:])
+			writeItemHeader(&body, uint32(ib.Len()))
 			body.Write(ib.Bytes())
 		}
 		WriteElementHeader(b, e.tag, "SQ", uint32(body.Len()))
@@ -114,11 +120,7 @@ func encodeFragments(b *bytes.Buffer, e *element, vr string, src io.ReaderAt) er
 		if _, err := src.ReadAt(v, f.Offset); err != nil {
 			return fmt.Errorf("read %s: %w", tagString(e.tag), err)
 		}
-		var h [8]byte
-		binary.LittleEndian.PutUint16(h[0:], 0xFFFE)
-		binary.LittleEndian.PutUint16(h[2:], 0xE000)
-		binary.LittleEndian.PutUint32(h[4:], uint32(len(v)))
-		b.Write(h[:])
+		writeItemHeader(b, uint32(len(v)))
 		b.Write(v)
 	}
 	b.Write([]byte{0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0})

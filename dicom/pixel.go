@@ -14,13 +14,28 @@ type Segment struct{ Offset, Length int64 }
 // Segments. For bit-packed (BitsAllocated 1) native frames that do not start
 // on a byte boundary, BitOffset is the number of leading bits of the first
 // byte that belong to the previous frame (bits are packed LSB first).
+//
+// In Explicit VR Big Endian, OW pixel data of 1 or 8-bit samples is a
+// sequence of 16-bit big endian words: the bytes of each pair are swapped
+// (PS3.5 7.3 and 8.1.1). Such a frame's Segments cover the whole words its
+// bytes are in, and Reader and Size give the frame's bytes in sample
+// order, as OB pixel data holds them.
 type Frame struct {
 	Segments  []Segment
 	BitOffset int
+	words     *wordSwap
 }
+
+// wordSwap describes a frame whose single segment holds whole 16-bit big
+// endian words: after swapping each pair of bytes, the frame is the n bytes
+// that follow the first lead bytes.
+type wordSwap struct{ lead, n int64 }
 
 // Size returns the number of bytes of the frame.
 func (f Frame) Size() int64 {
+	if f.words != nil {
+		return f.words.n
+	}
 	var n int64
 	for _, s := range f.Segments {
 		n += s.Length
@@ -31,6 +46,12 @@ func (f Frame) Size() int64 {
 // Reader returns a reader over the frame's bytes in r, which must be the
 // Instance.Source the frame was located in.
 func (f Frame) Reader(r io.ReaderAt) io.Reader {
+	if f.words != nil {
+		s := f.Segments[0]
+		chunk := min(s.Length+s.Length%2, 64<<10)
+		return &wordSwapReader{src: io.NewSectionReader(r, s.Offset, s.Length), chunk: make([]byte, chunk),
+			skip: f.words.lead, left: f.words.n}
+	}
 	if len(f.Segments) == 1 {
 		return io.NewSectionReader(r, f.Segments[0].Offset, f.Segments[0].Length)
 	}
@@ -79,16 +100,59 @@ func (p *parser) nativeFrames(px *element, img imageInfo) ([]Frame, error) {
 	if extra := px.length - (n*frameBits+7)/8; extra > 1 {
 		p.warn("PixelDataLength", "pixel data has %d bytes after the last frame", extra)
 	}
+	swapWords := px.bigEndian && px.vr == "OW" && (img.bitsAllocated == 1 || img.bitsAllocated == 8)
 	frames := make([]Frame, n)
 	for i := range frames {
 		startBit := int64(i) * frameBits
 		bitOff := startBit % 8
-		frames[i] = Frame{
-			Segments:  []Segment{{Offset: px.offset + startBit/8, Length: (bitOff + frameBits + 7) / 8}},
-			BitOffset: int(bitOff),
+		seg := Segment{Offset: px.offset + startBit/8, Length: (bitOff + frameBits + 7) / 8}
+		frames[i] = Frame{Segments: []Segment{seg}, BitOffset: int(bitOff)}
+		if swapWords {
+			// Whole words, counted from the start of the value: one byte
+			// more before an odd start and after an odd end (within the
+			// value, whose length an odd-length writer may have left odd).
+			rel := seg.Offset - px.offset
+			lead := rel % 2
+			end := min(rel+seg.Length+(rel+seg.Length)%2, px.length)
+			frames[i].Segments = []Segment{{Offset: px.offset + rel - lead, Length: end - (rel - lead)}}
+			frames[i].words = &wordSwap{lead: lead, n: seg.Length}
 		}
 	}
 	return frames, nil
+}
+
+// wordSwapReader reads 16-bit big endian words from src, swaps the bytes of
+// each, drops the first skip bytes and returns the next left bytes.
+type wordSwapReader struct {
+	src        io.Reader
+	chunk, buf []byte
+	skip, left int64
+}
+
+func (r *wordSwapReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.left == 0 {
+			return 0, io.EOF
+		}
+		n, err := io.ReadFull(r.src, r.chunk)
+		if n == 0 {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		c := r.chunk[:n]
+		for i := 0; i+1 < n; i += 2 {
+			c[i], c[i+1] = c[i+1], c[i]
+		}
+		d := min(r.skip, int64(len(c)))
+		c, r.skip = c[d:], r.skip-d
+		r.buf = c[:min(int64(len(c)), r.left)]
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	r.left -= int64(n)
+	return n, nil
 }
 
 // isVideo reports whether ts is one of the MPEG/HEVC transfer syntaxes whose

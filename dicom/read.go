@@ -32,8 +32,10 @@ type Instance struct {
 	SamplesPerPixel, NumberOfFrames, PlanarConfiguration          int
 	PhotometricInterpretation                                     string
 	Encapsulated                                                  bool
-	// BigEndian is set for Explicit VR Big Endian files; native frames keep
-	// their bytes as stored (not swapped).
+	// BigEndian is set for Explicit VR Big Endian files. Native frames of
+	// 16 and 32-bit samples keep their big endian bytes (codec.Decode swaps
+	// them); frames of 1 and 8-bit samples in OW words come out of
+	// Frame.Reader with each word's bytes swapped back, in sample order.
 	BigEndian bool
 	// FloatPixels is 32 or 64 when the pixel data is Float or Double Float
 	// Pixel Data (7FE0,0008/0009) instead of (7FE0,0010).

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,10 +15,7 @@ import (
 // TestAWSCLI it covers all 18 operations of the API.
 func TestAWSCLIImageSetOperations(t *testing.T) {
 	t.Parallel()
-	bin, err := exec.LookPath("aws")
-	if err != nil {
-		t.Skip("the AWS CLI (aws) is not on PATH")
-	}
+	bin := lookClient(t, "aws")
 	dir := t.TempDir()
 	srv := startServer(t, serverOpts{DataDir: dir})
 	cli := &awsCLI{t: t, bin: bin, endpoint: srv.Endpoint, env: cleanEnv(

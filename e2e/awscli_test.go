@@ -123,10 +123,7 @@ type (
 // AWS CLI (v1) against `ohi serve` and its generated key pair.
 func TestAWSCLI(t *testing.T) {
 	t.Parallel()
-	bin, err := exec.LookPath("aws")
-	if err != nil {
-		t.Skip("the AWS CLI (aws) is not on PATH: install it (pip install awscli, or apt-get install awscli) to run this test")
-	}
+	bin := lookClient(t, "aws")
 	dir := t.TempDir()
 	srv := startServer(t, serverOpts{DataDir: dir})
 	credFile := filepath.Join(dir, "credentials")

@@ -119,8 +119,8 @@ func testRestart(t *testing.T, duringCommits bool) {
 	}
 	checkRestartedImport(t, c, g, ds, readFile(t, manifest))
 	// Frames stored by reads the kill interrupted are swept: exactly the
-	// referenced frames, the instances' stored headers (one each, for
-	// DICOMweb) and metadata documents remain.
+	// referenced frames, the instances' stored headers (one each, kept for
+	// DICOMweb's WADO-RS) and the metadata documents remain.
 	if got := countFiles(filepath.Join(dir, "blobs")); got != 2*n+restartInput.Series {
 		var odd []string
 		_ = filepath.WalkDir(filepath.Join(dir, "blobs"), func(p string, d fs.DirEntry, err error) error {

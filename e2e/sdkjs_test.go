@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"hash/crc32"
 	"maps"
 	"os"
 	"os/exec"
@@ -185,6 +186,9 @@ type clientSummary struct {
 		SOPInstanceUID string `json:"sopInstanceUID"`
 		Bytes          int    `json:"bytes"`
 		SHA256         string `json:"sha256"`
+		// FullResolutionChecksum is the metadata checksum the program
+		// picked the way AWS's pixel verification examples do.
+		FullResolutionChecksum *uint32 `json:"fullResolutionChecksum"`
 	} `json:"frame"`
 	StudyDescription string         `json:"studyDescription"`
 	Versions         []string       `json:"versions"`
@@ -280,7 +284,12 @@ func checkSummary(t *testing.T, srv *serverProc, g *synth.Generator, s clientSum
 		t.Errorf("frame %s: the Go SDK reads %d bytes (sha256 %x), the program read %d (sha256 %s)",
 			s.Frame.ImageFrameID, len(frame), sum, s.Frame.Bytes, s.Frame.SHA256)
 	}
-	if !bytes.Equal(decoded(t, frame), pixels(t, g, ref)) {
+	px := decoded(t, frame)
+	if s.Frame.FullResolutionChecksum == nil || crc32.ChecksumIEEE(px) != *s.Frame.FullResolutionChecksum {
+		t.Errorf("frame %s: the full-resolution checksum the program read (%v) is not the CRC-32 of the decoded frame (%d)",
+			s.Frame.ImageFrameID, s.Frame.FullResolutionChecksum, crc32.ChecksumIEEE(px))
+	}
+	if !bytes.Equal(px, pixels(t, g, ref)) {
 		t.Errorf("frame %s does not decode to the generated pixels of %+v", s.Frame.ImageFrameID, ref)
 	}
 

@@ -30,6 +30,9 @@ type storedFrame struct {
 type failure struct {
 	ExceptionType string `json:"exceptionType"`
 	Message       string `json:"message"`
+	// Mappings are the importConfiguration mappings that selected a file
+	// failed for their metadata file (not part of the job output).
+	Mappings []int `json:"mappings,omitempty"`
 }
 
 // committed is the recorded outcome of an imported file.
@@ -38,6 +41,7 @@ type committed struct {
 	ImageSetVersion int64           `json:"imageSetVersion"`
 	IsPrimary       bool            `json:"isPrimary"`
 	Warnings        []dicom.Warning `json:"warnings,omitempty"`
+	Mappings        []int           `json:"mappings,omitempty"` // importConfiguration mappings applied
 }
 
 // parsedInstance is a read file whose frames are stored, waiting to be
@@ -54,6 +58,8 @@ type parsedInstance struct {
 	Frames         []storedFrame     `json:"frames"`
 	Header         *storedFrame      `json:"header,omitempty"` // the stored data set without pixel data (storeHeader)
 	Warnings       []dicom.Warning   `json:"warnings,omitempty"`
+
+	mappings []int // importConfiguration mappings applied (see overrides.go)
 }
 
 func newParsedInstance(in *dicom.Instance) *parsedInstance {
@@ -86,6 +92,11 @@ func (im *Importer) group(ctx context.Context, job *ohi.ImportJob, log *slog.Log
 	if err != nil {
 		return err
 	}
+	mappings, err := im.loadMappings(ctx, job)
+	if err != nil {
+		return err
+	}
+	var mappingFailures []*ohi.ImportItem
 	bySeries := map[string][]*instanceGroup{}
 	var seriesOrder []string
 	for _, it := range items {
@@ -97,6 +108,10 @@ func (im *Importer) group(ctx context.Context, job *ohi.ImportJob, log *slog.Log
 		dec.UseNumber()
 		if err := dec.Decode(&p); err != nil {
 			return fmt.Errorf("decode import item %s: %w", it.Key, err)
+		}
+		if f := mappings.apply(&p); f != nil {
+			mappingFailures = append(mappingFailures, &ohi.ImportItem{JobID: it.JobID, Key: it.Key, State: "failed", Result: mustJSON(f)})
+			continue
 		}
 		k := metadoc.KeyOf(p.Patient, p.Study, p.Series)
 		groups, ok := bySeries[p.SeriesUID]
@@ -115,6 +130,9 @@ func (im *Importer) group(ctx context.Context, job *ohi.ImportJob, log *slog.Log
 		}
 		g.items = append(g.items, it)
 		g.insts = append(g.insts, &p)
+	}
+	if err := im.Store.ImportItemsPut(ctx, mappingFailures...); err != nil {
+		return err
 	}
 	sort.Strings(seriesOrder)
 	for _, uid := range seriesOrder {
@@ -217,7 +235,8 @@ func (im *Importer) tryCommitGroup(ctx context.Context, job *ohi.ImportJob, seri
 	commitItems := make([]*ohi.ImportItem, len(g.items))
 	for i, it := range g.items {
 		commitItems[i] = &ohi.ImportItem{JobID: it.JobID, Key: it.Key, State: "committed", ImageSetID: set.ID,
-			Result: mustJSON(committed{ImageSetID: set.ID, ImageSetVersion: set.Version, IsPrimary: set.IsPrimary, Warnings: g.insts[i].Warnings})}
+			Result: mustJSON(committed{ImageSetID: set.ID, ImageSetVersion: set.Version, IsPrimary: set.IsPrimary, Warnings: g.insts[i].Warnings,
+				Mappings: g.insts[i].mappings})}
 	}
 	idx, frames, err := commitIndex(doc, set.ID, g.insts, frames)
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -81,10 +82,17 @@ type Importer struct {
 	// processes so a hostile codestream cannot stop the server). Nil means
 	// codec.Decode in this process.
 	Decode func(ctx context.Context, frame []byte, ts string, img codec.Image) (*codec.Pixels, error)
+	// StallTimeout bounds how long one stage of a file's import (open,
+	// parse, and the read, decode, transcode and store of each frame) may
+	// make no progress: the file is then failed with the stage it was
+	// stuck in, its resources are released, and the task carries on
+	// (default DefaultStallTimeout; negative disables the watchdog).
+	StallTimeout time.Duration
 
-	slotsOnce sync.Once
-	slots     chan struct{}
-	formats   sync.Map // data store id -> codec.Format (immutable once created)
+	stuckReaders atomic.Int64 // readers of files the watchdog failed, still running
+	slotsOnce    sync.Once
+	slots        *slots
+	formats      sync.Map // data store id -> codec.Format (immutable once created)
 }
 
 // format returns the lossless storage format of a data store.
@@ -152,6 +160,9 @@ func (im *Importer) Start(ctx context.Context, job *ohi.ImportJob) error {
 	if err == nil {
 		var objects []ohi.ObjectInfo
 		if objects, err = im.list(ctx, in, inBucket, inPrefix); err == nil {
+			objects, err = withoutMetadataFiles(job, objects)
+		}
+		if err == nil {
 			var batches [][]ohi.ObjectInfo
 			for len(objects) > 0 {
 				n := min(len(objects), BatchSize)
@@ -340,12 +351,18 @@ func (im *Importer) readAll(ctx context.Context, job *ohi.ImportJob, in ohi.Blob
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
+	wd := im.newWatchdog()
+	if wd != nil {
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go wd.run(wctx, job.ID)
+	}
 	var mu sync.Mutex // guards read and items
 	read := 0
 	items := make([]*ohi.ImportItem, 0, len(todo))
 	for _, o := range todo {
 		g.Go(func() error {
-			item, marked := im.readOne(gctx, job, in, o)
+			item, marked := im.readWatched(gctx, wd, job, in, o)
 			if gctx.Err() != nil {
 				return gctx.Err()
 			}
@@ -401,6 +418,8 @@ func (im *Importer) syncFrames(ctx context.Context, job *ohi.ImportJob) error {
 // whether the attempt to decode it was recorded first (markDecoding).
 func (im *Importer) readOne(ctx context.Context, job *ohi.ImportJob, in ohi.BlobStore, o ohi.ObjectInfo) (item *ohi.ImportItem, marked bool) {
 	item = &ohi.ImportItem{JobID: job.ID, Key: o.Key}
+	watch := watchOf(ctx)
+	defer watch.done(0)
 	fail := func(kind, msg string) (*ohi.ImportItem, bool) {
 		item.State = "failed"
 		item.Result = mustJSON(failure{ExceptionType: kind, Message: msg})
@@ -418,6 +437,10 @@ func (im *Importer) readOne(ctx context.Context, job *ohi.ImportJob, in ohi.Blob
 		return fail("InternalServerException", "cannot read the file: "+err.Error())
 	}
 	defer cleanup()
+	watch.stage(0, stageParse)
+	if watch != nil {
+		src = progressReaderAt{src, watch}
+	}
 	inst, err := dicom.Read(src, size, im.DICOM)
 	if err != nil {
 		var fe *dicom.FileError
@@ -432,6 +455,7 @@ func (im *Importer) readOne(ctx context.Context, job *ohi.ImportJob, in ohi.Blob
 		// codestream. Record the attempt first, so that a file that stopped
 		// the server twice fails instead of crashing every restart.
 		marked = true
+		watch.stage(0, stageRecord)
 		if failed := im.markDecoding(ctx, item); failed != nil {
 			return failed, marked
 		}
@@ -466,7 +490,11 @@ func (im *Importer) openAt(ctx context.Context, in ohi.BlobStore, o ohi.ObjectIn
 	}
 	cleanup := func() { f.Close(); os.Remove(f.Name()) }
 	lim := im.Limits.WithDefaults()
-	n, err := io.Copy(f, io.LimitReader(obj, lim.MaxFileBytes+1))
+	var w io.Writer = f
+	if watch := watchOf(ctx); watch != nil {
+		w = progressWriter{f, watch}
+	}
+	n, err := io.Copy(w, io.LimitReader(obj, lim.MaxFileBytes+1))
 	if err != nil {
 		cleanup()
 		return nil, 0, nil, err
@@ -488,7 +516,9 @@ func (im *Importer) storeFrames(ctx context.Context, job *ohi.ImportJob, inst *d
 	if err := im.storeHeader(ctx, job, inst, p); err != nil {
 		return nil, err
 	}
+	watch := watchOf(ctx)
 	if len(inst.Frames) > 0 && inst.FloatPixels == 0 && !codec.KeepsOriginal(inst.TransferSyntaxUID) {
+		watch.done(0) // the frames' own stages take over
 		frames, ts, photometric, err := im.transcode(ctx, job, inst)
 		var ce *codec.Error
 		switch {
@@ -509,9 +539,11 @@ func (im *Importer) storeFrames(ctx context.Context, job *ohi.ImportJob, inst *d
 		id := ohi.NewID()
 		key := FrameKey(job.DatastoreID, job.ID, id)
 		size := fr.Size()
+		watch.frameStage(i, stageStore)
 		if err := im.putFrame(ctx, key, fr.Reader(inst.Source), size); err != nil {
 			return nil, err
 		}
+		watch.done(i + 1)
 		p.Frames = append(p.Frames, storedFrame{ID: id, Key: key, Size: size, Index: i})
 	}
 	return p, nil
@@ -582,18 +614,17 @@ func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dic
 	frames = make([]storedFrame, len(inst.Frames))
 	pis := make([]string, len(inst.Frames))
 	tss := make([]string, len(inst.Frames))
-	slots := im.codecSlots()
+	watch := watchOf(ctx)
 	g, gctx := errgroup.WithContext(ctx)
 	for i, fr := range inst.Frames {
-		select {
-		case slots <- struct{}{}:
-		case <-gctx.Done():
-		}
-		if gctx.Err() != nil {
-			break
+		release, err := im.acquireSlot(gctx, i)
+		if err != nil {
+			watch.done(i + 1)
+			break // a frame failed or ctx ended; nothing was taken
 		}
 		g.Go(func() error {
-			defer func() { <-slots }()
+			defer release()
+			defer watch.done(i + 1)
 			var err error
 			frames[i], tss[i], pis[i], err = im.transcodeFrame(gctx, job, inst, i, fr, img, format)
 			return err
@@ -621,13 +652,13 @@ func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dic
 
 // codecSlots bounds the frames being transcoded at once across the whole
 // importer (default: the number of workers).
-func (im *Importer) codecSlots() chan struct{} {
+func (im *Importer) codecSlots() *slots {
 	im.slotsOnce.Do(func() {
 		n := im.Workers
 		if n <= 0 {
 			n = runtime.NumCPU()
 		}
-		im.slots = make(chan struct{}, n)
+		im.slots = newSlots(n)
 	})
 	return im.slots
 }
@@ -639,12 +670,15 @@ func (im *Importer) transcodeFrame(ctx context.Context, job *ohi.ImportJob, inst
 	if size > codec.MaxFrameBytes {
 		return storedFrame{}, "", "", &codec.Error{Code: codec.CodeUnsupported, Reason: fmt.Sprintf("frame %d has %d bytes", i+1, size)}
 	}
+	watch := watchOf(ctx)
+	watch.frameStage(i, stageRead)
 	buf := getFrameBuf(size)
 	if _, err := io.ReadFull(fr.Reader(inst.Source), buf); err != nil {
 		return storedFrame{}, "", "", err
 	}
 	img.BitOffset = fr.BitOffset
 	var px *codec.Pixels
+	watch.frameStage(i, stageDecode)
 	if im.Decode != nil && usesNativeDecoder(inst.TransferSyntaxUID) {
 		// The decoder process may still hold buf if ctx ends the call
 		// early, so it is not reused.
@@ -665,6 +699,7 @@ func (im *Importer) transcodeFrame(ctx context.Context, job *ohi.ImportJob, inst
 		}
 		return storedFrame{}, "", "", err
 	}
+	watch.frameStage(i, stageTranscode)
 	st, err := codec.Transcode(px, format)
 	if errors.Is(err, codec.ErrVerify) {
 		return storedFrame{}, "", "", &fileFailure{"InternalServerException", fmt.Sprintf("pixel data verification failed for frame %d: the %s encoding does not decode to the original pixels", i+1, format)}
@@ -675,6 +710,7 @@ func (im *Importer) transcodeFrame(ctx context.Context, job *ohi.ImportJob, inst
 	cs := st.Codestream
 	id := ohi.NewID()
 	key := FrameKey(job.DatastoreID, job.ID, id)
+	watch.frameStage(i, stageStore)
 	if err := im.putFrame(ctx, key, bytes.NewReader(cs), int64(len(cs))); err != nil {
 		return storedFrame{}, "", "", err
 	}

@@ -30,9 +30,17 @@ const htj2kRPCL = "1.2.840.10008.1.2.4.202"
 // codestream, and returns its pixels.
 func writeHTJ2KFile(t *testing.T, path, sop string) []byte {
 	t.Helper()
+	px, _ := writeHTJ2KFileSeed(t, path, sop, 13)
+	return px
+}
+
+// writeHTJ2KFileSeed is writeHTJ2KFile with pixels that depend on seed; it
+// also returns the codestream.
+func writeHTJ2KFileSeed(t *testing.T, path, sop string, seed int) (pixels, codestream []byte) {
+	t.Helper()
 	px := &codec.Pixels{Width: 16, Height: 16, Components: 1, BitsStored: 12, BytesPerSample: 2, Data: make([]byte, 16*16*2)}
 	for i := 0; i < 256; i++ {
-		v := uint16(i * 13 % 4096)
+		v := uint16(i * seed % 4096)
 		px.Data[2*i], px.Data[2*i+1] = byte(v), byte(v>>8)
 	}
 	cs, err := codec.EncodeHTJ2K(px)
@@ -66,7 +74,7 @@ func writeHTJ2KFile(t *testing.T, path, sop string) []byte {
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return px.Data
+	return px.Data, cs
 }
 
 // testEnv is an importer over SQLite and a file blob store in a temporary

@@ -59,6 +59,7 @@ func (im *Importer) writeOutputs(ctx context.Context, job *ohi.ImportJob, out oh
 	}
 	var success, failures, warnings bytes.Buffer
 	sets := map[string]*imageSetSummary{}
+	usedMappings := map[int]bool{}
 	for _, it := range items {
 		sum.NumberOfScannedFiles++
 		switch it.State {
@@ -68,6 +69,9 @@ func (im *Importer) writeOutputs(ctx context.Context, job *ohi.ImportJob, out oh
 				return nil, err
 			}
 			sum.NumberOfImportedFiles++
+			for _, m := range c.Mappings {
+				usedMappings[m] = true
+			}
 			writeLine(&success, map[string]any{"inputFile": it.Key, "importResponse": importResponse{ImageSetID: c.ImageSetID, IsPrimary: c.IsPrimary}})
 			if len(c.Warnings) > 0 {
 				v := c.ImageSetVersion
@@ -92,8 +96,18 @@ func (im *Importer) writeOutputs(ctx context.Context, job *ohi.ImportJob, out oh
 			} else {
 				sum.NumberOfFilesWithCustomerError++
 			}
-			writeLine(&failures, map[string]any{"inputFile": it.Key, "exception": f})
+			for _, m := range f.Mappings {
+				usedMappings[m] = true
+			}
+			writeLine(&failures, map[string]any{"inputFile": it.Key, "exception": failure{ExceptionType: f.ExceptionType, Message: f.Message}})
 		}
+	}
+	unused, err := unusedMappingLines(job, usedMappings)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range unused {
+		writeLine(&warnings, l)
 	}
 	for _, s := range sets {
 		sum.ImageSetsSummary = append(sum.ImageSetsSummary, *s)

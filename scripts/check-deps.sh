@@ -10,6 +10,7 @@ missing() {
 	[ -f /usr/include/openjph/ojph_codestream.h ] || m+=(libopenjph-dev)
 	[ -f /usr/include/gdcm-3.0/gdcmImage.h ] || m+=(libgdcm-dev)
 	[ -f /usr/include/openjpeg-2.5/openjpeg.h ] || m+=(libopenjp2-7-dev)
+	[ -f /usr/include/charls/charls.h ] || m+=(libcharls-dev)
 	command -v g++ >/dev/null || m+=(g++)
 	echo "${m[@]:-}"
 }

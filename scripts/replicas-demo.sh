@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # replicas-demo.sh: the deployment of docs/deployment.md, run for real on one
-# machine: three `ohi serve` replicas on 127.0.0.1:18181-18183 sharing one
+# machine: three `ohi serve` replicas on free loopback ports sharing one
 # PostgreSQL database and one S3 bucket (moto_server as the S3-compatible
 # service), an import of a generated study started on replica 1 and worked
 # on by all three, and a check that every replica answers the same.
@@ -50,18 +50,19 @@ for b in ohi-storage dicom-in dicom-out; do aws --endpoint-url "$S3" s3 mb "s3:/
 #    area (--blob-store) and the import buckets (--s3-endpoint); clients
 #    sign with one key pair. Each has its own scratch directory.
 KEY=AKIDREPLICAS SECRET=replicas-client-secret
+ports=(0 "$(free_port)" "$(free_port)" "$(free_port)")
 for i in 1 2 3; do
-	port=$((18180 + i))
+	port=${ports[i]}
 	OHI_ACCESS_KEY_ID=$KEY OHI_SECRET_ACCESS_KEY=$SECRET "$OHI" serve --listen "127.0.0.1:$port" \
 		--data-dir "$work/replica$i" --database "$DATABASE" \
 		--blob-store s3://ohi-storage/ohi/ --s3-endpoint "$S3" >"$work/replica$i.log" 2>&1 &
 	pids+=($!)
 done
 for i in 1 2 3; do
-	for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$((18180 + i))/healthz" >/dev/null && break; sleep 0.1; done
-	curl -sf "http://127.0.0.1:$((18180 + i))/healthz" >/dev/null || { echo "replicas-demo: replica $i did not start:" >&2; tail -20 "$work/replica$i.log" >&2; exit 1; }
+	for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:${ports[i]}/healthz" >/dev/null && break; sleep 0.1; done
+	curl -sf "http://127.0.0.1:${ports[i]}/healthz" >/dev/null || { echo "replicas-demo: replica $i did not start:" >&2; tail -20 "$work/replica$i.log" >&2; exit 1; }
 done
-echo "replicas up on 127.0.0.1:18181-18183 (PostgreSQL database $db, S3 at $S3)"
+echo "replicas up on 127.0.0.1:${ports[1]}, ${ports[2]} and ${ports[3]} (PostgreSQL database $db, S3 at $S3)"
 
 # 3. A study in the input bucket, and an import started on replica 1.
 "$OHI" synth --out "$work/study" --series 4 --instances 60 --rows 128 --cols 128 --seed 5 >/dev/null
@@ -72,16 +73,21 @@ mi() { # mi PORT ARGS...: the AWS CLI against one replica, signed with the clien
 	AWS_ACCESS_KEY_ID=$KEY AWS_SECRET_ACCESS_KEY=$SECRET AWS_DISABLE_HOST_PREFIX_INJECTION=true \
 		aws medical-imaging --endpoint-url "http://127.0.0.1:$port" "$@"
 }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-ds=$(mi 18181 create-datastore --datastore-name replicas | json 'd["datastoreId"]')
+json() { # json EXPR: EXPR of the JSON answer on stdin as d; one line, not a traceback, when there is none
+	python3 -c "import json,sys
+try: d=json.load(sys.stdin)
+except ValueError: sys.exit('replicas-demo: the call above returned no JSON')
+print($1)"
+}
+ds=$(mi "${ports[1]}" create-datastore --datastore-name replicas | json 'd["datastoreId"]')
 for _ in $(seq 1 100); do
-	[ "$(mi 18182 get-datastore --datastore-id "$ds" | json 'd["datastoreProperties"]["datastoreStatus"]')" = ACTIVE ] && break
+	[ "$(mi "${ports[2]}" get-datastore --datastore-id "$ds" | json 'd["datastoreProperties"]["datastoreStatus"]')" = ACTIVE ] && break
 	sleep 0.2
 done
-job=$(mi 18181 start-dicom-import-job --datastore-id "$ds" --data-access-role-arn arn:aws:iam::123456789012:role/ImportRole \
+job=$(mi "${ports[1]}" start-dicom-import-job --datastore-id "$ds" --data-access-role-arn arn:aws:iam::123456789012:role/ImportRole \
 	--input-s3-uri s3://dicom-in/study/ --output-s3-uri s3://dicom-out/jobs/ | json 'd["jobId"]')
 for _ in $(seq 1 600); do
-	status=$(mi 18183 get-dicom-import-job --datastore-id "$ds" --job-id "$job" | json 'd["jobProperties"]["jobStatus"]')
+	status=$(mi "${ports[3]}" get-dicom-import-job --datastore-id "$ds" --job-id "$job" | json 'd["jobProperties"]["jobStatus"]')
 	case "$status" in COMPLETED|FAILED) break ;; esac
 	sleep 0.2
 done
@@ -95,7 +101,7 @@ done
 # 4. Every replica answers the same.
 answers=()
 for i in 1 2 3; do
-	answers+=("$(mi $((18180 + i)) search-image-sets --datastore-id "$ds" --search-criteria '{"sort":{"sortField":"createdAt","sortOrder":"ASC"}}' |
+	answers+=("$(mi ${ports[i]} search-image-sets --datastore-id "$ds" --search-criteria '{"sort":{"sortField":"createdAt","sortOrder":"ASC"}}' |
 		json '",".join(s["imageSetId"]+":"+str(s["DICOMTags"]["DICOMNumberOfStudyRelatedInstances"]) for s in d["imageSetsMetadataSummaries"])')")
 done
 [ "${answers[0]}" = "${answers[1]}" ] && [ "${answers[1]}" = "${answers[2]}" ] || { echo "replicas-demo: replicas disagree" >&2; printf '%s\n' "${answers[@]}" >&2; exit 1; }

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/openhealthimaging/ohi/api"
-	"github.com/openhealthimaging/ohi/dicomweb"
 	"github.com/openhealthimaging/ohi/sigv4"
 )
 
@@ -13,11 +12,10 @@ import (
 // DICOM data per STOW-RS request, plus room for the multipart framing.
 const MaxDICOMwebBody = 1<<30 + 1<<20
 
-// withDICOMweb sends the DICOMweb paths to cfg.DICOMweb, signed like the
-// API (service medical-imaging, the same credentials) but with the
-// DICOMweb body limit and streamed payload verification, and everything
-// else to api.
-func withDICOMweb(apiHandler http.Handler, cfg Config) http.Handler {
+// signedDICOMweb is cfg.DICOMweb behind SigV4 (service medical-imaging,
+// the API's credentials) with the DICOMweb body limit and streamed payload
+// verification; errors keep the API's JSON shape.
+func signedDICOMweb(cfg Config) http.Handler {
 	var dw http.Handler = cfg.DICOMweb
 	if cfg.Verifier != nil {
 		v := *cfg.Verifier
@@ -32,12 +30,5 @@ func withDICOMweb(apiHandler http.Handler, cfg Config) http.Handler {
 			_ = json.NewEncoder(w).Encode(map[string]string{"__type": e.Code, "message": e.Message})
 		})
 	}
-	dw = http.MaxBytesHandler(dw, MaxDICOMwebBody)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if dicomweb.Matches(r.URL.Path) {
-			dw.ServeHTTP(w, r)
-			return
-		}
-		apiHandler.ServeHTTP(w, r)
-	})
+	return http.MaxBytesHandler(dw, MaxDICOMwebBody)
 }

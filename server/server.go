@@ -11,7 +11,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/openhealthimaging/ohi/api"
@@ -27,15 +29,44 @@ type Config struct {
 	Verifier *sigv4.Verifier
 	// Logger receives one access log line per request (default slog.Default).
 	Logger *slog.Logger
-	// DICOMweb, when set, serves the DICOMweb routes (package dicomweb)
-	// under /datastore/{id}/studies, /series and /instances, behind the
-	// same SigV4 check with a body limit of MaxDICOMwebBody, bodies over
-	// 8 MB spooled to DICOMwebSpoolDir while their signature is checked.
-	DICOMweb         http.Handler
-	DICOMwebSpoolDir string
 	// Health reports whether the server can serve; /healthz answers 200 when
 	// it returns nil and 503 otherwise. Nil means always healthy.
 	Health func(ctx context.Context) error
+	// Console serves the web console under /console/ (nil: none).
+	Console http.Handler
+	// Viewer serves the image viewer under /viewer (nil: none).
+	Viewer http.Handler
+	// DICOMweb serves the DICOMweb routes (package dicomweb:
+	// /datastore/{id}/studies, /series, /instances and below; nil: none),
+	// behind the same SigV4 check as the API (or a console session) with a
+	// body limit of MaxDICOMwebBody, bodies over 8 MB spooled to
+	// DICOMwebSpoolDir while their signature is checked.
+	DICOMweb         http.Handler
+	DICOMwebSpoolDir string
+	// Sessions authenticates browsers on the console, the viewer and the
+	// DICOMweb routes, which accept a valid session or a valid SigV4
+	// signature; the HealthImaging API accepts only signatures. Nil means
+	// those routes, too, accept only signatures.
+	Sessions Sessions
+}
+
+// Sessions tells browser sessions apart (package console implements it).
+type Sessions interface {
+	// Authenticated reports whether r carries a valid session.
+	Authenticated(r *http.Request) bool
+	// Public reports whether r may be served with neither a session nor a
+	// signature (the login page and its assets).
+	Public(r *http.Request) bool
+}
+
+// LoginPath is where browsers without a session are sent.
+const LoginPath = "/console/login"
+
+// DICOMwebPatterns are the ServeMux patterns of the DICOMweb routes.
+var DICOMwebPatterns = []string{
+	"/datastore/{datastoreId}/studies", "/datastore/{datastoreId}/studies/",
+	"/datastore/{datastoreId}/series", "/datastore/{datastoreId}/series/",
+	"/datastore/{datastoreId}/instances", "/datastore/{datastoreId}/instances/",
 }
 
 // New returns the server's root handler.
@@ -45,19 +76,36 @@ func New(cfg Config) http.Handler {
 		logger = slog.Default()
 	}
 	var h http.Handler = api.NewHandler(cfg.Service)
+	signed := func(h http.Handler) http.Handler { return h }
 	if cfg.Verifier != nil {
-		h = cfg.Verifier.Middleware(h, func(w http.ResponseWriter, r *http.Request, e *sigv4.Error) {
-			code, _ := api.WriteError(w, &api.Error{Code: e.Code, Status: e.Status, Message: e.Message})
-			if info := api.RequestInfoFrom(r.Context()); info != nil {
-				info.ErrorCode = code
-			}
-		})
+		signed = func(h http.Handler) http.Handler {
+			return cfg.Verifier.Middleware(h, func(w http.ResponseWriter, r *http.Request, e *sigv4.Error) {
+				code, _ := api.WriteError(w, &api.Error{Code: e.Code, Status: e.Status, Message: e.Message})
+				if info := api.RequestInfoFrom(r.Context()); info != nil {
+					info.ErrorCode = code
+				}
+			})
+		}
 	}
-	h = http.MaxBytesHandler(h, api.MaxRequestBody)
-	if cfg.DICOMweb != nil {
-		h = withDICOMweb(h, cfg)
-	}
+	h = http.MaxBytesHandler(signed(h), api.MaxRequestBody)
 	mux := http.NewServeMux()
+	browser := func(next http.Handler) http.Handler {
+		return http.MaxBytesHandler(browserAuth(cfg, signed(next), next), api.MaxRequestBody)
+	}
+	if cfg.Console != nil {
+		mux.Handle("/console/", browser(cfg.Console))
+		mux.Handle("/console", browser(cfg.Console))
+	}
+	if cfg.Viewer != nil {
+		mux.Handle("/viewer", browser(cfg.Viewer))
+		mux.Handle("/viewer/", browser(cfg.Viewer))
+	}
+	if cfg.DICOMweb != nil {
+		dw := browserAuth(cfg, signedDICOMweb(cfg), http.MaxBytesHandler(cfg.DICOMweb, MaxDICOMwebBody))
+		for _, p := range DICOMwebPatterns {
+			mux.Handle(p, dw)
+		}
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if cfg.Health != nil {
 			if err := cfg.Health(r.Context()); err != nil {
@@ -82,6 +130,39 @@ func New(cfg Config) http.Handler {
 	mux.Handle("/", h)
 	return withRequest(mux, logger)
 }
+
+// browserAuth admits a request to a route browsers use when it is signed
+// (verified by signed), carries a valid session, or is public (the login
+// page); a browser asking for a page without either is sent to the login
+// page, anything else gets 403 as from the API.
+func browserAuth(cfg Config, signed, next http.Handler) http.Handler {
+	if cfg.Verifier == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Header.Get("Authorization") != "" || r.URL.Query().Has("X-Amz-Signature"):
+			signed.ServeHTTP(w, r)
+		case cfg.Sessions != nil && (cfg.Sessions.Authenticated(r) || cfg.Sessions.Public(r)):
+			// SameSite=Strict keeps other sites from sending the
+			// session; a cross-origin request that changes something
+			// (a form, a STOW-RS) is refused besides.
+			if err := crossOrigin.Check(r); err != nil {
+				http.Error(w, "cross-origin request refused", http.StatusForbidden)
+				return
+			}
+			next.ServeHTTP(w, r)
+		case cfg.Sessions != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+			strings.Contains(r.Header.Get("Accept"), "text/html"):
+			http.Redirect(w, r, LoginPath+"?"+url.Values{"next": {r.URL.RequestURI()}}.Encode(), http.StatusSeeOther)
+		default:
+			// The same answer as an unsigned API request gets.
+			signed.ServeHTTP(w, r)
+		}
+	})
+}
+
+var crossOrigin = http.NewCrossOriginProtection()
 
 // newRequestID returns a request id in the UUID layout AWS uses.
 func newRequestID() string {

@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/openhealthimaging/ohi"
@@ -16,8 +18,8 @@ func (s *Service) StartDICOMImportJob(ctx context.Context, in *api.StartDICOMImp
 	if _, err := s.activeDatastore(ctx, dsID); err != nil {
 		return nil, err
 	}
-	if in.ImportConfiguration != nil {
-		return nil, ohi.Validationf("importConfiguration", "importConfiguration (DICOM JSON metadata mappings) is not supported by ohi yet; import DICOM P10 files without it")
+	if err := checkImportConfiguration(in.ImportConfiguration); err != nil {
+		return nil, err
 	}
 	if in.InputOwnerAccountId != nil && *in.InputOwnerAccountId != s.cfg.AccountID {
 		return nil, &api.Error{Code: "AccessDeniedException", Message: "inputOwnerAccountId " + *in.InputOwnerAccountId + " is not this server's account " + s.cfg.AccountID}
@@ -60,6 +62,44 @@ func (s *Service) StartDICOMImportJob(ctx context.Context, in *api.StartDICOMImp
 		s.jobs.Notify()
 	}
 	return &api.StartDICOMImportJobResponse{DatastoreId: &dsID, JobId: &got.ID, JobStatus: api.JobStatus(got.Status), SubmittedAt: api.NewTime(got.SubmittedAt)}, nil
+}
+
+// checkImportConfiguration checks what the model cannot say about the
+// DICOM JSON metadata mappings: a study UID is given, every metadata file
+// path stays under inputS3Uri, and no study or series is mapped twice.
+func checkImportConfiguration(c *api.ImportConfiguration) error {
+	if c == nil {
+		return nil
+	}
+	if c.DicomJsonMetadataImportConfiguration == nil {
+		return ohi.Validationf("importConfiguration", "set dicomJsonMetadataImportConfiguration")
+	}
+	seen := map[[2]string]int{}
+	for i, m := range c.DicomJsonMetadataImportConfiguration.DicomMetadataMappings {
+		field := fmt.Sprintf("importConfiguration.dicomJsonMetadataImportConfiguration.dicomMetadataMappings[%d]", i)
+		study, series, file := str(m.StudyInstanceUID), str(m.SeriesInstanceUID), str(m.MetadataFilePath)
+		if study == "" {
+			return ohi.Validationf(field+".studyInstanceUID", "the Study Instance UID of the mapping is empty")
+		}
+		if strings.HasPrefix(file, "/") || strings.HasSuffix(file, "/") || strings.Contains(file, "\\") {
+			return ohi.Validationf(field+".metadataFilePath", "%q is not a file path relative to inputS3Uri", file)
+		}
+		for _, seg := range strings.Split(file, "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				return ohi.Validationf(field+".metadataFilePath", "%q is not a file path relative to inputS3Uri", file)
+			}
+		}
+		k := [2]string{study, series}
+		if j, dup := seen[k]; dup {
+			what := "study " + study
+			if series != "" {
+				what = "series " + series
+			}
+			return ohi.Validationf(field, "maps %s again (dicomMetadataMappings[%d] already does)", what, j)
+		}
+		seen[k] = i
+	}
+	return nil
 }
 
 func (s *Service) jobProperties(j *ohi.ImportJob) *api.DICOMImportJobProperties {

@@ -99,17 +99,22 @@ type signedRequest struct {
 	token       string        // X-Amz-Security-Token, "" when absent
 	claimedHash string        // X-Amz-Content-Sha256, "" when absent
 	presigned   bool          // query-string form
-	expires     time.Duration // presigned only
+	expires     time.Duration // presigned only; 0 without X-Amz-Expires
+	eitherHash  bool          // presigned without X-Amz-Content-Sha256
 	query       url.Values    // parsed query string
 }
 
 // Verify checks r's signature, given either in the Authorization header or
 // in the presigned query-string form (X-Amz-Algorithm, X-Amz-Credential,
-// X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders, X-Amz-Signature).
+// X-Amz-Date, X-Amz-SignedHeaders, X-Amz-Signature, and X-Amz-Expires or,
+// without it, the clock skew of a header-signed request).
 //
 // Unless the payload is declared UNSIGNED-PAYLOAD, Verify reads the whole
 // body (at most MaxBodyBytes) to hash it and replaces r.Body with an
-// equivalent in-memory reader, so handlers can still read it.
+// equivalent in-memory reader (a temporary file in SpoolDir for a large
+// body: the caller must then close r.Body, which removes it; Middleware
+// does), so handlers can still read it. With StreamVerify a declared hash
+// is checked while the handler reads instead.
 //
 // On success Verify returns the access key id; on failure it returns an
 // *Error.
@@ -135,6 +140,17 @@ func (v *Verifier) verify(r *http.Request) (string, *Error) {
 	secret, ok := v.secret(sr.auth.Credential.AccessKeyID, sr.token)
 	if !ok {
 		return "", errUnrecognized()
+	}
+	if sr.eitherHash {
+		// UNSIGNED-PAYLOAD first: such a URL (S3's convention) leaves
+		// the body unread, as it always has been.
+		want, _, _, err := v.recompute(r, sr, secret, unsignedPayload)
+		if err != nil {
+			return "", err
+		}
+		if hmac.Equal([]byte(want), []byte(sr.auth.Signature)) {
+			return sr.auth.Credential.AccessKeyID, nil
+		}
 	}
 	payloadHash, err := v.payloadHash(r, sr)
 	if err != nil {
@@ -228,11 +244,14 @@ func parseHeaderForm(r *http.Request, authz string, sr *signedRequest) *Error {
 
 func parsePresigned(sr *signedRequest) *Error {
 	q := sr.query
-	required := []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Expires"}
+	required := []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders"}
 	for _, k := range required {
 		if len(q[k]) != 1 {
-			return errIncomplete("AWS query-string parameters must include 'X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-Date', 'X-Amz-SignedHeaders', and 'X-Amz-Expires', each exactly once. Re-examine the query-string parameters.")
+			return errIncomplete("AWS query-string parameters must include 'X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-Date' and 'X-Amz-SignedHeaders', each exactly once, and 'X-Amz-Expires' at most once. Re-examine the query-string parameters.")
 		}
+	}
+	if len(q["X-Amz-Expires"]) > 1 {
+		return errIncomplete("The query string has more than one X-Amz-Expires parameter.")
 	}
 	if alg := q.Get("X-Amz-Algorithm"); alg != algorithm {
 		return errIncomplete("Unsupported signature algorithm '%s': only %s is supported.", echo(alg), algorithm)
@@ -242,19 +261,28 @@ func parsePresigned(sr *signedRequest) *Error {
 		return err
 	}
 	sr.amzDate = q.Get("X-Amz-Date")
-	exp, perr := strconv.Atoi(q.Get("X-Amz-Expires"))
-	if perr != nil || exp < 1 || exp > maxPresignExpires {
-		return errIncomplete("X-Amz-Expires must be a whole number of seconds between 1 and %d (one week), got '%s'.", maxPresignExpires, echo(q.Get("X-Amz-Expires")))
+	// Without X-Amz-Expires (Amplify's signUrl, which AWS's HealthImaging
+	// viewer sample uses, leaves it out) the URL is valid within the clock
+	// skew of its X-Amz-Date, like a request signed in its headers.
+	if q.Has("X-Amz-Expires") {
+		exp, perr := strconv.Atoi(q.Get("X-Amz-Expires"))
+		if perr != nil || exp < 1 || exp > maxPresignExpires {
+			return errIncomplete("X-Amz-Expires must be a whole number of seconds between 1 and %d (one week), got '%s'.", maxPresignExpires, echo(q.Get("X-Amz-Expires")))
+		}
+		sr.expires = time.Duration(exp) * time.Second
 	}
-	sr.expires = time.Duration(exp) * time.Second
 	if tokens := q["X-Amz-Security-Token"]; len(tokens) > 0 {
 		if len(tokens) > 1 {
 			return errIncomplete("The query string has more than one X-Amz-Security-Token parameter.")
 		}
 		sr.token = tokens[0]
 	}
-	sr.claimedHash = unsignedPayload
+	// Without X-Amz-Content-Sha256 the payload is signed by its hash (what
+	// botocore and Amplify sign into presigned URLs of services other than
+	// S3), or as UNSIGNED-PAYLOAD (S3's convention); verify tries both.
+	sr.eitherHash = true
 	if hashes := q["X-Amz-Content-Sha256"]; len(hashes) > 0 {
+		sr.eitherHash = false
 		if len(hashes) > 1 {
 			return errIncomplete("The query string has more than one X-Amz-Content-Sha256 parameter.")
 		}
@@ -290,7 +318,7 @@ func (v *Verifier) checkTime(sr signedRequest) *Error {
 	if skew <= 0 {
 		skew = DefaultMaxSkew
 	}
-	if sr.presigned {
+	if sr.presigned && sr.expires > 0 {
 		if sr.date.After(t.Add(skew)) {
 			return errInvalid("Request is not yet valid: X-Amz-Date %s is later than %s (%s + %s).",
 				sr.amzDate, t.Add(skew).Format(amzDateLayout), t.Format(amzDateLayout), fmtSkew(skew))
@@ -359,6 +387,12 @@ func (v *Verifier) payloadHash(r *http.Request, sr signedRequest) (string, *Erro
 			"x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a lower-case hex SHA-256 value, got '%s'.", echo(claimed))
 	}
 	if v.StreamVerify && claimed != "" {
+		if r.ContentLength > v.maxBody() {
+			return "", errTooLarge(v.maxBody())
+		}
+		if r.Body == nil {
+			r.Body = http.NoBody
+		}
 		r.Body = &verifyingBody{r: r.Body, h: sha256.New(), want: claimed, limit: v.maxBody()}
 		return claimed, nil
 	}
@@ -376,16 +410,12 @@ func (v *Verifier) payloadHash(r *http.Request, sr signedRequest) (string, *Erro
 // hashBody reads r.Body (bounded by MaxBodyBytes), returns its hex SHA-256
 // and replaces r.Body with an in-memory copy.
 func (v *Verifier) hashBody(r *http.Request) (string, *Error) {
-	limit := v.MaxBodyBytes
-	if limit <= 0 {
-		limit = DefaultMaxBodyBytes
-	}
+	limit := v.maxBody()
 	if r.Body == nil || r.Body == http.NoBody {
 		r.Body = http.NoBody
 		return hex.EncodeToString(sha256.New().Sum(nil)), nil
 	}
-	tooLarge := newError(CodeRequestEntityTooLarge, http.StatusRequestEntityTooLarge,
-		"The request body is larger than the limit of %d bytes.", limit)
+	tooLarge := errTooLarge(limit)
 	if r.ContentLength > limit {
 		return "", tooLarge
 	}
@@ -542,7 +572,7 @@ func (v *Verifier) Middleware(next http.Handler, onError func(w http.ResponseWri
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := v.verify(r)
 		if sp, ok := r.Body.(*spooledBody); ok {
-			defer sp.remove()
+			defer sp.Close()
 		}
 		if err != nil {
 			onError(w, r, err)

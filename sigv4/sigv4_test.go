@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,9 @@ const (
 	datastoreID = "0123456789abcdef0123456789abcdef"
 	resourceARN = "arn:aws:medical-imaging:us-east-1:123456789012:datastore/" + datastoreID
 )
+
+// emptySHA256 is the SHA-256 of an empty payload.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 // escapedARN is resourceARN escaped the way the SDK and botocore put it in
 // a path.
@@ -427,14 +431,22 @@ func TestMismatchMessageHasNoSecret(t *testing.T) {
 	}
 }
 
-func presign(t *testing.T, f *fixture, method, target string, at time.Time, expires int, sk string) string {
+// presign returns a presigned URL; expires 0 leaves X-Amz-Expires out, and
+// payloadHash "" signs UNSIGNED-PAYLOAD.
+func presign(t *testing.T, f *fixture, method, target string, at time.Time, expires int, sk string, payloadHash ...string) string {
 	t.Helper()
 	req := f.newRequest(method, target, nil)
-	q := req.URL.Query()
-	q.Set("X-Amz-Expires", strconv.Itoa(expires))
-	req.URL.RawQuery = q.Encode()
+	if expires > 0 {
+		q := req.URL.Query()
+		q.Set("X-Amz-Expires", strconv.Itoa(expires))
+		req.URL.RawQuery = q.Encode()
+	}
+	hash := "UNSIGNED-PAYLOAD"
+	if len(payloadHash) > 0 {
+		hash = payloadHash[0]
+	}
 	u, _, err := v4.NewSigner().PresignHTTP(context.Background(),
-		aws.Credentials{AccessKeyID: testAK, SecretAccessKey: sk}, req, "UNSIGNED-PAYLOAD", testService, testRegion, at)
+		aws.Credentials{AccessKeyID: testAK, SecretAccessKey: sk}, req, hash, testService, testRegion, at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,6 +465,8 @@ func TestPresigned(t *testing.T) {
 		sk      string
 		code    string
 		message string
+		// payloadHash is the hash the URL is signed with ("": UNSIGNED-PAYLOAD).
+		payloadHash string
 	}{
 		{name: "ok", target: "/datastore?maxResults=3", expires: 300},
 		{name: "ok arn path", target: arnPath, expires: 300},
@@ -470,9 +484,25 @@ func TestPresigned(t *testing.T) {
 			code:   "InvalidSignatureException", message: "does not match"},
 		{name: "expires too long", target: "/datastore", expires: 604801,
 			code: "IncompleteSignatureException", message: "X-Amz-Expires"},
-		{name: "missing expires", target: "/datastore", expires: 300,
+		{name: "expires removed", target: "/datastore", expires: 300,
 			mutate: func(u string) string { return strings.Replace(u, "X-Amz-Expires=300", "", 1) },
-			code:   "IncompleteSignatureException", message: "must include"},
+			code:   "InvalidSignatureException", message: "does not match"},
+		{name: "expires twice", target: "/datastore", expires: 300,
+			mutate: func(u string) string { return u + "&X-Amz-Expires=300" },
+			code:   "IncompleteSignatureException", message: "more than one X-Amz-Expires"},
+		{name: "signature missing", target: "/datastore", expires: 300,
+			mutate: func(u string) string {
+				return regexp.MustCompile(`&?X-Amz-Signature=[0-9a-f]+`).ReplaceAllString(u, "")
+			},
+			code: "IncompleteSignatureException", message: "must include"},
+		// Amplify's signUrl (AWS's HealthImaging viewer sample) sets no
+		// X-Amz-Expires and signs the empty payload's hash, as botocore
+		// does for every service but S3.
+		{name: "no expires, payload hash", target: "/datastore?maxResults=2", payloadHash: emptySHA256},
+		{name: "no expires, unsigned payload", target: "/datastore"},
+		{name: "no expires, old", target: "/datastore", payloadHash: emptySHA256, now: func() time.Time { return at.Add(17 * time.Minute) },
+			code: "InvalidSignatureException", message: "Signature expired"},
+		{name: "payload hash with expires", target: arnPath, expires: 300, payloadHash: emptySHA256},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -481,7 +511,11 @@ func TestPresigned(t *testing.T) {
 			if sk == "" {
 				sk = testSK
 			}
-			u := presign(t, f, "GET", tc.target, at, tc.expires, sk)
+			var hash []string
+			if tc.payloadHash != "" {
+				hash = []string{tc.payloadHash}
+			}
+			u := presign(t, f, "GET", tc.target, at, tc.expires, sk, hash...)
 			if tc.mutate != nil {
 				u = tc.mutate(u)
 			}
@@ -648,5 +682,44 @@ func TestVerifyErrorType(t *testing.T) {
 	var e *sigv4.Error
 	if id != "" || !errors.As(err, &e) || e.Code != sigv4.CodeMissingAuthenticationToken || e.Status != 403 {
 		t.Fatalf("Verify = %q, %v", id, err)
+	}
+}
+
+// TestPresignedUnsignedPayloadBody sends a body larger than MaxBodyBytes
+// with a presigned URL signed as UNSIGNED-PAYLOAD (S3's convention, no
+// X-Amz-Content-Sha256 in the query): the signature does not cover the
+// body, so the verifier must not read or bound it, and the handler gets it
+// whole. The same body under a URL signed with the empty payload's hash
+// is refused without reaching the handler.
+func TestPresignedUnsignedPayloadBody(t *testing.T) {
+	at := time.Now().UTC()
+	f := newFixture(t, nil)
+	body := bytes.Repeat([]byte("x"), 2<<20) // twice the fixture's MaxBodyBytes
+	for _, c := range []struct {
+		name, hash string
+		status     int
+	}{{"unsigned", "", 200}, {"payload hash", emptySHA256, http.StatusRequestEntityTooLarge}} {
+		var hash []string
+		if c.hash != "" {
+			hash = []string{c.hash}
+		}
+		u := presign(t, f, "POST", "/datastore", at, 300, testSK, hash...)
+		before := len(f.seen())
+		req, err := http.NewRequest("POST", u, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := do(t, req)
+		if res.status != c.status {
+			t.Errorf("%s: status %d %s %s, want %d", c.name, res.status, res.code, res.message, c.status)
+			continue
+		}
+		seen := f.seen()
+		if c.status == 200 && (len(seen) != before+1 || len(seen[before].body) != len(body)) {
+			t.Errorf("%s: the handler did not get the whole body", c.name)
+		}
+		if c.status != 200 && len(seen) != before {
+			t.Errorf("%s: the handler ran", c.name)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync"
 )
 
 // SpoolThreshold is the body size above which a Verifier with a SpoolDir
@@ -22,6 +23,12 @@ var ErrPayloadMismatch = errors.New("the request body does not match x-amz-conte
 // MaxBodyBytes.
 var ErrBodyTooLarge = errors.New("the request body is larger than the limit")
 
+func errTooLarge(limit int64) *Error {
+	return newError(CodeRequestEntityTooLarge, http.StatusRequestEntityTooLarge,
+		"The request body is larger than the limit of %d bytes.", limit)
+}
+
+// maxBody is MaxBodyBytes or its default.
 func (v *Verifier) maxBody() int64 {
 	if v.MaxBodyBytes <= 0 {
 		return DefaultMaxBodyBytes
@@ -62,16 +69,21 @@ func (b *verifyingBody) Read(p []byte) (int, error) {
 
 func (b *verifyingBody) Close() error { return b.r.Close() }
 
-// spooledBody is a request body kept in a temporary file.
+// spooledBody is a request body kept in a temporary file. Closing it
+// removes the file; Middleware closes it when the handler returns, and a
+// caller of Verify must close r.Body itself.
 type spooledBody struct {
 	*os.File
+	once sync.Once
 }
 
-func (b *spooledBody) Close() error { return nil } // removed by remove
-
-func (b *spooledBody) remove() {
-	b.File.Close()
-	os.Remove(b.Name())
+// Close closes and removes the temporary file; it may be called again.
+func (b *spooledBody) Close() error {
+	b.once.Do(func() {
+		b.File.Close()
+		os.Remove(b.Name())
+	})
+	return nil
 }
 
 // spoolBody hashes the body into a temporary file in SpoolDir and makes
@@ -81,7 +93,7 @@ func (v *Verifier) spoolBody(r *http.Request, limit int64, tooLarge *Error) (str
 	if err != nil {
 		return "", newError("InternalFailure", http.StatusInternalServerError, "cannot spool the request body: %v", err)
 	}
-	sp := &spooledBody{f}
+	sp := &spooledBody{File: f}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r.Body, limit+1))
 	r.Body.Close()

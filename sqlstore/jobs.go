@@ -281,3 +281,75 @@ func (s *Store) ImportItemGet(ctx context.Context, jobID, key string) (*ohi.Impo
 	}
 	return &it, err
 }
+
+// ImportProgress implements ohi.MetadataStore.
+func (s *Store) ImportProgress(ctx context.Context, jobID string, maxFailures int) (*ohi.ImportProgress, error) {
+	p := &ohi.ImportProgress{}
+	rows, err := s.r.QueryContext(ctx, `SELECT keys, done FROM import_tasks WHERE job_id = $1`, jobID)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var keys string
+		var done bool
+		if err := rows.Scan(&keys, &done); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		var objs []ohi.ObjectInfo
+		if err := json.Unmarshal([]byte(keys), &objs); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("import task of job %s: %w", jobID, err)
+		}
+		p.Files += len(objs)
+		p.Tasks++
+		if done {
+			p.TasksDone++
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = s.r.QueryContext(ctx, `SELECT state, COUNT(*) FROM import_items WHERE job_id = $1 GROUP BY state`, jobID)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		switch state {
+		case "parsed":
+			p.Parsed = n
+		case "committed":
+			p.Committed = n
+		case "failed":
+			p.Failed = n
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if maxFailures <= 0 || p.Failed == 0 {
+		return p, nil
+	}
+	rows, err = s.r.QueryContext(ctx, fmt.Sprintf(`SELECT job_id, key, state, result, image_set_id FROM import_items
+		WHERE job_id = $1 AND state = 'failed' ORDER BY key LIMIT %d`, maxFailures), jobID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var it ohi.ImportItem
+		if err := rows.Scan(&it.JobID, &it.Key, &it.State, &it.Result, &it.ImageSetID); err != nil {
+			return nil, err
+		}
+		p.Failures = append(p.Failures, &it)
+	}
+	return p, rows.Err()
+}

@@ -382,3 +382,53 @@ func testImageFrameGet(t *testing.T, s *Store) {
 	}
 	miss(ds.ID, id, frame.ID, "data store "+ds.ID+" was deleted")
 }
+
+func TestImportProgress(t *testing.T) { backends(t, testImportProgress) }
+
+// testImportProgress checks the progress summary of a job's task records:
+// files listed across tasks, tasks done, outcomes by state, and the first
+// failures in key order, bounded.
+func testImportProgress(t *testing.T, s *Store) {
+	ctx := context.Background()
+	job := ohi.NewID()
+	p, err := s.ImportProgress(ctx, job, 10)
+	if err != nil || p.Files != 0 || p.Tasks != 0 || p.Done() != 0 {
+		t.Fatalf("job without tasks: %+v %v", p, err)
+	}
+	objs := func(keys ...string) []ohi.ObjectInfo {
+		var out []ohi.ObjectInfo
+		for _, k := range keys {
+			out = append(out, ohi.ObjectInfo{Key: k, Size: 1})
+		}
+		return out
+	}
+	if _, err := s.ImportTasksCreate(ctx, job, [][]ohi.ObjectInfo{objs("a", "b", "c"), objs("d", "e"), objs("f")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ImportTaskDone(ctx, &ohi.ImportTask{JobID: job, Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	item := func(key, state string) *ohi.ImportItem {
+		return &ohi.ImportItem{JobID: job, Key: key, State: state, Result: []byte(`{"exceptionType":"ValidationException","message":"` + key + `"}`)}
+	}
+	if err := s.ImportItemsPut(ctx, item("e", "failed"), item("d", "failed"), item("a", "parsed"), item("b", "committed"), item("c", "decoding"), item("f", "failed")); err != nil {
+		t.Fatal(err)
+	}
+	// Another job's records do not count.
+	if err := s.ImportItemsPut(ctx, &ohi.ImportItem{JobID: ohi.NewID(), Key: "a", State: "failed", Result: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	p, err = s.ImportProgress(ctx, job, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Files != 6 || p.Tasks != 3 || p.TasksDone != 1 || p.Parsed != 1 || p.Committed != 1 || p.Failed != 3 || p.Done() != 5 {
+		t.Fatalf("progress %+v", p)
+	}
+	if len(p.Failures) != 2 || p.Failures[0].Key != "d" || p.Failures[1].Key != "e" || !strings.Contains(string(p.Failures[0].Result), `"message":"d"`) {
+		t.Fatalf("failures %+v", p.Failures)
+	}
+	if p, err := s.ImportProgress(ctx, job, 0); err != nil || p.Failures != nil || p.Failed != 3 {
+		t.Fatalf("no failures asked: %+v %v", p, err)
+	}
+}

@@ -21,6 +21,9 @@ import (
 type Condition struct {
 	src  string
 	root cnode
+	// Deviations lists what the condition writes outside the grammar but
+	// ohi reads unambiguously (an unquoted string literal).
+	Deviations []string
 }
 
 // String returns the condition text.
@@ -85,9 +88,10 @@ func (*exprNode) isNode()  {}
 const maxNesting = 64
 
 type condParser struct {
-	s     string
-	i     int
-	depth int
+	s          string
+	i          int
+	depth      int
+	deviations []string
 }
 
 // ParseCondition parses a simple condition.
@@ -104,7 +108,7 @@ func ParseCondition(s string) (*Condition, error) {
 	if p.i != len(s) {
 		return nil, p.errf("unexpected %q", p.rest())
 	}
-	return &Condition{src: s, root: n}, nil
+	return &Condition{src: s, root: n, Deviations: p.deviations}, nil
 }
 
 func (p *condParser) errf(format string, a ...any) error {
@@ -242,7 +246,7 @@ func (p *condParser) operand() (cnode, error) {
 	case c == '-' || c >= '0' && c <= '9':
 		return p.number()
 	case c == '$':
-		e, n, err := scan(p.s, p.i, stopCondition)
+		e, n, err := scan(p.s, p.i, stopCondition, false)
 		if err != nil {
 			return nil, err
 		}
@@ -298,6 +302,17 @@ func (p *condParser) operand() (cnode, error) {
 		if strings.HasPrefix(p.s[p.i:], kw.w) && (p.i+len(kw.w) == len(p.s) || !isIdentChar(p.s[p.i+len(kw.w)])) {
 			p.i += len(kw.w)
 			return &litNode{v: kw.v}, nil
+		}
+	}
+	if k := p.i; k < len(p.s) && (p.s[k] >= 'A' && p.s[k] <= 'Z' || p.s[k] >= 'a' && p.s[k] <= 'z') {
+		for k < len(p.s) && isStrictIdentChar(p.s[k]) {
+			k++
+		}
+		if k == len(p.s) || strings.ContainsRune(" \t)=!<>&|", rune(p.s[k])) {
+			w := p.s[p.i:k]
+			p.i = k
+			p.deviations = append(p.deviations, fmt.Sprintf("the unquoted word %s is read as the string '%s'", w, w))
+			return &litNode{v: w}, nil
 		}
 	}
 	return nil, p.errf("unexpected %q (strings need quotes, expressions start with '$')", p.rest())

@@ -3,6 +3,7 @@ package expr
 import (
 	"errors"
 	"fmt"
+	"github.com/antchfx/xpath"
 	"regexp"
 	"strings"
 
@@ -24,10 +25,6 @@ const (
 	JSONPathGoessner = "draft-goessner-dispatch-jsonpath-00"
 )
 
-// ErrXPathUnsupported is returned for xpath criteria: no XPath library is
-// available to ohi, so such criteria always fail with this error.
-var ErrXPathUnsupported = errors.New("xpath criteria are not supported")
-
 // Criterion is a compiled Arazzo Criterion Object.
 type Criterion struct {
 	Type    string // simple (default), regex, jsonpath or xpath
@@ -39,15 +36,34 @@ type Criterion struct {
 	tmpl    *Template // condition with embedded {$...} (regex, jsonpath)
 	re      *regexp.Regexp
 	jp      jsonpathCond
+	xp      *xpath.Expr
+	strict  bool // RFC 9535 only (Arazzo 1.1)
 }
 
 // CompileCriterion parses and checks a criterion. typ may be empty
 // (meaning simple); context may be empty.
 func CompileCriterion(condition, context, typ, version string) (*Criterion, error) {
+	return compileCriterion(condition, context, typ, version, false)
+}
+
+// CompileCriterionV11 compiles a criterion of an Arazzo 1.1 document, whose
+// evaluation rules are normative: an RFC 9535 jsonpath query (the default
+// version) is applied to the context as its root and passes when it
+// selects at least one node, without the 1.0 reading that retries a root
+// filter on the context value itself. A condition that is not a query but
+// a filter expression ("$.status == 'done'") is still read as one, as in
+// 1.0 documents, and reported by [Criterion.Deviations]: 1.1 says it
+// evaluates to false.
+func CompileCriterionV11(condition, context, typ, version string) (*Criterion, error) {
+	return compileCriterion(condition, context, typ, version, true)
+}
+
+func compileCriterion(condition, context, typ, version string, v11 bool) (*Criterion, error) {
 	if typ == "" {
 		typ = TypeSimple
 	}
-	c := &Criterion{Type: typ, Version: version, cond: condition}
+	strict := v11 && typ == TypeJSONPath && version != JSONPathGoessner
+	c := &Criterion{Type: typ, Version: version, cond: condition, strict: strict}
 	if context != "" {
 		e, err := Parse(context)
 		if err != nil {
@@ -91,15 +107,31 @@ func CompileCriterion(condition, context, typ, version string) (*Criterion, erro
 		if version != "" && version != JSONPathRFC9535 && version != JSONPathGoessner {
 			return nil, fmt.Errorf("unknown jsonpath version %q", version)
 		}
-		jp, err := compileJSONPath(condition)
+		jp, err := compileJSONPath(condition, strict)
 		if err != nil {
 			return nil, err
 		}
 		c.jp = jp
 	case TypeXPath:
-		return nil, ErrXPathUnsupported
+		xp, err := compileXPath(condition, version)
+		if err != nil {
+			return nil, err
+		}
+		c.xp = xp
 	}
 	return c, nil
+}
+
+// Deviations lists what the criterion writes outside the grammar but ohi
+// reads unambiguously.
+func (c *Criterion) Deviations() []string {
+	if c.simple != nil {
+		return c.simple.Deviations
+	}
+	if c.jp.deviation != "" {
+		return []string{"the condition " + c.jp.deviation}
+	}
+	return nil
 }
 
 // Exprs returns the runtime expressions the criterion reads.
@@ -143,9 +175,15 @@ func (c *Criterion) Eval(r Resolver) (bool, error) {
 				return false, err
 			}
 		case TypeJSONPath:
-			if jp, err = compileJSONPath(cond); err != nil {
+			if jp, err = compileJSONPath(cond, c.strict); err != nil {
 				return false, err
 			}
+		case TypeXPath:
+			xp, err := compileXPath(cond, c.Version)
+			if err != nil {
+				return false, err
+			}
+			return evalXPathCondition(xp, ctxVal)
 		}
 	}
 	switch c.Type {
@@ -161,8 +199,13 @@ func (c *Criterion) Eval(r Resolver) (bool, error) {
 			}
 		}
 		return jp.eval(Normalize(ctxVal)), nil
+	case TypeXPath:
+		if ctxVal == nil {
+			return false, nil
+		}
+		return evalXPathCondition(c.xp, ctxVal)
 	}
-	return false, ErrXPathUnsupported
+	return false, fmt.Errorf("unknown criterion type %q", c.Type)
 }
 
 func compileRegex(s string) (*regexp.Regexp, error) {
@@ -180,8 +223,10 @@ func compileRegex(s string) (*regexp.Regexp, error) {
 // (passes when it selects something) or a filter expression evaluated
 // against the context value.
 type jsonpathCond struct {
-	query  *jsonpath.Path
-	filter *spec.FilterSelector
+	query     *jsonpath.Path
+	filter    *spec.FilterSelector
+	strict    bool
+	deviation string
 }
 
 func (j jsonpathCond) eval(v any) bool {
@@ -190,6 +235,9 @@ func (j jsonpathCond) eval(v any) bool {
 	}
 	if len(j.query.Select(v)) > 0 {
 		return true
+	}
+	if j.strict {
+		return false
 	}
 	// A filter applied to the root tests the root's children only; also
 	// test the root value itself, so that the common "$[?@.status == 'x']"
@@ -207,22 +255,27 @@ func (j jsonpathCond) eval(v any) bool {
 
 // compileJSONPath compiles a jsonpath condition. See docs/arazzo.md,
 // "jsonpath conditions".
-func compileJSONPath(cond string) (jsonpathCond, error) {
+func compileJSONPath(cond string, strict bool) (jsonpathCond, error) {
 	cond = strings.TrimSpace(cond)
 	if len(cond) > maxExprLen {
 		return jsonpathCond{}, errors.New("jsonpath condition too long")
 	}
 	p, qerr := jsonpath.Parse(cond)
 	if qerr == nil {
-		return jsonpathCond{query: p}, nil
+		return jsonpathCond{query: p, strict: strict}, nil
 	}
+
 	rewritten := rewriteLength(cond)
 	fp, ferr := jsonpath.Parse("$[?" + rewritten + "]")
 	if ferr == nil {
 		segs := fp.Query().Segments()
 		if len(segs) == 1 && len(segs[0].Selectors()) == 1 {
 			if f, ok := segs[0].Selectors()[0].(*spec.FilterSelector); ok {
-				return jsonpathCond{filter: f}, nil
+				jc := jsonpathCond{filter: f}
+				if strict {
+					jc.deviation = "is not an RFC 9535 query, which Arazzo 1.1 evaluates to false; ohi reads it as the filter expression ?" + cond + " on the context"
+				}
+				return jc, nil
 			}
 		}
 		ferr = errors.New("not a single filter expression")
@@ -330,4 +383,40 @@ func scanName(s string, j int) int {
 		j++
 	}
 	return j
+}
+
+// Select applies a selector of the given type ("jsonpath", the default,
+// "jsonpointer" or "xpath") to v, as an Arazzo 1.1 Selector Object does.
+// A JSONPath query (RFC 9535, applied to v as its root) that selects one
+// node returns that node, several return an array of them, none an error
+// wrapping [ErrUndefined]. A string v that holds JSON is parsed first.
+func Select(v any, selector, typ, version string) (any, error) {
+	if s, ok := v.(string); ok {
+		if j, err := DecodeJSON([]byte(s)); err == nil {
+			v = j
+		}
+	}
+	switch typ {
+	case "", TypeJSONPath:
+		if version != "" && version != JSONPathRFC9535 && version != JSONPathGoessner {
+			return nil, fmt.Errorf("unknown jsonpath version %q", version)
+		}
+		p, err := jsonpath.Parse(selector)
+		if err != nil {
+			return nil, fmt.Errorf("selector %q: %w", selector, err)
+		}
+		nodes := p.Select(v)
+		switch len(nodes) {
+		case 0:
+			return nil, fmt.Errorf("selector %q selects nothing: %w", selector, ErrUndefined)
+		case 1:
+			return nodes[0], nil
+		}
+		return []any(nodes), nil
+	case "jsonpointer":
+		return Pointer(v, selector)
+	case TypeXPath:
+		return selectXPath(v, selector, version)
+	}
+	return nil, fmt.Errorf("unknown selector type %q", typ)
 }

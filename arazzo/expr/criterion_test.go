@@ -2,6 +2,8 @@ package expr
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -99,7 +101,7 @@ func TestSimpleConditions(t *testing.T) {
 func TestSimpleConditionSyntaxErrors(t *testing.T) {
 	for _, cond := range []string{
 		"", "$statusCode ==", "== 200", "$statusCode = 200", "($statusCode == 200", "$statusCode == 200)",
-		"'unterminated", "$statusCode == available", "$statusCode === 200", "1.", "1e", "12abc",
+		"'unterminated", "$statusCode === 200", "1.", "1e", "12abc",
 		"$response.body.", "$response.body[", "$response.body[x]", "$bogus == 1", "&& true", "true &&",
 		"{$statusCode == 401}", // braces wrap a condition in the 1.0.x Components example: rejected
 	} {
@@ -115,7 +117,6 @@ func TestCriteria(t *testing.T) {
 		cond, ctx, typ, ver string
 		want                bool
 		compileErr, evalErr bool
-		unsupported         bool
 	}{
 		{name: "simple default type", cond: "$statusCode == 200", want: true},
 		{name: "simple ignores context", cond: "$statusCode == 200", ctx: "$response.body", typ: "simple", want: true},
@@ -152,19 +153,12 @@ func TestCriteria(t *testing.T) {
 		{name: "jsonpath invalid", cond: `$.items[?`, ctx: "$response.body", typ: "jsonpath", compileErr: true},
 		{name: "jsonpath non-singular comparison", cond: `$.items[*].id == "a"`, ctx: "$response.body", typ: "jsonpath", compileErr: true},
 		{name: "jsonpath undefined context", cond: `$.x`, ctx: "$inputs.nope", typ: "jsonpath", evalErr: true},
-		{name: "xpath", cond: "/a", ctx: "$response.body", typ: "xpath", unsupported: true},
 		{name: "unknown type", cond: "x", ctx: "$statusCode", typ: "glob", compileErr: true},
 		{name: "bad context", cond: "x", ctx: "statusCode", typ: "regex", compileErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := CompileCriterion(tt.cond, tt.ctx, tt.typ, tt.ver)
-			if tt.unsupported {
-				if !errors.Is(err, ErrXPathUnsupported) {
-					t.Fatalf("err = %v, want ErrXPathUnsupported", err)
-				}
-				return
-			}
 			if tt.compileErr {
 				if err == nil {
 					t.Fatal("compiled, want error")
@@ -202,5 +196,121 @@ func TestRewriteLength(t *testing.T) {
 		if got := rewriteLength(in); got != want {
 			t.Errorf("rewriteLength(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestUnquotedWordDeviation(t *testing.T) {
+	c, err := ParseCondition("$response.body#/status == NEW && $statusCode == 200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Deviations) != 1 || !strings.Contains(c.Deviations[0], "NEW") {
+		t.Fatalf("deviations %q, want one naming NEW", c.Deviations)
+	}
+	ok, err := c.Eval(ResolverFunc(func(e Expr) (any, error) {
+		if e.Root == StatusCode {
+			return 200, nil
+		}
+		return map[string]any{"status": "new"}, nil
+	}))
+	if err != nil || !ok {
+		t.Fatalf("Eval = %v, %v; want true (strings compare case-insensitively)", ok, err)
+	}
+}
+
+// TestJSONPathV11 checks the normative 1.1 jsonpath rules against the 1.0
+// readings: a query applies to the context as its root, without the 1.0
+// retry of a root filter on the context value itself; a filter expression
+// that is not a query is still read, with a deviation.
+func TestJSONPathV11(t *testing.T) {
+	body := map[string]any{"pets": []any{1.0, 2.0}, "status": "done"}
+	r := ResolverFunc(func(Expr) (any, error) { return body, nil })
+	for _, tc := range []struct {
+		cond     string
+		v10, v11 bool
+		dev11    bool
+	}{
+		{"$[?count(@.pets) > 0]", true, false, false}, // the spec's idiom: count() counts nodes
+		{"$.pets[*]", true, true, false},
+		{"$[?@ == 'done']", true, true, false},
+		{"$.status == 'done'", true, true, true},
+		{"$.status == 'other'", false, false, true},
+	} {
+		for _, v11 := range []bool{false, true} {
+			compile, want := CompileCriterion, tc.v10
+			if v11 {
+				compile, want = CompileCriterionV11, tc.v11
+			}
+			c, err := compile(tc.cond, "$response.body", TypeJSONPath, "")
+			if err != nil {
+				t.Fatalf("%q (1.1 %v): %v", tc.cond, v11, err)
+			}
+			if got, err := c.Eval(r); got != want || err != nil {
+				t.Errorf("%q (1.1 %v) = %v, %v; want %v", tc.cond, v11, got, err, want)
+			}
+			if dev := len(c.Deviations()) > 0; dev != (v11 && tc.dev11) {
+				t.Errorf("%q (1.1 %v): deviations %q", tc.cond, v11, c.Deviations())
+			}
+		}
+	}
+}
+
+// TestXPath checks xpath criteria (effective boolean values) and
+// selectors on an XML context.
+func TestXPath(t *testing.T) {
+	const doc = `<?xml version="1.0"?><Invoice><Header><InvoiceNumber>INV-7</InvoiceNumber></Header>` +
+		`<Item sku="a" qty="2"/><Item sku="b" qty="0"/></Invoice>`
+	r := ResolverFunc(func(e Expr) (any, error) {
+		if e.Root == Inputs {
+			return "INV-7", nil
+		}
+		return doc, nil
+	})
+	for _, tc := range []struct {
+		cond string
+		want bool
+	}{
+		{"/Invoice/Header/InvoiceNumber", true},                 // a non-empty node set
+		{"/Invoice/Missing", false},                             // an empty one
+		{"count(//Item) = 2", true},                             // a boolean
+		{"count(//Item[@qty > 0])", true},                       // a non-zero number
+		{"//Item[@sku='c']/@qty", false},                        // nothing
+		{"/Invoice/Header/InvoiceNumber = '{$inputs.n}'", true}, // embedded expression
+		{"string(/Invoice/Nope)", false},                        // an empty string
+	} {
+		c, err := CompileCriterion(tc.cond, "$response.body", TypeXPath, "xpath-10")
+		if err != nil {
+			t.Fatalf("%q: %v", tc.cond, err)
+		}
+		if got, err := c.Eval(r); got != tc.want || err != nil {
+			t.Errorf("%q = %v, %v; want %v", tc.cond, got, err, tc.want)
+		}
+	}
+	if c, err := CompileCriterion("/a", "$response.body", TypeXPath, ""); err != nil {
+		t.Fatal(err)
+	} else if ok, err := c.Eval(ResolverFunc(func(Expr) (any, error) { return "not xml <", nil })); ok || err == nil {
+		t.Errorf("a context that is not XML: %v, %v; want an error", ok, err)
+	}
+	if _, err := CompileCriterion("/a[", "$response.body", TypeXPath, ""); err == nil {
+		t.Error("an invalid xpath compiled")
+	}
+	if v, err := Select(doc, "/Invoice/Header/InvoiceNumber", TypeXPath, "xpath-30"); err != nil || v != "INV-7" {
+		t.Errorf("selector: %v, %v", v, err)
+	}
+	if v, err := Select(doc, "//Item/@sku", TypeXPath, ""); err != nil || fmt.Sprint(v) != "[a b]" {
+		t.Errorf("selector of two nodes: %v, %v", v, err)
+	}
+	if _, err := Select(doc, "//Nope", TypeXPath, ""); !errors.Is(err, ErrUndefined) {
+		t.Errorf("selector of nothing: %v, want undefined", err)
+	}
+	out, err := ReplaceXPath(doc, "/Invoice/Header/InvoiceNumber", "INV-8")
+	if err == nil {
+		out, err = ReplaceXPath(out, "//Item/@qty", 9)
+	}
+	if err != nil || !strings.Contains(out, "<InvoiceNumber>INV-8</InvoiceNumber>") || strings.Count(out, `qty="9"`) != 2 {
+		t.Errorf("replacements: %v\n%s", err, out)
+	}
+	if _, err := ReplaceXPath(doc, "//Nope", 1); err == nil {
+		t.Error("a replacement target that selects nothing: no error")
 	}
 }

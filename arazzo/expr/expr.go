@@ -1,4 +1,4 @@
-// Package expr parses and evaluates Arazzo 1.0.x runtime expressions
+// Package expr parses and evaluates Arazzo 1.0.x and 1.1 runtime expressions
 // ($inputs.x, $response.body#/a/0, ...), string templates with embedded
 // {$...} expressions, and the four criterion types (simple, regex, jsonpath,
 // xpath).
@@ -31,12 +31,15 @@ const (
 	Workflows                          // $workflows.<workflowId>.inputs|outputs.<name>
 	SourceDescriptions                 // $sourceDescriptions.<name>.<ref>
 	Components                         // $components.<kind>.<name>
+	Message                            // $message.header.<token>, $message.payload[#<pointer>] (1.1)
+	Self                               // $self (1.1)
 )
 
 var rootNames = map[Root]string{
 	URL: "$url", Method: "$method", StatusCode: "$statusCode", Request: "$request",
 	Response: "$response", Inputs: "$inputs", Outputs: "$outputs", Steps: "$steps",
 	Workflows: "$workflows", SourceDescriptions: "$sourceDescriptions", Components: "$components",
+	Message: "$message", Self: "$self",
 }
 
 func (r Root) String() string { return rootNames[r] }
@@ -47,10 +50,11 @@ type Source int
 
 // Request and response sources.
 const (
-	Header Source = iota + 1 // header.<token>
-	Query                    // query.<name>
-	Path                     // path.<name>
-	Body                     // body[#<pointer>]
+	Header  Source = iota + 1 // header.<token>
+	Query                     // query.<name>
+	Path                      // path.<name>
+	Body                      // body[#<pointer>]
+	Payload                   // payload[#<pointer>] ($message, 1.1)
 )
 
 // Expr is a parsed runtime expression.
@@ -66,9 +70,16 @@ type Expr struct {
 	// name, the source description reference (operationId, workflowId, url,
 	// ...) or the component name.
 	Name string
+	// Step is the stepId of $workflows.<id>.steps.<stepId>.outputs.<name>
+	// (a form outside the grammar, read leniently).
+	Step string
 	// Pointer is the RFC 6901 JSON pointer after '#', without the '#'.
 	Pointer    string
 	HasPointer bool
+	// Deviation, when not empty, says how the expression departs from the
+	// grammar in a way ohi reads unambiguously (a dot path after body, a
+	// whole outputs map); validation reports it as a warning.
+	Deviation string
 
 	raw string
 }
@@ -94,7 +105,8 @@ const maxExprLen = 64 << 10
 // starts with one of these is a whole-value expression (see [IsExpression]).
 var prefixes = []string{
 	"$url", "$method", "$statusCode", "$request.", "$response.", "$inputs.", "$outputs.",
-	"$steps.", "$workflows.", "$sourceDescriptions.", "$components.",
+	"$steps.", "$workflows.", "$sourceDescriptions.", "$components.", "$message.", "$self",
+	"$dependencies.",
 }
 
 // IsExpression reports whether s starts like a runtime expression, that is
@@ -117,7 +129,7 @@ func Parse(s string) (Expr, error) {
 	if len(s) > maxExprLen {
 		return Expr{}, &SyntaxError{Input: s, Msg: "expression too long"}
 	}
-	e, n, err := scan(s, 0, stopEnd)
+	e, n, err := scan(s, 0, stopEnd, true)
 	if err != nil {
 		return Expr{}, err
 	}
@@ -160,7 +172,7 @@ func isTchar(c byte) bool {
 // scan parses one expression starting at s[i] ('$') and returns it with the
 // offset just past it. Names end at the first byte outside their character
 // class; a JSON pointer ends where stop says or at the end of s.
-func scan(s string, i int, stopPtr stop) (Expr, int, error) {
+func scan(s string, i int, stopPtr stop, dots bool) (Expr, int, error) {
 	start := i
 	fail := func(at int, format string, a ...any) (Expr, int, error) {
 		return Expr{}, at, &SyntaxError{Input: s, Offset: at, Msg: fmt.Sprintf(format, a...)}
@@ -216,6 +228,49 @@ func scan(s string, i int, stopPtr stop) (Expr, int, error) {
 		j = k
 		return nil
 	}
+	// dotPath reads a ".a.b[0]" suffix after body or payload (a common
+	// deviation from the "#/a/b/0" JSON pointer syntax) as a JSON pointer.
+	// Conditions read such suffixes as property accessors themselves.
+	dotPath := func() {
+		if !dots || e.HasPointer || j >= len(s) || s[j] != '.' && s[j] != '[' {
+			return
+		}
+		var ptr strings.Builder
+		k := j
+		for k < len(s) && !stopPtr(s, k) {
+			if s[k] == '.' {
+				m := k + 1
+				for m < len(s) && isStrictIdentChar(s[m]) && !stopPtr(s, m) {
+					m++
+				}
+				if m == k+1 {
+					break
+				}
+				ptr.WriteString("/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(s[k+1:m]))
+				k = m
+				continue
+			}
+			if s[k] == '[' {
+				m := k + 1
+				for m < len(s) && s[m] >= '0' && s[m] <= '9' {
+					m++
+				}
+				if m == k+1 || m >= len(s) || s[m] != ']' {
+					break
+				}
+				ptr.WriteString("/" + s[k+1:m])
+				k = m + 1
+				continue
+			}
+			break
+		}
+		if ptr.Len() == 0 {
+			return
+		}
+		e.Pointer, e.HasPointer = ptr.String(), true
+		e.Deviation = "uses a dot path; read as the JSON pointer #" + e.Pointer
+		j = k
+	}
 	switch word {
 	case "url":
 		e.Root = URL
@@ -237,6 +292,10 @@ func scan(s string, i int, stopPtr stop) (Expr, int, error) {
 		}
 		src := s[j:k]
 		j = k
+		if src == "headers" {
+			e.Deviation = "says headers; read as header"
+			src = "header"
+		}
 		switch src {
 		case "header":
 			e.Source = Header
@@ -269,8 +328,57 @@ func scan(s string, i int, stopPtr stop) (Expr, int, error) {
 			if err := pointer(); err != nil {
 				return Expr{}, j, err
 			}
+			dotPath()
 		default:
 			return fail(j-len(src), "unknown source %q (want header, query, path or body)", src)
+		}
+	case "message":
+		e.Root = Message
+		if !dot() {
+			return fail(j, "expected '.' after $message")
+		}
+		switch {
+		case strings.HasPrefix(s[j:], "header."):
+			j += len("header.")
+			e.Source = Header
+			k := j
+			for k < len(s) && isTchar(s[k]) && !stopPtr(s, k) {
+				k++
+			}
+			if k == j {
+				return fail(j, "expected a header name")
+			}
+			e.Name, j = s[j:k], k
+		case strings.HasPrefix(s[j:], "payload"):
+			j += len("payload")
+			e.Source = Payload
+			if err := pointer(); err != nil {
+				return Expr{}, j, err
+			}
+			dotPath()
+		default:
+			return fail(j, "expected header or payload after $message.")
+		}
+	case "self":
+		e.Root = Self
+	case "dependencies":
+		// $dependencies.<workflowId>.<output>: an extension of wso2's
+		// runner for the outputs of a dependsOn workflow.
+		if !dot() {
+			return fail(j, "expected '.' after $dependencies")
+		}
+		id, ok := ident(true)
+		if !ok || !dot() {
+			return fail(j, "expected <workflowId>.<output> after $dependencies.")
+		}
+		name, ok := ident(false)
+		if !ok {
+			return fail(j, "expected an output name")
+		}
+		e.Root, e.ID, e.Field, e.Name = Workflows, id, "outputs", name
+		e.Deviation = "is not in the grammar; read as $workflows." + id + ".outputs." + name
+		if err := pointer(); err != nil {
+			return Expr{}, j, err
 		}
 	case "inputs", "outputs":
 		e.Root = Inputs
@@ -278,6 +386,10 @@ func scan(s string, i int, stopPtr stop) (Expr, int, error) {
 			e.Root = Outputs
 		}
 		if !dot() {
+			if e.Root == Inputs && (j == len(s) || stopPtr(s, j) || !isIdentChar(s[j])) {
+				e.Deviation = "names no input; read as the map of all inputs"
+				break
+			}
 			return fail(j, "expected '.' after $%s", word)
 		}
 		name, ok := ident(false)
@@ -288,6 +400,7 @@ func scan(s string, i int, stopPtr stop) (Expr, int, error) {
 		if err := pointer(); err != nil {
 			return Expr{}, j, err
 		}
+		dotPath()
 	case "steps":
 		e.Root = Steps
 		if !dot() {
@@ -298,12 +411,30 @@ func scan(s string, i int, stopPtr stop) (Expr, int, error) {
 			return fail(j, "expected a stepId after $steps.")
 		}
 		e.ID = id
-		if !dot() || !strings.HasPrefix(s[j:], "outputs") {
+		if !dot() {
 			return fail(j, "expected '.outputs.' after the stepId")
+		}
+		if !strings.HasPrefix(s[j:], "outputs") {
+			name, ok := ident(true)
+			if !ok || j < len(s) && s[j] == '.' {
+				return fail(j, "expected '.outputs.' after the stepId")
+			}
+			// $steps.<id>.<name>: the outputs segment left out.
+			e.Field, e.Name = "outputs", name
+			e.Deviation = "leaves out .outputs; read as $steps." + id + ".outputs." + name
+			if err := pointer(); err != nil {
+				return Expr{}, j, err
+			}
+			break
 		}
 		j += len("outputs")
 		e.Field = "outputs"
 		if !dot() {
+			if j == len(s) || stopPtr(s, j) || !isIdentChar(s[j]) && s[j] != '#' {
+				// $steps.<id>.outputs: the whole outputs map.
+				e.Deviation = "names no output; read as the map of all the step's outputs"
+				break
+			}
 			return fail(j, "expected '.' and an output name after outputs")
 		}
 		name, ok := ident(false)
@@ -314,6 +445,7 @@ func scan(s string, i int, stopPtr stop) (Expr, int, error) {
 		if err := pointer(); err != nil {
 			return Expr{}, j, err
 		}
+		dotPath()
 	case "workflows":
 		e.Root = Workflows
 		if !dot() {
@@ -332,6 +464,16 @@ func scan(s string, i int, stopPtr stop) (Expr, int, error) {
 			e.Field, j = "inputs", j+len("inputs")
 		case strings.HasPrefix(s[j:], "outputs"):
 			e.Field, j = "outputs", j+len("outputs")
+		case strings.HasPrefix(s[j:], "steps."):
+			// $workflows.<id>.steps.<stepId>.outputs.<name>: outside the
+			// grammar, but unambiguous.
+			j += len("steps.")
+			step, ok := ident(true)
+			if !ok || !strings.HasPrefix(s[j:], ".outputs") {
+				return fail(j, "expected <stepId>.outputs after steps.")
+			}
+			e.Step, e.Field, j = step, "outputs", j+len(".outputs")
+			e.Deviation = "reads a step of another workflow; the grammar has only $workflows.<id>.inputs and .outputs"
 		default:
 			return fail(j, "expected inputs or outputs")
 		}

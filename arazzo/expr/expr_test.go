@@ -42,7 +42,7 @@ func TestParse(t *testing.T) {
 		{in: "inputs.x", err: "must start with '$'"},
 		{in: "$", err: "unknown expression root"},
 		{in: "$foo.bar", err: "unknown expression root"},
-		{in: "$inputs", err: "expected '.'"},
+		{in: "$inputs", want: Expr{Root: Inputs, Deviation: "names no input; read as the map of all inputs"}}, {in: "$inputs!", err: "unexpected"},
 		{in: "$inputs.", err: "expected a name"},
 		{in: "$inputs.foo}", err: "unexpected"},
 		{in: "$urlx", err: "unknown expression root"},
@@ -51,11 +51,26 @@ func TestParse(t *testing.T) {
 		{in: "$response.body/x", err: "unexpected"},
 		{in: "$response.body#x", err: "start with '/'"},
 		{in: "$response.body#/a~2", err: "'~'"},
-		{in: "$steps.a.pets", err: "'.outputs.'"},
+		{in: "$steps.a.pets", want: Expr{Root: Steps, ID: "a", Field: "outputs", Name: "pets", Deviation: "leaves out .outputs; read as $steps.a.outputs.pets"}}, {in: "$steps.a.pets.x", err: "'.outputs.'"},
 		{in: "$steps.a.b.outputs.c", err: "'.outputs.'"},
-		{in: "$workflows.a.steps.b", err: "inputs or outputs"},
+		{in: "$workflows.a.steps.b", err: "<stepId>.outputs after steps."},
+		{in: "$workflows.a.nope.b", err: "inputs or outputs"},
+		// Arazzo 1.1 roots.
+		{in: "$self", want: Expr{Root: Self}},
+		{in: "$message.header.Correlation-Id", want: Expr{Root: Message, Source: Header, Name: "Correlation-Id"}},
+		{in: "$message.payload#/status", want: Expr{Root: Message, Source: Payload, Pointer: "/status", HasPointer: true}},
+		{in: "$message.body", err: "header or payload"},
+		// Deviations read leniently, each marked.
+		{in: "$response.body.data.items[0].id", want: Expr{Root: Response, Source: Body, Pointer: "/data/items/0/id", HasPointer: true,
+			Deviation: "uses a dot path; read as the JSON pointer #/data/items/0/id"}},
+		{in: "$message.payload.user-id", want: Expr{Root: Message, Source: Payload, Pointer: "/user-id", HasPointer: true,
+			Deviation: "uses a dot path; read as the JSON pointer #/user-id"}},
+		{in: "$steps.s.outputs", want: Expr{Root: Steps, ID: "s", Field: "outputs",
+			Deviation: "names no output; read as the map of all the step's outputs"}},
+		{in: "$workflows.w.steps.s.outputs.id", want: Expr{Root: Workflows, ID: "w", Step: "s", Field: "outputs", Name: "id",
+			Deviation: "reads a step of another workflow; the grammar has only $workflows.<id>.inputs and .outputs"}},
 		{in: "$components.things.x", err: "unknown component kind"},
-		{in: "$message.payload", err: "unknown expression root"}, // removed in 1.0.1
+		{in: "$message.payload", want: Expr{Root: Message, Source: Payload}}, // back in 1.1
 		{in: "$request.header.", err: "header name"},
 	}
 	for _, tt := range tests {
@@ -183,7 +198,7 @@ func TestEvalAndTemplates(t *testing.T) {
 			t.Errorf("EvalString(%q) = %#v, want %#v", tt.in, got, tt.want)
 		}
 	}
-	for _, bad := range []string{"{$inputs.x", "{$bogus.x}", "$inputs.x}", "x {$steps.a.b}"} {
+	for _, bad := range []string{"{$inputs.x", "{$bogus.x}", "$inputs.x}", "x {$steps.a}"} {
 		if _, err := ParseTemplate(bad); err == nil {
 			t.Errorf("ParseTemplate(%q) succeeded, want error", bad)
 		}

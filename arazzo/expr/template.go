@@ -45,7 +45,7 @@ func ParseTemplate(s string) (*Template, error) {
 		if i > 0 {
 			t.parts = append(t.parts, part{text: s[:i]})
 		}
-		e, n, err := scan(s, i+1, stopBrace)
+		e, n, err := scan(s, i+1, stopBrace, true)
 		if err != nil {
 			return nil, err
 		}
@@ -131,10 +131,19 @@ const maxDepth = 256
 // input that was not given) are left out; an undefined top-level value
 // returns an error wrapping [ErrUndefined].
 func EvalValue(v any, r Resolver) (any, error) {
-	return evalValue(v, r, 0)
+	return evalValue(v, r, nil, 0)
 }
 
-func evalValue(v any, r Resolver, depth int) (any, error) {
+// ObjectHook evaluates an object of a literal value itself when it
+// returns ok (an Arazzo 1.1 Selector Object, for instance).
+type ObjectHook func(m map[string]any) (v any, ok bool, err error)
+
+// EvalValueHook is [EvalValue] that lets hook evaluate objects first.
+func EvalValueHook(v any, r Resolver, hook ObjectHook) (any, error) {
+	return evalValue(v, r, hook, 0)
+}
+
+func evalValue(v any, r Resolver, hook ObjectHook, depth int) (any, error) {
 	if depth > maxDepth {
 		return nil, errors.New("value nested too deeply")
 	}
@@ -142,9 +151,14 @@ func evalValue(v any, r Resolver, depth int) (any, error) {
 	case string:
 		return EvalString(x, r)
 	case map[string]any:
+		if hook != nil {
+			if hv, ok, err := hook(x); ok {
+				return hv, err
+			}
+		}
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			ev, err := evalValue(e, r, depth+1)
+			ev, err := evalValue(e, r, hook, depth+1)
 			if errors.Is(err, ErrUndefined) && isWholeExpr(e) {
 				continue
 			}
@@ -157,7 +171,7 @@ func evalValue(v any, r Resolver, depth int) (any, error) {
 	case []any:
 		out := make([]any, 0, len(x))
 		for i, e := range x {
-			ev, err := evalValue(e, r, depth+1)
+			ev, err := evalValue(e, r, hook, depth+1)
 			if errors.Is(err, ErrUndefined) && isWholeExpr(e) {
 				continue
 			}

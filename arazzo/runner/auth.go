@@ -38,10 +38,11 @@ type Authenticator interface {
 //     AWS_SESSION_TOKEN, AWS_REGION, AWS_PROFILE, shared config files, ...)
 //     and the signing name from info.x-aws-signingName (else
 //     info.x-serviceName);
-//   - http bearer, http basic and apiKey schemes read OHI_AUTH_<SCHEME>,
-//     where <SCHEME> is the security scheme's name upper-cased with every
-//     character outside [A-Z0-9] replaced by '_': the bearer token, the
-//     "user:password" pair, or the API key.
+//   - http bearer, http basic, apiKey, oauth2 and openIdConnect schemes
+//     read OHI_AUTH_<SCHEME>, where <SCHEME> is the security scheme's name
+//     upper-cased with every character outside [A-Z0-9] replaced by '_':
+//     the bearer token, the "user:password" pair, the API key, or an
+//     OAuth 2 access token (sent as a bearer token).
 //
 // The first security requirement whose schemes all have credentials is
 // applied; when none has, the request is sent without credentials.
@@ -200,6 +201,12 @@ func (a *EnvAuth) scheme(ctx context.Context, name string, s *openapi3.SecurityS
 	case s.Type == "http" && strings.EqualFold(s.Scheme, "basic"):
 		return func(_ context.Context, req *http.Request, _ []byte) ([]string, error) {
 			req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(secret)))
+			return nil, nil
+		}, false, nil
+	case s.Type == "oauth2" || s.Type == "openIdConnect":
+		// An access token obtained beforehand, sent as a bearer token.
+		return func(_ context.Context, req *http.Request, _ []byte) ([]string, error) {
+			req.Header.Set("Authorization", "Bearer "+secret)
 			return nil, nil
 		}, false, nil
 	case s.Type == "apiKey":

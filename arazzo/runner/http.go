@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/theory/jsonpath"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,17 +36,30 @@ func (w *wfRun) call(ctx context.Context, step *arazzo.Step, op *arazzo.Operatio
 	var rawQuery []string
 	var cookies []string
 	pathVals := map[string]string{}
-	for _, p := range w.params(step) {
-		v, err := expr.EvalValue(p.Value, w)
+	params := w.params(step)
+	params = append(params, requiredDefaults(op, params)...)
+	for _, p := range params {
+		v, err := w.evalValue(p.Value)
 		if errors.Is(err, expr.ErrUndefined) && expr.IsExpression(fmt.Sprint(p.Value)) {
 			continue // an optional input that was not given
 		}
 		if err != nil {
+			if w.r.opts.DryRun {
+				w.dryNote = append(w.dryNote, fmt.Sprintf("parameter %s: %v", p.Name, err))
+				continue
+			}
 			return nil, fmt.Errorf("parameter %s: %w", p.Name, err)
 		}
 		def := findParam(op, p.Name, p.In)
 		switch p.In {
 		case "path":
+			if v == nil {
+				if w.r.opts.DryRun {
+					w.dryNote = append(w.dryNote, fmt.Sprintf("no value for path parameter %q", p.Name))
+					continue
+				}
+				return nil, fmt.Errorf("parameter %s: the path parameter's value is null", p.Name)
+			}
 			s := serializePath(p.Name, v, def)
 			pathVals[p.Name] = s
 			ex.reqPath[p.Name] = expr.String(v)
@@ -54,6 +69,17 @@ func (w *wfRun) call(ctx context.Context, step *arazzo.Step, op *arazzo.Operatio
 				ex.reqQuery.Add(kv[0], kv[1])
 				allowReserved := def != nil && def.AllowReserved
 				rawQuery = append(rawQuery, escape(kv[0], false)+"="+escape(kv[1], allowReserved))
+			}
+		case "querystring":
+			// The whole query string (Arazzo 1.1, OpenAPI 3.2).
+			qs := strings.TrimPrefix(expr.String(v), "?")
+			if q, err := url.ParseQuery(qs); err == nil {
+				for k, vs := range q {
+					ex.reqQuery[k] = append(ex.reqQuery[k], vs...)
+				}
+			}
+			if qs != "" {
+				rawQuery = append(rawQuery, escapeQueryString(qs))
 			}
 		case "header":
 			if headerLike(p.Name) {
@@ -86,6 +112,12 @@ func (w *wfRun) call(ctx context.Context, step *arazzo.Step, op *arazzo.Operatio
 		}
 		name := t[i+1 : i+j]
 		val, ok := pathVals[name]
+		if !ok && w.r.opts.DryRun {
+			val, ok = "{"+name+"}", true
+			if note := fmt.Sprintf("no value for path parameter %q", name); !slices.Contains(w.dryNote, note) {
+				w.dryNote = append(w.dryNote, note)
+			}
+		}
 		if !ok {
 			return nil, fmt.Errorf("operation %s: no value for path parameter %q", op.ID(), name)
 		}
@@ -111,6 +143,10 @@ func (w *wfRun) call(ctx context.Context, step *arazzo.Step, op *arazzo.Operatio
 	var body []byte
 	if step.RequestBody != nil {
 		ct, b, parsed, err := w.buildBody(step.RequestBody, op)
+		if err != nil && w.r.opts.DryRun {
+			w.dryNote = append(w.dryNote, fmt.Sprintf("request body: %v", err))
+			err = nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("request body: %w", err)
 		}
@@ -133,10 +169,18 @@ func (w *wfRun) call(ctx context.Context, step *arazzo.Step, op *arazzo.Operatio
 	ex.url = u.String()
 	before := req.Header.Clone()
 	redact, err := w.r.opts.Auth.Authenticate(ctx, req, body, op)
+	if err != nil && w.r.opts.DryRun {
+		w.dryNote = append(w.dryNote, fmt.Sprintf("authentication: %v", err))
+		err = nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("authentication: %w", err)
 	}
 	ex.secrets = credentialValues(req, before, redact)
+	if w.r.opts.DryRun {
+		w.plan(step, req, body, redact, ex.secrets)
+		return ex, nil
+	}
 	start := time.Now()
 	resp, err := w.r.opts.Client.Do(req)
 	if err != nil {
@@ -371,7 +415,18 @@ func (w *wfRun) buildBody(rb *arazzo.RequestBody, op *arazzo.Operation) (string,
 			}
 		}
 	}
-	payload, err := expr.EvalValue(rb.Payload, w)
+	if ct == "" {
+		// No request body content: a Content-Type header parameter with
+		// one allowed value (as in descriptions of form posts) says it.
+		if d := findParam(op, "Content-Type", "header"); d != nil && d.Schema != nil && d.Schema.Value != nil {
+			if s := d.Schema.Value; len(s.Enum) == 1 {
+				ct, _ = s.Enum[0].(string)
+			} else if def, ok := s.Default.(string); ok {
+				ct = def
+			}
+		}
+	}
+	payload, err := w.evalValue(rb.Payload)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -383,17 +438,62 @@ func (w *wfRun) buildBody(rb *arazzo.RequestBody, op *arazzo.Operation) (string,
 				payload = j
 			}
 		}
+		if s, ok := payload.(string); ok && mt == "application/x-www-form-urlencoded" {
+			// A form written as text: replace its fields by name
+			// (target /field), as other runners do.
+			if q, err := url.ParseQuery(s); err == nil {
+				m := make(map[string]any, len(q))
+				for k, vs := range q {
+					if len(vs) == 1 {
+						m[k] = vs[0]
+					} else {
+						arr := make([]any, len(vs))
+						for i, v := range vs {
+							arr[i] = v
+						}
+						m[k] = arr
+					}
+				}
+				payload = m
+			}
+		}
 		for _, r := range rb.Replacements {
-			if !strings.HasPrefix(r.Target, "/") && r.Target != "" {
-				return "", nil, nil, fmt.Errorf("replacement target %q: only JSON pointer targets are supported", r.Target)
-			}
-			val, err := expr.EvalValue(r.Value, w)
+			val, err := w.evalValue(r.Value)
 			if err != nil {
 				return "", nil, nil, fmt.Errorf("replacement %s: %w", r.Target, err)
 			}
-			payload, err = setPointer(payload, r.Target, val)
-			if err != nil {
-				return "", nil, nil, fmt.Errorf("replacement %s: %w", r.Target, err)
+			targets := []string{r.Target}
+			sel := r.TargetSelectorType.Type
+			if sel == "" && (strings.HasSuffix(mt, "/xml") || strings.HasSuffix(mt, "+xml")) {
+				sel = "xpath" // the default for XML payloads
+			}
+			switch sel {
+			case "xpath":
+				doc, ok := payload.(string)
+				if !ok {
+					return "", nil, nil, fmt.Errorf("replacement %s: an XPath target needs an XML payload written as text", r.Target)
+				}
+				if payload, err = expr.ReplaceXPath(doc, r.Target, val); err != nil {
+					return "", nil, nil, fmt.Errorf("replacement %s: %w", r.Target, err)
+				}
+				continue
+			case "", "jsonpointer":
+				if !strings.HasPrefix(r.Target, "/") && r.Target != "" {
+					return "", nil, nil, fmt.Errorf("replacement target %q: a JSON pointer must start with '/' (or set targetSelectorType: jsonpath)", r.Target)
+				}
+			case "jsonpath":
+				targets, err = jsonPathTargets(payload, r.Target)
+				if err != nil {
+					return "", nil, nil, fmt.Errorf("replacement %s: %w", r.Target, err)
+				}
+			default:
+				return "", nil, nil, fmt.Errorf("replacement %s: %s targets are not supported", r.Target, r.TargetSelectorType.Type)
+			}
+			for _, t := range targets {
+				payload, err = setPointer(payload, t, val)
+				if err != nil {
+					return "", nil, nil, fmt.Errorf("replacement %s: %w", r.Target, err)
+				}
 			}
 		}
 	}
@@ -545,4 +645,98 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
+}
+
+// jsonPathTargets returns the JSON pointers of the nodes a JSONPath query
+// selects in payload (a replacement target with targetSelectorType
+// jsonpath).
+func jsonPathTargets(payload any, query string) ([]string, error) {
+	p, err := jsonpath.Parse(query)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range p.SelectLocated(payload) {
+		out = append(out, n.Path.Pointer())
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("the JSONPath target selects nothing in the payload")
+	}
+	return out, nil
+}
+
+// escapeQueryString percent-encodes the bytes of a whole query string
+// that may not appear in a URL's query (spaces, quotes, non-ASCII), and
+// keeps the delimiters and existing escapes as written.
+func escapeQueryString(s string) string {
+	const keep = "-._~!$&'()*+,;=:@/?%"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(keep, c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
+
+// requiredDefaults returns, for each required parameter of op that the
+// step does not set, a parameter with the value the OpenAPI description
+// gives it (its example, its schema's default, example or single enum
+// value), as other runners fill them in. Required parameters without such
+// a value are left to the server to reject.
+func requiredDefaults(op *arazzo.Operation, have []arazzo.Parameter) []arazzo.Parameter {
+	set := map[string]bool{}
+	for _, p := range have {
+		set[p.In+"\x00"+strings.ToLower(p.Name)] = true
+	}
+	var out []arazzo.Parameter
+	var defs openapi3.Parameters
+	defs = append(defs, op.PathItem.Parameters...)
+	defs = append(defs, op.Op.Parameters...)
+	for _, ref := range defs {
+		if ref == nil || ref.Value == nil || !ref.Value.Required {
+			continue
+		}
+		d := ref.Value
+		key := d.In + "\x00" + strings.ToLower(d.Name)
+		if set[key] || headerLike(d.Name) {
+			continue
+		}
+		var v any
+		switch {
+		case d.Example != nil:
+			v = d.Example
+		case d.Schema != nil && d.Schema.Value != nil && d.Schema.Value.Default != nil:
+			v = d.Schema.Value.Default
+		case d.Schema != nil && d.Schema.Value != nil && d.Schema.Value.Example != nil:
+			v = d.Schema.Value.Example
+		case d.Schema != nil && d.Schema.Value != nil && len(d.Schema.Value.Enum) == 1:
+			v = d.Schema.Value.Enum[0]
+		default:
+			continue
+		}
+		set[key] = true
+		out = append(out, arazzo.Parameter{Name: d.Name, In: d.In, Value: expr.Normalize(v)})
+	}
+	return out
+}
+
+// plan records a dry run's request with its credentials redacted.
+func (w *wfRun) plan(step *arazzo.Step, req *http.Request, body []byte, redactQuery, secrets []string) {
+	h := map[string][]string{}
+	for k, vs := range req.Header {
+		out := make([]string, len(vs))
+		for i, v := range vs {
+			out[i] = redact(v, secrets)
+		}
+		h[k] = out
+	}
+	pr := PlannedRequest{WorkflowID: w.wf.WorkflowID, StepID: step.StepID, Method: req.Method,
+		URL: strings.NewReplacer("%7B", "{", "%7D", "}").Replace(redactURL(req.URL, redactQuery)), Header: h, Body: redact(string(body), secrets),
+		Note: strings.Join(w.dryNote, "; ")}
+	w.dryNote = nil
+	w.r.planned = append(w.r.planned, pr)
 }

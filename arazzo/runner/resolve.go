@@ -75,8 +75,18 @@ func (w *wfRun) Resolve(e expr.Expr) (any, error) {
 			return ex.respBody, nil
 		}
 		return nil, undefined("%s: responses have only header and body", e)
+	case expr.Self:
+		if w.doc.Self == "" {
+			return nil, undefined("$self: the document has no $self")
+		}
+		return w.doc.Self, nil
+	case expr.Message:
+		return nil, undefined("%s: AsyncAPI messages are not received by this runner", e)
 	case expr.Inputs:
-		if v, ok := w.state.inputs[e.Name]; ok {
+		if e.Name == "" {
+			return w.state.inputs, nil
+		}
+		if v, ok := dotted(w.state.inputs, e.Name); ok {
 			return v, nil
 		}
 		return nil, undefined("%s: no input %q", e, e.Name)
@@ -85,16 +95,25 @@ func (w *wfRun) Resolve(e expr.Expr) (any, error) {
 		if w.subOutputs != nil {
 			src = w.subOutputs
 		}
-		if v, ok := src[e.Name]; ok {
+		if v, ok := dotted(src, e.Name); ok {
 			return v, nil
 		}
 		return nil, undefined("%s: no output %q", e, e.Name)
 	case expr.Steps:
 		outs, ok := w.stepOutputs[e.ID]
+		sub := w.subByStep[e.ID]
+		if v, found := sub[e.Name]; found && e.Name != "" {
+			if _, declared := outs[e.Name]; !declared {
+				return v, nil // an output of the workflow the step ran
+			}
+		}
 		if !ok {
 			return nil, undefined("%s: step %s has not succeeded", e, e.ID)
 		}
-		if v, ok := outs[e.Name]; ok {
+		if e.Name == "" {
+			return outs, nil
+		}
+		if v, ok := dotted(outs, e.Name); ok {
 			return v, nil
 		}
 		return nil, undefined("%s: step %s has no output %q", e, e.ID, e.Name)
@@ -106,6 +125,11 @@ func (w *wfRun) Resolve(e expr.Expr) (any, error) {
 		m := st.inputs
 		if e.Field == "outputs" {
 			m = st.outputs
+		}
+		if e.Step != "" {
+			if m = st.steps[e.Step]; m == nil {
+				return nil, undefined("%s: step %s of workflow %s has not succeeded", e, e.Step, e.ID)
+			}
 		}
 		if v, ok := m[e.Name]; ok {
 			return v, nil
@@ -207,4 +231,31 @@ func headerLike(name string) bool {
 		return true
 	}
 	return false
+}
+
+// dotted looks name up in m: as written, else, for a dotted name such as
+// env.AUTH_TOKEN that no entry has, as member access from the longest
+// prefix that is an entry ($inputs.env.AUTH_TOKEN reads member AUTH_TOKEN
+// of input env).
+func dotted(m map[string]any, name string) (any, bool) {
+	if v, ok := m[name]; ok {
+		return v, true
+	}
+	for k := strings.LastIndexByte(name, '.'); k > 0; k = strings.LastIndexByte(name[:k], '.') {
+		v, ok := m[name[:k]]
+		if !ok {
+			continue
+		}
+		for _, seg := range strings.Split(name[k+1:], ".") {
+			obj, isObj := v.(map[string]any)
+			if !isObj {
+				return nil, false
+			}
+			if v, ok = obj[seg]; !ok {
+				return nil, false
+			}
+		}
+		return v, true
+	}
+	return nil, false
 }

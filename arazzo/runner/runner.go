@@ -1,4 +1,4 @@
-// Package runner executes Arazzo 1.0.x workflows over HTTP.
+// Package runner executes Arazzo 1.0.x and 1.1.x workflows over HTTP.
 //
 // A [Runner] takes a loaded [arazzo.Bundle] and runs one workflow: it
 // validates the inputs against the workflow's JSON Schema, runs
@@ -11,8 +11,11 @@ package runner
 
 import (
 	"context"
+	"net/url"
+
 	"errors"
 	"fmt"
+	"github.com/getkin/kin-openapi/openapi3"
 	"log/slog"
 	"math"
 	"net/http"
@@ -82,6 +85,29 @@ type Options struct {
 	OnWait func(workflowID, stepID string, d time.Duration, why string)
 	// Sleep waits for d or until ctx ends. Default: a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// DryRun builds every request (credentials applied, then redacted in
+	// the report) and records it in Result.Requests instead of sending it.
+	// Each operation step counts as succeeded with no response, so the
+	// run follows the steps' success path; values read from responses are
+	// undefined.
+	DryRun bool
+}
+
+// ResultFormat identifies the JSON layout of [Result]. It changes only
+// when a field is removed or changes meaning; fields may be added.
+const ResultFormat = "ohi.workflow.result/v1"
+
+// PlannedRequest is a request a dry run would have sent.
+type PlannedRequest struct {
+	WorkflowID string              `json:"workflowId"`
+	StepID     string              `json:"stepId"`
+	Method     string              `json:"method"`
+	URL        string              `json:"url"`
+	Header     map[string][]string `json:"header"`
+	Body       string              `json:"body,omitempty"`
+	// Note says what could not be built (an undefined value, missing
+	// credentials); the request is shown without it.
+	Note string `json:"note,omitempty"`
 }
 
 // StepRecord reports one execution of a step.
@@ -102,11 +128,15 @@ type StepRecord struct {
 
 // Result is the outcome of running a workflow.
 type Result struct {
+	// Format is [ResultFormat].
+	Format     string         `json:"format"`
 	WorkflowID string         `json:"workflowId"`
 	Status     string         `json:"status"`
 	Outputs    map[string]any `json:"outputs"`
 	Steps      []StepRecord   `json:"steps"`
 	Error      *string        `json:"error"`
+	// Requests are the requests of a dry run.
+	Requests []PlannedRequest `json:"requests,omitempty"`
 }
 
 // InputError reports workflow inputs that do not satisfy the workflow's
@@ -128,13 +158,15 @@ type Runner struct {
 	steps     int
 	records   []StepRecord
 	workflows map[string]*workflowState
-	compiled  map[arazzo.Criterion]*expr.Criterion    // criteria without embedded expressions
+	planned   []PlannedRequest
+	compiled  map[criterionKey]*expr.Criterion        // criteria without embedded expressions
 	schemas   map[*arazzo.Workflow]*jsonschema.Schema // compiled input schemas
 }
 
 type workflowState struct {
 	inputs  map[string]any
 	outputs map[string]any
+	steps   map[string]map[string]any // outputs of the steps that succeeded
 	status  string
 }
 
@@ -205,6 +237,9 @@ func (r *Runner) Run(ctx context.Context, workflowID string, inputs map[string]a
 	if wf == nil {
 		return nil, fmt.Errorf("no workflow %q in %s", workflowID, doc.URL)
 	}
+	if err := Unsupported(r.b, workflowID); err != nil {
+		return nil, err
+	}
 	inputs = expr.Normalize(inputs).(map[string]any)
 	if inputs == nil {
 		inputs = map[string]any{}
@@ -215,9 +250,11 @@ func (r *Runner) Run(ctx context.Context, workflowID string, inputs map[string]a
 	}
 	r.steps, r.records = 0, nil
 	r.workflows = map[string]*workflowState{}
-	res := &Result{WorkflowID: workflowID, Outputs: map[string]any{}}
+	r.planned = nil
+	res := &Result{Format: ResultFormat, WorkflowID: workflowID, Outputs: map[string]any{}}
 	st, err := r.runWorkflow(ctx, doc, wf, inputs, 0)
 	res.Steps = r.records
+	res.Requests = r.planned
 	if res.Steps == nil {
 		res.Steps = []StepRecord{}
 	}
@@ -264,8 +301,13 @@ func (r *Runner) runWorkflow(ctx context.Context, doc *arazzo.Document, wf *araz
 			return st, fmt.Errorf("dependsOn %s failed: %w", dep, err)
 		}
 	}
-	run := &wfRun{r: r, doc: doc, wf: wf, state: st, stepOutputs: map[string]map[string]any{}, depth: depth}
-	err := run.execute(ctx)
+	owf, err := ordered(wf)
+	if err != nil {
+		return st, err
+	}
+	run := &wfRun{r: r, doc: doc, wf: owf, state: st, stepOutputs: map[string]map[string]any{}, depth: depth}
+	st.steps = run.stepOutputs
+	err = run.execute(ctx)
 	st.outputs = run.evalWorkflowOutputs()
 	st.status = StatusSucceeded
 	if err != nil {
@@ -292,9 +334,14 @@ type wfRun struct {
 	depth       int
 
 	last       *exchange      // the current step's request and response
+	dryNote    []string       // what a dry run could not build for the current request
 	subOutputs map[string]any // outputs of the workflow a workflow step ran
-	attempts   map[string]int
-	loops      map[string]int
+	// subByStep keeps, per workflow step, the outputs of the workflow it
+	// ran: $steps.<id>.outputs.<name> falls back to them when the step
+	// does not declare <name> itself.
+	subByStep map[string]map[string]any
+	attempts  map[string]int
+	loops     map[string]int
 }
 
 // stepResult is what executing a step once produced.
@@ -382,7 +429,7 @@ func (w *wfRun) execute(ctx context.Context) error {
 			}
 			rec.Action = "goto " + act.WorkflowID
 			w.r.record(rec)
-			return w.gotoWorkflow(ctx, act.WorkflowID)
+			return w.gotoWorkflow(ctx, act)
 		case arazzo.ActionRetry:
 			rec.Action = "retry"
 			w.r.record(rec)
@@ -404,7 +451,11 @@ func (w *wfRun) execute(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("step %s: retry: %w", step.StepID, err)
 				}
-				if _, err := w.r.runWorkflow(ctx, ddoc, dwf, filterInputs(ddoc, dwf, w.state.inputs), w.depth+1); err != nil {
+				din, err := w.actionInputs(act, ddoc, dwf)
+				if err != nil {
+					return fmt.Errorf("step %s: retry: %w", step.StepID, err)
+				}
+				if _, err := w.r.runWorkflow(ctx, ddoc, dwf, din, w.depth+1); err != nil {
 					return fmt.Errorf("step %s: retry: workflow %s failed: %w", step.StepID, act.WorkflowID, err)
 				}
 			}
@@ -421,12 +472,16 @@ func (w *wfRun) execute(ctx context.Context) error {
 	return nil
 }
 
-func (w *wfRun) gotoWorkflow(ctx context.Context, ref string) error {
+func (w *wfRun) gotoWorkflow(ctx context.Context, act *arazzo.Action) error {
+	ref := act.WorkflowID
 	ddoc, dwf, err := w.r.b.ResolveWorkflow(w.doc, ref)
 	if err != nil {
 		return fmt.Errorf("goto: %w", err)
 	}
-	din := filterInputs(ddoc, dwf, w.state.inputs)
+	din, err := w.actionInputs(act, ddoc, dwf)
+	if err != nil {
+		return fmt.Errorf("goto %s: %w", ref, err)
+	}
 	if err := w.r.validateInputs(ddoc, dwf, din); err != nil {
 		return fmt.Errorf("goto %s: %w", ref, err)
 	}
@@ -464,7 +519,7 @@ func (w *wfRun) retryDelay(act *arazzo.Action, res stepResult, n int) time.Durat
 }
 
 func (w *wfRun) wait(ctx context.Context, stepID string, d time.Duration, why string) error {
-	if d <= 0 {
+	if d <= 0 || w.r.opts.DryRun {
 		return ctx.Err()
 	}
 	if w.r.opts.OnWait != nil {
@@ -555,7 +610,7 @@ func (w *wfRun) resolveAction(a arazzo.Action) (arazzo.Action, error) {
 // criteria evaluates criteria with AND; an evaluation error fails.
 func (w *wfRun) criteria(cs []arazzo.Criterion) (bool, error) {
 	for _, c := range cs {
-		cr, err := w.r.compile(c)
+		cr, err := w.r.compile(c, w.doc.V11())
 		if err != nil {
 			return false, fmt.Errorf("criterion %q: %w", c.Condition, err)
 		}
@@ -570,19 +625,38 @@ func (w *wfRun) criteria(cs []arazzo.Criterion) (bool, error) {
 	return true, nil
 }
 
-// compile compiles a criterion once per runner.
-func (r *Runner) compile(c arazzo.Criterion) (*expr.Criterion, error) {
-	if cr, ok := r.compiled[c]; ok {
+// criterionKey identifies a compiled criterion: its text and the rules
+// (1.0 or 1.1) of its document.
+type criterionKey struct {
+	c   arazzo.Criterion
+	v11 bool
+}
+
+// compile compiles a criterion once per runner, with the evaluation rules
+// of the document's version.
+func (r *Runner) compile(c arazzo.Criterion, v11 bool) (*expr.Criterion, error) {
+	key := criterionKey{c, v11}
+	if cr, ok := r.compiled[key]; ok {
 		return cr, nil
 	}
-	cr, err := expr.CompileCriterion(c.Condition, c.Context, c.Type.Type, c.Type.Version)
+	ctxExpr := c.Context
+	if c.Type.Type == "" || c.Type.Type == expr.TypeSimple {
+		if _, err := expr.Parse(ctxExpr); err != nil {
+			ctxExpr = "" // a simple condition does not use its context
+		}
+	}
+	compile := expr.CompileCriterion
+	if v11 {
+		compile = expr.CompileCriterionV11
+	}
+	cr, err := compile(c.Condition, ctxExpr, c.Type.Type, c.Type.Version)
 	if err != nil {
 		return nil, err
 	}
 	if r.compiled == nil {
-		r.compiled = map[arazzo.Criterion]*expr.Criterion{}
+		r.compiled = map[criterionKey]*expr.Criterion{}
 	}
-	r.compiled[c] = cr
+	r.compiled[key] = cr
 	return cr, nil
 }
 
@@ -610,7 +684,9 @@ func (w *wfRun) runStep(ctx context.Context, step *arazzo.Step) (stepResult, Ste
 	w.last, w.subOutputs = nil, nil
 	var res stepResult
 	var fatal error
-	if step.WorkflowID != "" {
+	if err := w.checkDependsOn(step); err != nil {
+		res = stepResult{err: err}
+	} else if step.WorkflowID != "" {
 		res, fatal = w.runWorkflowStep(ctx, step)
 	} else {
 		res = w.runOperationStep(ctx, step)
@@ -642,16 +718,34 @@ func (w *wfRun) runStep(ctx context.Context, step *arazzo.Step) (stepResult, Ste
 func (w *wfRun) runOperationStep(ctx context.Context, step *arazzo.Step) stepResult {
 	var op *arazzo.Operation
 	var err error
-	if step.OperationID != "" {
+	switch {
+	case step.XOperation != nil && step.OperationID == "" && step.OperationPath == "":
+		op, err = xOperation(step.XOperation)
+	case step.OperationID != "":
 		op, err = w.r.b.ResolveOperationID(w.doc, step.OperationID)
-	} else {
+	default:
 		op, err = w.r.b.ResolveOperationPath(w.doc, step.OperationPath)
 	}
 	if err != nil {
 		return stepResult{err: err}
 	}
-	ex, err := w.call(ctx, step, op)
+	callCtx := ctx
+	if step.Timeout != nil && *step.Timeout > 0 {
+		// The 1.1 step timeout (milliseconds) bounds the step's request.
+		var cancel context.CancelFunc
+		callCtx, cancel = context.WithTimeout(ctx, time.Duration(*step.Timeout)*time.Millisecond)
+		defer cancel()
+	}
+	ex, err := w.call(callCtx, step, op)
 	w.last = ex
+	if err != nil && callCtx.Err() != nil && ctx.Err() == nil {
+		err = fmt.Errorf("step timeout of %dms exceeded: %w", *step.Timeout, err)
+	}
+	if w.r.opts.DryRun {
+		// Nothing was sent: the step counts as done, so that the run
+		// shows the requests of its success path.
+		return stepResult{success: true}
+	}
 	if err != nil {
 		return stepResult{err: err}
 	}
@@ -687,7 +781,7 @@ func (w *wfRun) runWorkflowStep(ctx context.Context, step *arazzo.Step) (stepRes
 		if p.In != "" {
 			continue
 		}
-		v, err := expr.EvalValue(p.Value, w)
+		v, err := w.evalValue(p.Value)
 		if errors.Is(err, expr.ErrUndefined) {
 			continue
 		}
@@ -708,6 +802,10 @@ func (w *wfRun) runWorkflowStep(ctx context.Context, step *arazzo.Step) (stepRes
 	if st != nil && st.outputs != nil {
 		w.subOutputs = st.outputs
 	}
+	if w.subByStep == nil {
+		w.subByStep = map[string]map[string]any{}
+	}
+	w.subByStep[step.StepID] = w.subOutputs
 	if err != nil {
 		return stepResult{err: fmt.Errorf("workflow %s failed: %w", step.WorkflowID, err)}, nil
 	}
@@ -725,7 +823,7 @@ func (w *wfRun) runWorkflowStep(ctx context.Context, step *arazzo.Step) (stepRes
 func (w *wfRun) evalOutputs(outs arazzo.Outputs) map[string]any {
 	m := make(map[string]any, len(outs))
 	for _, o := range outs {
-		v, err := expr.EvalString(o.Value, w)
+		v, err := w.evalOutput(o)
 		if err != nil {
 			w.r.opts.Logger.Debug("output undefined", "workflow", w.wf.WorkflowID, "output", o.Name, "err", err)
 			v = nil
@@ -739,11 +837,40 @@ func (w *wfRun) evalWorkflowOutputs() map[string]any {
 	w.last, w.subOutputs = nil, nil
 	w.state.outputs = map[string]any{}
 	for _, o := range w.wf.Outputs {
-		v, err := expr.EvalString(o.Value, w)
+		v, err := w.evalOutput(o)
 		if err != nil {
 			v = nil
 		}
 		w.state.outputs[o.Name] = v
 	}
 	return w.state.outputs
+}
+
+// evalOutput evaluates an output expression or (1.1) Selector Object.
+func (w *wfRun) evalOutput(o arazzo.Output) (any, error) {
+	if o.Selector != nil {
+		return w.evalSelector(o.Selector)
+	}
+	return expr.EvalString(o.Value, w)
+}
+
+// xOperation makes an operation of Respect's x-operation extension: the
+// URL's scheme, host and query as the server, its path as the template,
+// no parameters or security of a description.
+func xOperation(x *arazzo.XOperation) (*arazzo.Operation, error) {
+	u, err := url.Parse(x.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("x-operation url %q: not an absolute http(s) URL", x.URL)
+	}
+	server := u.Scheme + "://" + u.Host
+	if u.RawQuery != "" {
+		server += "?" + u.RawQuery
+	}
+	src := &arazzo.OpenAPISource{Name: "x-operation", URL: x.URL, Doc: &openapi3.T{}, ServerOverride: server}
+	path := u.Path
+	if path == "" {
+		path = "/"
+	}
+	return &arazzo.Operation{Source: src, PathKey: path, Path: path, Method: strings.ToUpper(x.Method),
+		PathItem: &openapi3.PathItem{}, Op: &openapi3.Operation{}}, nil
 }

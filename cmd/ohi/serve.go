@@ -38,10 +38,13 @@ type ServeCmd struct {
 	Database        string        `env:"OHI_DATABASE" placeholder:"postgres://..." help:"Metadata database: a postgres:// URL shared by replicas (default: SQLite in the data directory)."`
 	BlobStore       string        `env:"OHI_BLOB_STORE" placeholder:"s3://BUCKET/PREFIX" help:"Storage for frames and metadata: an s3:// bucket and prefix shared by replicas, on --s3-endpoint or AWS (default: the data directory)."`
 	ImportWorkers   int           `env:"OHI_IMPORT_WORKERS" help:"Files read in parallel per import job (default: number of CPUs)."`
+	ImportStall     time.Duration `name:"import-stall-timeout" default:"3m" env:"OHI_IMPORT_STALL_TIMEOUT" help:"How long a file being imported may make no progress (in one stage: open, parse, or a frame's read, decode, transcode or store) before it is failed with the stage it was stuck in and the import carries on."`
 	MaxFilesPerJob  int           `default:"5000" env:"OHI_MAX_FILES_PER_JOB" help:"Quota of files per import job."`
 	LogFormat       string        `default:"text" enum:"text,json" env:"OHI_LOG_FORMAT" help:"Log format: text or json."`
 	LogLevel        string        `default:"info" enum:"debug,info,warn,error" env:"OHI_LOG_LEVEL" help:"Log level."`
 	ShutdownTimeout time.Duration `default:"30s" env:"OHI_SHUTDOWN_TIMEOUT" help:"How long a shutdown waits for requests in flight."`
+	ViewerDir       string        `env:"OHI_VIEWER_DIR" type:"path" help:"OHIF viewer (its built dist/) served at /viewer (default: the viewer directory next to this binary, which make build installs)."`
+	SessionTTL      time.Duration `default:"8h" env:"OHI_SESSION_TTL" help:"How long a web console login lasts."`
 	Lease           time.Duration `default:"30s" env:"OHI_LEASE" help:"With a shared database: how long an import job or task stays claimed by a replica that stopped (crashed), before another replica takes it over."`
 }
 
@@ -124,10 +127,14 @@ func (c *ServeCmd) Run() error {
 	if err != nil {
 		return err
 	}
+	viewerDir := c.ViewerDir
+	if viewerDir == "" {
+		viewerDir = filepath.Join(filepath.Dir(exe), "viewer")
+	}
 	decoders := &codecproc.Pool{Command: []string{exe, "codec-worker"}, Size: max(c.ImportWorkers, runtime.NumCPU())}
 	defer decoders.Close()
 	a, err := app.New(ctx, app.Config{DataDir: c.DataDir, Decode: decoders.Decode, Database: c.Database, Blobs: blobs, Region: c.Region, AccountID: c.AccountID, Credentials: creds,
-		Buckets: buckets, ImportWorkers: c.ImportWorkers, Lease: c.Lease, Limits: importer.Limits{MaxFiles: c.MaxFilesPerJob}, Logger: logger})
+		Buckets: buckets, ImportWorkers: c.ImportWorkers, ImportStallTimeout: c.ImportStall, Lease: c.Lease, SessionTTL: c.SessionTTL, ViewerDir: viewerDir, Limits: importer.Limits{MaxFiles: c.MaxFilesPerJob}, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -148,6 +155,7 @@ func (c *ServeCmd) Run() error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	logger.Info("ohi listening", "endpoint", "http://"+ln.Addr().String(), "dataDir", c.DataDir, "version", version)
+	logger.Info("web console", "url", "http://"+ln.Addr().String()+"/console/", "viewer", a.Viewer.Installed(), "viewerDir", viewerDir)
 
 	select {
 	case err := <-serveErr:

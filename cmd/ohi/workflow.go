@@ -1,9 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,6 +39,8 @@ type workflowRunCmd struct {
 	Timeout      time.Duration `default:"1h" help:"Overall time limit."`
 	PollInterval time.Duration `default:"1s" help:"Minimum wait before a step is re-run by a loop; grows 1.5x per repeat up to 30s."`
 	Verbose      bool          `short:"v" help:"Log every HTTP exchange (secrets redacted) to stderr."`
+	DryRun       bool          `help:"Print the requests the workflow would send (credentials redacted) without sending any; each step counts as succeeded."`
+	Strict       bool          `help:"Refuse the document when it has deviations that are otherwise warnings (see validate --strict)."`
 }
 
 func usageErr(err error) error { return &ExitError{Code: 2, Err: err} }
@@ -77,18 +79,29 @@ func (c *workflowRunCmd) run(ctx context.Context, stdout, stderr io.Writer, stde
 	if err != nil {
 		return usageErr(err)
 	}
-	if ds := arazzo.Validate(b.Root, b); arazzo.HasErrors(ds) {
-		var errs []arazzo.Diagnostic
-		for _, d := range ds {
-			if d.Severity == arazzo.SeverityError {
-				errs = append(errs, d)
-			}
-		}
-		return usageErr(&arazzo.ValidationError{Diagnostics: errs})
-	}
 	wf, err := pickWorkflow(b.Root, c.Workflow)
 	if err != nil {
 		return usageErr(err)
+	}
+	// Errors in workflows this run cannot reach do not stop it (as in
+	// other runners, a broken workflow fails alone); they are warnings.
+	reach := runner.Reachable(b, wf.WorkflowID)
+	var errs, warnings []arazzo.Diagnostic
+	for _, d := range arazzo.ValidateWith(b.Root, b, arazzo.ValidateOptions{Strict: c.Strict}) {
+		if d.Severity == arazzo.SeverityError && !unreachable(b.Root, reach, d.Path) {
+			errs = append(errs, d)
+			continue
+		}
+		d.Severity = arazzo.SeverityWarning
+		warnings = append(warnings, d)
+	}
+	if len(errs) > 0 {
+		return usageErr(&arazzo.ValidationError{Diagnostics: errs})
+	}
+	if c.Output == "text" {
+		for _, d := range warnings {
+			fmt.Fprintln(stderr, d)
+		}
 	}
 	inputs := map[string]any{}
 	if c.Inputs != "" {
@@ -96,8 +109,14 @@ func (c *workflowRunCmd) run(ctx context.Context, stdout, stderr io.Writer, stde
 		if err != nil {
 			return usageErr(err)
 		}
+		var n yaml.Node
 		var v any
-		if err := yaml.Unmarshal(data, &v); err != nil {
+		err = yaml.Unmarshal(data, &n)
+		if err == nil {
+			arazzo.KeepTimestampsAsText(&n)
+			err = n.Decode(&v)
+		}
+		if err != nil && len(bytes.TrimSpace(data)) > 0 {
 			return usageErr(fmt.Errorf("--inputs %s: %w", c.Inputs, err))
 		}
 		m, ok := expr.Normalize(v).(map[string]any)
@@ -124,6 +143,7 @@ func (c *workflowRunCmd) run(ctx context.Context, stdout, stderr io.Writer, stde
 		Client:       &http.Client{Timeout: 2 * time.Minute},
 		MaxSteps:     c.MaxSteps,
 		PollInterval: c.PollInterval,
+		DryRun:       c.DryRun,
 	}
 	if c.Verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -140,18 +160,67 @@ func (c *workflowRunCmd) run(ctx context.Context, stdout, stderr io.Writer, stde
 	}
 	prog.done()
 	if c.Output == "json" {
+		out := struct {
+			*runner.Result
+			Warnings []arazzo.Diagnostic `json:"warnings"`
+		}{res, warnings}
+		if out.Warnings == nil {
+			out.Warnings = []arazzo.Diagnostic{}
+		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if err := enc.Encode(out); err != nil {
 			return err
 		}
 	} else {
+		if c.DryRun {
+			printRequests(stdout, res.Requests)
+		}
 		printSummary(stdout, res, time.Since(start))
 	}
 	if res.Status != runner.StatusSucceeded {
 		return &ExitError{Code: 1}
 	}
 	return nil
+}
+
+// unreachable reports whether a diagnostic's path lies in a workflow of
+// the root document that the run cannot reach.
+func unreachable(doc *arazzo.Document, reach map[*arazzo.Workflow]*arazzo.Document, path string) bool {
+	var i int
+	if _, err := fmt.Sscanf(path, "workflows[%d]", &i); err != nil || i < 0 || i >= len(doc.Workflows) {
+		return false
+	}
+	return reach[&doc.Workflows[i]] == nil
+}
+
+// printRequests prints a dry run's requests.
+func printRequests(w io.Writer, reqs []runner.PlannedRequest) {
+	fmt.Fprintf(w, "dry run: %d request(s), none sent\n", len(reqs))
+	for _, r := range reqs {
+		fmt.Fprintf(w, "\n%s/%s\n  %s %s\n", r.WorkflowID, r.StepID, r.Method, r.URL)
+		keys := make([]string, 0, len(r.Header))
+		for k := range r.Header {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			for _, v := range r.Header[k] {
+				fmt.Fprintf(w, "  %s: %s\n", k, v)
+			}
+		}
+		if r.Body != "" {
+			body := r.Body
+			if len(body) > 2000 {
+				body = body[:2000] + "…"
+			}
+			fmt.Fprintf(w, "\n  %s\n", strings.ReplaceAll(body, "\n", "\n  "))
+		}
+		if r.Note != "" {
+			fmt.Fprintf(w, "  (not known before the run: %s)\n", r.Note)
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 func pickWorkflow(doc *arazzo.Document, id string) (*arazzo.Workflow, error) {
@@ -178,6 +247,13 @@ type progress struct {
 	w     io.Writer
 	live  bool
 	start time.Time
+	// A polling loop (a step re-run by goto) is one line on a terminal,
+	// rewritten at every poll; poll is its state.
+	poll struct {
+		key   string // workflow/step of the open poll line, "" when none
+		since time.Time
+		n     int
+	}
 }
 
 func (p *progress) elapsed() string {
@@ -190,12 +266,41 @@ func (p *progress) stepStart(wf, step string, attempt int) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.poll.key == wf+"/"+step {
+		p.pollLine(fmt.Sprintf("polling (#%d)…", attempt))
+		return
+	}
 	fmt.Fprintf(p.w, "\r\033[K… %s/%s #%d  [%s]", wf, step, attempt, p.elapsed())
+}
+
+// pollLine rewrites the open poll line: the step, how many times and for
+// how long it has been polled, and what happens now.
+func (p *progress) pollLine(now string) {
+	fmt.Fprintf(p.w, "\r\033[K⟳ %s  polled %d× for %s: %s  [%s]", p.poll.key, p.poll.n,
+		time.Since(p.poll.since).Round(100*time.Millisecond), now, p.elapsed())
 }
 
 func (p *progress) step(r runner.StepRecord) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	key := r.WorkflowID + "/" + r.StepID
+	loops := r.Action == "goto "+r.StepID
+	if p.live && (loops || p.poll.key == key) {
+		// A step that re-runs itself: keep one line for the whole loop.
+		if p.poll.key != key {
+			fmt.Fprint(p.w, "\r\033[K")
+			p.poll.key, p.poll.since, p.poll.n = key, time.Now(), 0
+		}
+		p.poll.n++
+		if loops {
+			p.pollLine(fmt.Sprintf("status %d, %dms", r.StatusCode, r.DurationMs))
+			return
+		}
+		// The loop ends: leave its line and print the last execution.
+		p.pollLine("done")
+		fmt.Fprintln(p.w)
+		p.poll.key = ""
+	}
 	if p.live {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
@@ -212,6 +317,10 @@ func (p *progress) wait(wf, step string, d time.Duration, why string) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.poll.key == wf+"/"+step {
+		p.pollLine(fmt.Sprintf("next %s in %s", why, d.Round(10*time.Millisecond)))
+		return
+	}
 	fmt.Fprintf(p.w, "\r\033[K… %s/%s: waiting %s before %s  [%s]", wf, step, d.Round(10*time.Millisecond), why, p.elapsed())
 }
 
@@ -264,7 +373,17 @@ func printSummary(w io.Writer, res *runner.Result, d time.Duration) {
 }
 
 type workflowValidateCmd struct {
-	Files []string `arg:"" help:"Arazzo documents (files or http(s) URLs)."`
+	Files   []string `arg:"" help:"Arazzo documents (files or http(s) URLs)."`
+	Strict  bool     `help:"Report as errors the deviations that other runners accept and ohi reads unambiguously (warnings by default): for linting."`
+	Output  string   `short:"o" enum:"text,json" default:"text" help:"Output format: text (diagnostics on stderr) or json (one object per file on stdout)."`
+	Offline bool     `help:"Do not fetch http(s) source descriptions: validate without them (a warning says which were not checked)."`
+}
+
+// offlineTransport refuses every request.
+type offlineTransport struct{}
+
+func (offlineTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return nil, fmt.Errorf("not fetched: --offline")
 }
 
 // Run validates each file and prints its diagnostics.
@@ -273,7 +392,30 @@ func (c *workflowValidateCmd) Run() error {
 	defer cancel()
 	failed := false
 	for _, file := range c.Files {
-		ds, err := validateFile(ctx, file)
+		f := &arazzo.Fetcher{}
+		if c.Offline {
+			f.Client = &http.Client{Transport: offlineTransport{}}
+		}
+		ds, err := f.ValidateFile(ctx, file, arazzo.ValidateOptions{Strict: c.Strict})
+		if c.Output == "json" {
+			out := struct {
+				File        string              `json:"file"`
+				Valid       bool                `json:"valid"`
+				Error       string              `json:"error,omitempty"`
+				Diagnostics []arazzo.Diagnostic `json:"diagnostics"`
+			}{File: file, Valid: err == nil && !arazzo.HasErrors(ds), Diagnostics: ds}
+			if err != nil {
+				out.Error = err.Error()
+			}
+			if out.Diagnostics == nil {
+				out.Diagnostics = []arazzo.Diagnostic{}
+			}
+			if e := json.NewEncoder(os.Stdout).Encode(out); e != nil {
+				return e
+			}
+			failed = failed || !out.Valid
+			continue
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			failed = true
@@ -292,27 +434,4 @@ func (c *workflowValidateCmd) Run() error {
 		return &ExitError{Code: 2}
 	}
 	return nil
-}
-
-// validateFile loads a document and its sources and validates it. When the
-// sources cannot be loaded, the document is still validated on its own and
-// the loading error is reported as a diagnostic.
-func validateFile(ctx context.Context, file string) ([]arazzo.Diagnostic, error) {
-	f := &arazzo.Fetcher{}
-	b, err := f.LoadBundle(ctx, file, nil)
-	if err == nil {
-		return arazzo.Validate(b.Root, b), nil
-	}
-	var pe *arazzo.ParseError
-	if errors.As(err, &pe) && pe.File == file {
-		return nil, err
-	}
-	doc, derr := f.Load(ctx, file)
-	if derr != nil {
-		return nil, derr
-	}
-	line, col := doc.Position("sourceDescriptions")
-	ds := arazzo.Validate(doc, nil)
-	ds = append(ds, arazzo.Diagnostic{File: file, Line: line, Col: col, Path: "sourceDescriptions", Severity: arazzo.SeverityError, Msg: err.Error()})
-	return ds, nil
 }

@@ -1,6 +1,7 @@
 // Package codecproc decodes untrusted compressed frames in child processes.
-// The C and C++ decoders (GDCM, OpenJPH) are built with assertions and can
-// abort the whole process on a hostile codestream; run in a worker process,
+// The C and C++ decoders (CharLS, GDCM, OpenJPEG, OpenJPH) are built with
+// assertions and can abort the whole process on a hostile codestream (GDCM
+// does on some JPEG-LS frames); run in a worker process,
 // such a crash costs one frame (the file fails with a clear reason) instead
 // of the server.
 //
@@ -42,11 +43,17 @@ type response struct {
 // environment sets it aborts on any frame containing its value.
 const AbortEnv = "OHI_CODEC_WORKER_ABORT_ON"
 
+// HangEnv names a fault-injection variable for tests: a worker whose
+// environment sets it never answers a frame containing its value, as a
+// decoder caught in an endless loop would.
+const HangEnv = "OHI_CODEC_WORKER_HANG_ON"
+
 // Serve is the worker loop: it decodes requests from r and writes answers
 // to w until r ends.
 func Serve(r io.Reader, w io.Writer) error {
 	dec, enc := gob.NewDecoder(r), gob.NewEncoder(w)
 	abortOn := []byte(os.Getenv(AbortEnv))
+	hangOn := []byte(os.Getenv(HangEnv))
 	for {
 		var req request
 		if err := dec.Decode(&req); err != nil {
@@ -57,6 +64,9 @@ func Serve(r io.Reader, w io.Writer) error {
 		}
 		if len(abortOn) > 0 && bytes.Contains(req.Frame, abortOn) {
 			os.Exit(134) // as an assertion failure would
+		}
+		for len(hangOn) > 0 && bytes.Contains(req.Frame, hangOn) {
+			time.Sleep(time.Hour)
 		}
 		var res response
 		px, err := codec.Decode(req.Frame, req.TS, req.Img)

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/openhealthimaging/ohi/codec"
+	"github.com/openhealthimaging/ohi/dicom"
 )
 
 // The test binary doubles as the worker.
@@ -65,5 +69,53 @@ func TestPoolDecodesAndSurvivesCrashes(t *testing.T) {
 	var ce *codec.Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("garbage = %v, want a *codec.Error", err)
+	}
+}
+
+// TestPoolJPEGLS decodes a real JPEG-LS frame in a worker (CharLS, with
+// GDCM as the fallback, both in the child process) and checks that the
+// error of a frame both decoders fail comes back with both reasons.
+func TestPoolJPEGLS(t *testing.T) {
+	path := filepath.Join("..", "..", "testdata", "corpora", "pydicom", "MR_small_jpeg_ls_lossless.dcm")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Skipf("corpora not installed (%v); run scripts/install-corpora.sh", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := dicom.Read(f, st.Size(), dicom.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	frame, err := io.ReadAll(in.Frames[0].Reader(in.Source))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := codec.Image{Rows: in.Rows, Columns: in.Columns, SamplesPerPixel: in.SamplesPerPixel, BitsAllocated: in.BitsAllocated,
+		BitsStored: in.BitsStored, PixelRepresentation: in.PixelRepresentation, Photometric: in.PhotometricInterpretation}
+	want, err := codec.Decode(frame, in.TransferSyntaxUID, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OHI_CODECPROC_TEST_WORKER", "1")
+	p := &Pool{Command: []string{exe}, Size: 1}
+	defer p.Close()
+	got, err := p.Decode(context.Background(), frame, in.TransferSyntaxUID, img)
+	if err != nil || !bytes.Equal(got.Data, want.Data) {
+		t.Fatalf("decode in a worker: %v", err)
+	}
+	// Without its end-of-image marker the scan is short for both decoders.
+	_, err = p.Decode(context.Background(), frame[:len(frame)-2], in.TransferSyntaxUID, img)
+	var ce *codec.Error
+	if !errors.As(err, &ce) || !strings.Contains(ce.Reason, "CharLS: ") || !strings.Contains(ce.Reason, "; GDCM: ") {
+		t.Fatalf("truncated frame = %v, want a *codec.Error naming both decoders", err)
 	}
 }

@@ -148,6 +148,22 @@ const waitSet = (datastoreId, imageSetId, state, status) =>
 
 const summary = { ok: false, client: "aws-sdk-js", sdkVersion };
 
+// AWS's hello example destructures datastoreSummaries of a bare
+// ListDatastores and maps it, first on a server with no data stores; its
+// list action pages through paginateListDatastores.
+const { datastoreSummaries: noStores } = await call(new mi.ListDatastoresCommand({}));
+check(Array.isArray(noStores) && noStores.map((d) => d.datastoreName).length === 0, `ListDatastores on an empty server: ${JSON.stringify(noStores)}`);
+const pagedIds = async (paginate, input, member, id) => {
+  const ids = [];
+  for await (const page of paginate({ client, pageSize: 1 }, input)) {
+    check(Array.isArray(page[member]), `${member} is not a list: ${JSON.stringify(page)}`);
+    ids.push(...page[member].map((x) => x[id]));
+    check(ids.length <= 100, `${member}: more than 100 items`);
+  }
+  return ids;
+};
+check((await pagedIds(mi.paginateListDatastores, {}, "datastoreSummaries", "datastoreId")).length === 0, "paginateListDatastores on an empty server");
+
 // Data store: create, wait until ACTIVE, list.
 const created = await call(new mi.CreateDatastoreCommand({ datastoreName: "sdkjs-e2e", tags: { suite: "sdkjs" } }));
 const ds = created.datastoreId;
@@ -162,6 +178,7 @@ check(isDate(dsProps.createdAt), `GetDatastore createdAt ${dsProps.createdAt}`);
 check(dsProps.datastoreArn?.endsWith(`:datastore/${ds}`), `GetDatastore datastoreArn ${dsProps.datastoreArn}`);
 const listed = await call(new mi.ListDatastoresCommand({ datastoreStatus: "ACTIVE" }));
 check(listed.datastoreSummaries.some((d) => d.datastoreId === ds), "ListDatastores does not list the new data store");
+check((await pagedIds(mi.paginateListDatastores, {}, "datastoreSummaries", "datastoreId")).join() === ds, "paginateListDatastores does not list the new data store");
 summary.datastoreId = ds;
 
 // Import: start, wait until COMPLETED, list.
@@ -180,6 +197,7 @@ check(job.jobName === "sdkjs-import" && isDate(job.endedAt), `GetDICOMImportJob 
 check(job.outputS3Uri === `${outputS3Uri}${ds}-DicomImport-${jobId}/`, `GetDICOMImportJob outputS3Uri ${job.outputS3Uri}`);
 const jobs = await call(new mi.ListDICOMImportJobsCommand({ datastoreId: ds, jobStatus: "COMPLETED" }));
 check(jobs.jobSummaries.length === 1 && jobs.jobSummaries[0].jobId === jobId, `ListDICOMImportJobs ${JSON.stringify(jobs.jobSummaries)}`);
+check((await pagedIds(mi.paginateListDICOMImportJobs, { datastoreId: ds }, "jobSummaries", "jobId")).join() === jobId, "paginateListDICOMImportJobs does not list the job");
 summary.jobId = jobId;
 
 // SearchImageSets: a patient filter sorted by createdAt, one item per page.
@@ -228,7 +246,11 @@ for (const [sop, inst] of Object.entries(series.Instances ?? {})) {
   check(Array.isArray(inst.ImageFrames) && inst.ImageFrames.length > 0, `instance ${sop} has no ImageFrames`);
   for (const f of inst.ImageFrames) {
     check(ID32.test(f.ID ?? ""), `instance ${sop} frame ID ${f.ID}`);
-    frames.push({ sop, id: f.ID });
+    // The pixel-data verification example compares the CRC-32 of the decoded
+    // frame with the last (full resolution) checksum.
+    const sums = f.PixelDataChecksumFromBaseToFullResolution;
+    check(Array.isArray(sums) && sums.length > 0, `frame ${f.ID} has no checksums`);
+    frames.push({ sop, id: f.ID, fullResolutionChecksum: sums[sums.length - 1].Checksum });
   }
 }
 check(frames.length > 0, `metadata of ${is} has no instances`);
@@ -238,7 +260,27 @@ const frame = Buffer.from(await frameOut.imageFrameBlob.transformToByteArray());
 check(frame.length > 0, "GetImageFrame returned no bytes");
 summary.studyInstanceUID = doc.Study.DICOM.StudyInstanceUID;
 summary.metadata = { imageSetId: is, seriesInstanceUID: seriesUIDs[0], instances: Object.keys(series.Instances).length, frames: frames.length };
-summary.frame = { imageSetId: is, imageFrameId: frames[0].id, sopInstanceUID: frames[0].sop, bytes: frame.length, sha256: createHash("sha256").update(frame).digest("hex") };
+summary.frame = { imageSetId: is, imageFrameId: frames[0].id, sopInstanceUID: frames[0].sop, bytes: frame.length, sha256: createHash("sha256").update(frame).digest("hex"),
+  fullResolutionChecksum: frames[0].fullResolutionChecksum };
+
+// The searches of AWS's search-image-sets example: BETWEEN on study date
+// and time, BETWEEN on createdAt with Date values, and EQUAL on the series
+// UID with BETWEEN on updatedAt, sorted by updatedAt.
+const allIds = sets.map((s) => s.imageSetId).sort().join();
+const searchIds = async (searchCriteria) =>
+  (await pagedIds(mi.paginateSearchImageSets, { datastoreId: ds, searchCriteria }, "imageSetsMetadataSummaries", "imageSetId")).sort().join();
+let found = await searchIds({ filters: [{ operator: "BETWEEN", values: [
+  { DICOMStudyDateAndTime: { DICOMStudyDate: "19900101", DICOMStudyTime: "000000" } },
+  { DICOMStudyDateAndTime: { DICOMStudyDate: "20991231", DICOMStudyTime: "000000" } }] }] });
+check(found === allIds, `SearchImageSets BETWEEN DICOMStudyDateAndTime: ${found}, want ${allIds}`);
+found = await searchIds({ filters: [{ operator: "BETWEEN", values: [{ createdAt: new Date("1985-04-12T23:20:50.52Z") }, { createdAt: new Date(Date.now() + 300_000) }] }] });
+check(found === allIds, `SearchImageSets BETWEEN createdAt: ${found}, want ${allIds}`);
+found = await searchIds({
+  filters: [{ operator: "EQUAL", values: [{ DICOMSeriesInstanceUID: seriesUIDs[0] }] },
+    { operator: "BETWEEN", values: [{ updatedAt: new Date("1985-04-12T23:20:50.52Z") }, { updatedAt: new Date(Date.now() + 300_000) }] }],
+  sort: { sortField: "updatedAt", sortOrder: "ASC" },
+});
+check(found === is, `SearchImageSets EQUAL series and BETWEEN updatedAt: ${found}, want ${is}`);
 
 // UpdateImageSetMetadata: the blob member is bytes of JSON.
 const description = "SDKJS UPDATED";
@@ -310,6 +352,31 @@ await waitSet(ds, is, "ACTIVE", "UPDATED");
 const copied = await readMetadata(ds, dest);
 const copiedSeries = copied.Study.Series[seriesUIDs[0]];
 check(copiedSeries && Object.keys(copiedSeries.Instances).join() === frames[0].sop, "the copy does not hold exactly the copied instance");
+if (frames.length > 1) {
+  // The copy example's other form: into an existing destination, with force;
+  // then the update example's removal of an instance.
+  const more = { SchemaVersion: "1.1", Study: { Series: { [seriesUIDs[0]]: { Instances: { [frames[1].sop]: {} } } } } };
+  const cp2 = await call(new mi.CopyImageSetCommand({
+    datastoreId: ds, sourceImageSetId: is, force: true,
+    copyImageSetInformation: {
+      sourceImageSet: { latestVersionId: "2", DICOMCopies: { copiableAttributes: JSON.stringify(more) } },
+      destinationImageSet: { imageSetId: dest, latestVersionId: "1" },
+    },
+  }));
+  check(cp2.destinationImageSetProperties?.imageSetId === dest && cp2.destinationImageSetProperties?.latestVersionId === "2", `CopyImageSet into ${dest}: ${JSON.stringify(cp2)}`);
+  await waitSet(ds, dest, "ACTIVE", "COPIED");
+  await waitSet(ds, is, "ACTIVE", "UPDATED");
+  const two = await readMetadata(ds, dest);
+  check(Object.keys(two.Study.Series[seriesUIDs[0]].Instances).sort().join() === [frames[0].sop, frames[1].sop].sort().join(), "the copy into the destination did not add the instance");
+  const rm = await call(new mi.UpdateImageSetMetadataCommand({
+    datastoreId: ds, imageSetId: dest, latestVersionId: "2",
+    updateImageSetMetadataUpdates: { DICOMUpdates: { removableAttributes: enc({ SchemaVersion: 1.1, Study: { Series: { [seriesUIDs[0]]: { Instances: { [frames[1].sop]: {} } } } } }) } },
+  }));
+  check(rm.latestVersionId === "3", `UpdateImageSetMetadata removing an instance: ${JSON.stringify(rm)}`);
+  await waitSet(ds, dest, "ACTIVE", "UPDATED");
+  const back = await readMetadata(ds, dest);
+  check(Object.keys(back.Study.Series[seriesUIDs[0]].Instances).join() === frames[0].sop, "removing the instance left it in the image set");
+}
 const del = await call(new mi.DeleteImageSetCommand({ datastoreId: ds, imageSetId: dest }));
 check(del.imageSetState === "LOCKED" && del.imageSetWorkflowStatus === "DELETING", `DeleteImageSet ${JSON.stringify(del)}`);
 await waitSet(ds, dest, "DELETED", "DELETED");
@@ -324,9 +391,27 @@ check(JSON.stringify(tags, Object.keys(tags).sort()) === '{"a":"1","b":"2 two"}'
 await call(new mi.UntagResourceCommand({ resourceArn: set.imageSetArn, tagKeys: ["a"] }));
 tags = await tagsOf(set.imageSetArn);
 check(JSON.stringify(tags) === '{"b":"2 two"}', `tags after UntagResource ${JSON.stringify(tags)}`);
+// The tagging-datastores scenario: tag, list, untag a data store.
+await call(new mi.TagResourceCommand({ resourceArn: dsProps.datastoreArn, tags: { Deployment: "Development" } }));
+tags = await tagsOf(dsProps.datastoreArn);
+check(tags.Deployment === "Development" && tags.suite === "sdkjs", `data store tags after TagResource ${JSON.stringify(tags)}`);
+await call(new mi.UntagResourceCommand({ resourceArn: dsProps.datastoreArn, tagKeys: ["Deployment"] }));
 tags = await tagsOf(dsProps.datastoreArn);
 check(JSON.stringify(tags) === '{"suite":"sdkjs"}', `data store tags ${JSON.stringify(tags)}`);
 summary.tags = tags;
+
+// AWS's integration tests: GetDatastore of the placeholder id fails with
+// the service's exact validation message; an empty data store is created,
+// listed and deleted.
+const placeholder = await expectError(new mi.GetDatastoreCommand({ datastoreId: "DATASTORE_ID" }), "ValidationException", 400);
+check(placeholder.message === "1 validation error detected: Value 'DATASTORE_ID' at 'datastoreId' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-z]{32}",
+  `GetDatastore DATASTORE_ID message: ${placeholder.message}`);
+const spare = (await call(new mi.CreateDatastoreCommand({ datastoreName: `jstest-${Date.now()}` }))).datastoreId;
+await poll("spare data store ACTIVE", async () => (await call(new mi.GetDatastoreCommand({ datastoreId: spare }))).datastoreProperties.datastoreStatus === "ACTIVE");
+check((await pagedIds(mi.paginateListDatastores, {}, "datastoreSummaries", "datastoreId")).includes(spare), "the spare data store is not listed");
+const deleting = await call(new mi.DeleteDatastoreCommand({ datastoreId: spare }));
+check(deleting.datastoreId === spare && ["DELETING", "DELETED"].includes(deleting.datastoreStatus), `DeleteDatastore ${JSON.stringify(deleting)}`);
+await poll("spare data store DELETED", async () => (await call(new mi.GetDatastoreCommand({ datastoreId: spare }))).datastoreProperties.datastoreStatus === "DELETED");
 
 client.destroy();
 summary.operations = [...called].sort();

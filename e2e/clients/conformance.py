@@ -23,6 +23,7 @@ import os
 import re
 import sys
 import time
+import urllib.request
 import zlib
 
 import boto3
@@ -138,6 +139,11 @@ def main():
             return s if s["imageSetState"] == state and s.get("imageSetWorkflowStatus") == status else None
         return poll(f"image set {image_set} {state}/{status}", done)
 
+    # AWS's example code lists data stores through the paginator and indexes
+    # datastoreSummaries of every page, first on a server with none.
+    empty = list(c.get_paginator("list_datastores").paginate())
+    check(empty and all(p["datastoreSummaries"] == [] for p in empty), f"ListDatastores on an empty server: {empty}")
+
     # Data store: create, wait until ACTIVE, list.
     created = c.create_datastore(datastoreName="boto3-e2e", tags={"suite": "boto3"})
     ds = created["datastoreId"]
@@ -153,6 +159,13 @@ def main():
     check(ds_props.get("datastoreArn", "").endswith(f":datastore/{ds}"), f"GetDatastore datastoreArn {ds_props.get('datastoreArn')}")
     listed = c.list_datastores(datastoreStatus="ACTIVE")["datastoreSummaries"]
     check(any(d["datastoreId"] == ds for d in listed), "ListDatastores does not list the new data store")
+    paged = [d["datastoreId"] for p in c.get_paginator("list_datastores").paginate() for d in p["datastoreSummaries"]]
+    check(paged == [ds], f"ListDatastores paginator {paged}")
+    # A presigned URL from botocore (signed with the empty payload's hash).
+    presigned = c.generate_presigned_url("list_datastores", ExpiresIn=300)
+    with urllib.request.urlopen(presigned, timeout=30) as resp:
+        body = json.load(resp)
+    check([d["datastoreId"] for d in body["datastoreSummaries"]] == [ds], f"presigned ListDatastores {body}")
     summary["datastoreId"] = ds
 
     # Import: start, wait until COMPLETED, list.
@@ -171,6 +184,8 @@ def main():
     check(job["outputS3Uri"] == f"{output_uri}{ds}-DicomImport-{job_id}/", f"GetDICOMImportJob outputS3Uri {job['outputS3Uri']}")
     jobs = c.list_dicom_import_jobs(datastoreId=ds, jobStatus="COMPLETED")["jobSummaries"]
     check(len(jobs) == 1 and jobs[0]["jobId"] == job_id, f"ListDICOMImportJobs {jobs}")
+    paged = [j["jobId"] for p in c.get_paginator("list_dicom_import_jobs").paginate(datastoreId=ds) for j in p["jobSummaries"]]
+    check(paged == [job_id], f"ListDICOMImportJobs paginator {paged}")
     summary["jobId"] = job_id
 
     # SearchImageSets: a patient filter sorted by createdAt, one item per page.
@@ -196,10 +211,35 @@ def main():
         "filters": [{"operator": "EQUAL", "values": [{"DICOMPatientId": "NOBODY-" + patient}]}]})
     check(none["imageSetsMetadataSummaries"] == [], "SearchImageSets found image sets of an unknown patient")
     summary["searchPages"] = pages
+    # The examples' other searches: BETWEEN on study date and time, and on
+    # createdAt with datetime values.
+    all_ids = sorted(s["imageSetId"] for s in sets)
+    for name, flt in {
+        "DICOMStudyDateAndTime": {"operator": "BETWEEN", "values": [
+            {"DICOMStudyDateAndTime": {"DICOMStudyDate": "19900101", "DICOMStudyTime": "000000"}},
+            {"DICOMStudyDateAndTime": {"DICOMStudyDate": "20991231", "DICOMStudyTime": "000000"}}]},
+        # naive datetimes, as the examples write them
+        "createdAt": {"operator": "BETWEEN", "values": [
+            {"createdAt": datetime.datetime(2021, 8, 4, 14, 49, 54, 429000)},
+            {"createdAt": datetime.datetime.now() + datetime.timedelta(days=1)}]},
+    }.items():
+        found = sorted(s["imageSetId"] for p in c.get_paginator("search_image_sets").paginate(
+            datastoreId=ds, searchCriteria={"filters": [flt]}) for s in p["imageSetsMetadataSummaries"])
+        check(found == all_ids, f"SearchImageSets BETWEEN {name}: {found}, want {all_ids}")
+    series0 = sets[0]["DICOMTags"]["DICOMSeriesInstanceUID"]
+    found = [s["imageSetId"] for p in c.get_paginator("search_image_sets").paginate(datastoreId=ds, searchCriteria={
+        "filters": [
+            {"values": [{"updatedAt": datetime.datetime(2021, 8, 4, 14, 49, 54, 429000)},
+                        {"updatedAt": datetime.datetime.now() + datetime.timedelta(days=1)}], "operator": "BETWEEN"},
+            {"values": [{"DICOMSeriesInstanceUID": series0}], "operator": "EQUAL"}],
+        "sort": {"sortOrder": "ASC", "sortField": "updatedAt"}}) for s in p["imageSetsMetadataSummaries"]]
+    check(found == [sets[0]["imageSetId"]], f"SearchImageSets BETWEEN updatedAt and EQUAL series: {found}")
     summary["imageSets"] = [{"imageSetId": s["imageSetId"], "seriesInstanceUID": s["DICOMTags"]["DICOMSeriesInstanceUID"]} for s in sets]
 
     # GetImageSet, GetImageSetMetadata and GetImageFrame of the first set.
     image_set = sets[0]["imageSetId"]
+    s = c.get_image_set(datastoreId=ds, imageSetId=image_set, versionId="1")
+    check(s["versionId"] == "1" and s["imageSetId"] == image_set, f"GetImageSet versionId 1: {s}")
     s = c.get_image_set(datastoreId=ds, imageSetId=image_set)
     check(s["datastoreId"] == ds and s["imageSetId"] == image_set and s["versionId"] == "1", f"GetImageSet {s}")
     check(s["imageSetState"] == "ACTIVE" and s.get("imageSetWorkflowStatus") == "CREATED", f"GetImageSet {s}")
@@ -216,7 +256,12 @@ def main():
         check(inst.get("ImageFrames"), f"instance {sop} has no ImageFrames")
         for f in inst["ImageFrames"]:
             check(ID32.match(f.get("ID", "")), f"instance {sop} frame ID {f.get('ID')}")
-            frames.append((sop, f["ID"]))
+            # The examples' pixel verification: the checksum of the widest
+            # level is the CRC-32 of the decoded frame; they index the
+            # minimum and maximum pixel values too.
+            full = max(f["PixelDataChecksumFromBaseToFullResolution"], key=lambda c: c["Width"])
+            check(f["MinPixelValue"] <= f["MaxPixelValue"], f"frame {f['ID']} pixel range")
+            frames.append((sop, f["ID"], full["Checksum"]))
     check(frames, f"metadata of {image_set} has no instances")
     fr = c.get_image_frame(datastoreId=ds, imageSetId=image_set, imageFrameInformation={"imageFrameId": frames[0][1]})
     check(fr.get("contentType") == "image/jph", f"GetImageFrame contentType {fr.get('contentType')}")
@@ -226,7 +271,7 @@ def main():
     summary["metadata"] = {"imageSetId": image_set, "seriesInstanceUID": series_uids[0],
                            "instances": len(series["Instances"]), "frames": len(frames)}
     summary["frame"] = {"imageSetId": image_set, "imageFrameId": frames[0][1], "sopInstanceUID": frames[0][0],
-                        "bytes": len(frame), "sha256": hashlib.sha256(frame).hexdigest()}
+                        "bytes": len(frame), "sha256": hashlib.sha256(frame).hexdigest(), "fullResolutionChecksum": frames[0][2]}
 
     # UpdateImageSetMetadata: the blob member is bytes of JSON.
     description = "BOTO3 UPDATED"
@@ -284,7 +329,7 @@ def main():
 
     # CopyImageSet of one instance into a new image set, then DeleteImageSet.
     copiable = {"SchemaVersion": "1.1", "Study": {"Series": {series_uids[0]: {"Instances": {frames[0][0]: {}}}}}}
-    cp = c.copy_image_set(datastoreId=ds, sourceImageSetId=image_set, copyImageSetInformation={
+    cp = c.copy_image_set(datastoreId=ds, sourceImageSetId=image_set, force=False, copyImageSetInformation={
         "sourceImageSet": {"latestVersionId": "2", "DICOMCopies": {"copiableAttributes": json.dumps(copiable)}}})
     dest = cp["destinationImageSetProperties"].get("imageSetId", "")
     check(ID32.match(dest) and dest != image_set, f"CopyImageSet destination {dest}")
@@ -295,6 +340,18 @@ def main():
     copied = read_metadata(ds, dest)
     check(list(copied["Study"]["Series"].get(series_uids[0], {}).get("Instances", {})) == [frames[0][0]],
           "the copy does not hold exactly the copied instance")
+    # The examples' updates of the copy: a Patient-level attribute given as a
+    # JSON string, force false; then the removal of an attribute by key and
+    # value.
+    u = c.update_image_set_metadata(datastoreId=ds, imageSetId=dest, latestVersionId="1", force=False, updateImageSetMetadataUpdates={
+        "DICOMUpdates": {"updatableAttributes": '{"SchemaVersion":1.1,"Patient":{"DICOM":{"PatientName":"Garcia^Gloria"}}}'}})
+    check(u["latestVersionId"] == "2", f"UpdateImageSetMetadata of the copy {u}")
+    wait_set(ds, dest, "ACTIVE", "UPDATED")
+    check(read_metadata(ds, dest)["Patient"]["DICOM"].get("PatientName") == "Garcia^Gloria", "the copy's PatientName was not updated")
+    u = c.update_image_set_metadata(datastoreId=ds, imageSetId=dest, latestVersionId="2", force=False, updateImageSetMetadataUpdates={
+        "DICOMUpdates": {"removableAttributes": json.dumps({"SchemaVersion": 1.1, "Study": {"DICOM": {"StudyDescription": description}}})}})
+    wait_set(ds, dest, "ACTIVE", "UPDATED")
+    check("StudyDescription" not in read_metadata(ds, dest)["Study"]["DICOM"], "the copy's StudyDescription was not removed")
     d = c.delete_image_set(datastoreId=ds, imageSetId=dest)
     check(d["imageSetState"] == "LOCKED" and d["imageSetWorkflowStatus"] == "DELETING", f"DeleteImageSet {d}")
     wait_set(ds, dest, "DELETED", "DELETED")
@@ -308,6 +365,10 @@ def main():
     c.untag_resource(resourceArn=set_arn, tagKeys=["a"])
     tags = c.list_tags_for_resource(resourceArn=set_arn)["tags"]
     check(tags == {"b": "2 two"}, f"tags after UntagResource {tags}")
+    c.tag_resource(resourceArn=ds_props["datastoreArn"], tags={"Deployment": "Development"})
+    tags = c.list_tags_for_resource(resourceArn=ds_props["datastoreArn"])["tags"]
+    check(tags == {"suite": "boto3", "Deployment": "Development"}, f"data store tags after TagResource {tags}")
+    c.untag_resource(resourceArn=ds_props["datastoreArn"], tagKeys=["Deployment"])
     tags = c.list_tags_for_resource(resourceArn=ds_props["datastoreArn"])["tags"]
     check(tags == {"suite": "boto3"}, f"data store tags {tags}")
     summary["tags"] = tags

@@ -237,6 +237,7 @@ func (g *gen) file() {
 	g.p("")
 	g.p("import (")
 	g.p("\t\"context\"")
+	g.p("\t\"encoding/json\"")
 	g.p("\t\"io\"")
 	g.p("\t\"net/http\"")
 	g.p("\t\"regexp\"")
@@ -313,6 +314,7 @@ func (g *gen) isRequired(s *shape, m string) bool {
 }
 
 func (g *gen) structs() {
+	outputs := g.outputShapes()
 	for _, name := range g.sortedShapes() {
 		s := g.m.Shapes[name]
 		if s.Type != "structure" || s.Exception {
@@ -324,12 +326,17 @@ func (g *gen) structs() {
 		}
 		g.p("// %s is the model's %s %s.", name, kind, name)
 		g.p("type %s struct {", name)
+		var always []string
 		for _, mn := range s.order {
 			mm := s.Members[mn]
 			tag := fmt.Sprintf("`json:%q`", mn+",omitempty")
 			target := g.m.Shapes[mm.Shape]
-			if (target.Type == "list" || target.Type == "map") && g.isRequired(s, mn) {
+			isList := target.Type == "list" || target.Type == "map"
+			if isList && (g.isRequired(s, mn) || outputs[name]) {
 				tag = fmt.Sprintf("`json:%q`", mn)
+				if outputs[name] && mm.Location == "" && s.Payload != mn {
+					always = append(always, mn)
+				}
 			}
 			switch {
 			case mm.Location != "":
@@ -341,7 +348,60 @@ func (g *gen) structs() {
 		}
 		g.p("}")
 		g.p("")
+		if len(always) > 0 {
+			g.emptyListMarshaler(name, s, always)
+		}
 	}
+}
+
+// outputShapes returns the structures reachable from an operation's output.
+func (g *gen) outputShapes() map[string]bool {
+	seen := map[string]bool{}
+	var walk func(name string)
+	walk = func(name string) {
+		s := g.m.Shapes[name]
+		if s == nil || seen[name] {
+			return
+		}
+		switch s.Type {
+		case "structure":
+			seen[name] = true
+			for _, mm := range s.Members {
+				walk(mm.Shape)
+			}
+		case "list":
+			walk(s.Member.Shape)
+		case "map":
+			walk(s.Value.Shape)
+		}
+	}
+	for _, op := range g.m.Operations {
+		if op.Output.Shape != "" {
+			walk(op.Output.Shape)
+		}
+	}
+	return seen
+}
+
+// emptyListMarshaler emits a MarshalJSON that encodes the list and map
+// members of an output structure as [] and {} when they are empty (an
+// empty list is a list, never an absent member or null). All but one are
+// required by the model, so AWS always returns them; the optional one,
+// ListDatastores' datastoreSummaries, is indexed without a check by AWS's
+// example code, first on an account with no data stores.
+func (g *gen) emptyListMarshaler(name string, s *shape, members []string) {
+	g.p("// MarshalJSON encodes %s with its empty lists and maps as [] and {}.", name)
+	g.p("func (s %s) MarshalJSON() ([]byte, error) {", name)
+	g.p("\ttype plain %s", name)
+	for _, mn := range members {
+		f := exported(mn)
+		g.p("\tif s.%s == nil {", f)
+		g.p("\t\ts.%s = %s{}", f, g.goType(s.Members[mn].Shape))
+		g.p("\t}")
+	}
+	g.p("\treturn json.Marshal(plain(s))")
+	g.p("}")
+	g.p("")
 }
 
 // validators emits one validate method per structure.

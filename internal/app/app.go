@@ -6,6 +6,8 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +21,7 @@ import (
 	"github.com/openhealthimaging/ohi/api"
 	"github.com/openhealthimaging/ohi/blob/fileblob"
 	"github.com/openhealthimaging/ohi/codec"
+	"github.com/openhealthimaging/ohi/console"
 	"github.com/openhealthimaging/ohi/dicomweb"
 	"github.com/openhealthimaging/ohi/importer"
 	"github.com/openhealthimaging/ohi/jobqueue"
@@ -26,6 +29,7 @@ import (
 	"github.com/openhealthimaging/ohi/service"
 	"github.com/openhealthimaging/ohi/sigv4"
 	"github.com/openhealthimaging/ohi/sqlstore"
+	"github.com/openhealthimaging/ohi/viewer"
 )
 
 // Config configures an App. DataDir is required.
@@ -48,7 +52,11 @@ type Config struct {
 	Buckets ohi.Buckets
 	// ImportWorkers is the number of files read in parallel (default NumCPU).
 	ImportWorkers int
-	Limits        importer.Limits
+	// ImportStallTimeout is how long a file being imported may make no
+	// progress in one stage before it is failed and its task carries on
+	// (default importer.DefaultStallTimeout; negative disables it).
+	ImportStallTimeout time.Duration
+	Limits             importer.Limits
 	// TransitionDelay is how long data stores stay CREATING/DELETING.
 	TransitionDelay time.Duration
 	// JobPoll is how often idle import workers look for jobs (default 2s).
@@ -58,8 +66,14 @@ type Config struct {
 	Decode func(ctx context.Context, frame []byte, ts string, img codec.Image) (*codec.Pixels, error)
 	// Lease is how long an import job or task stays claimed by a worker
 	// that stopped renewing it (default 30s); then another worker takes it.
-	Lease  time.Duration
-	Logger *slog.Logger
+	Lease time.Duration
+	// ViewerDir is the OHIF dist directory served at /viewer ("": none;
+	// /viewer then says how to install it).
+	ViewerDir string
+	// SessionTTL is how long a console login lasts (default
+	// console.DefaultSessionTTL).
+	SessionTTL time.Duration
+	Logger     *slog.Logger
 }
 
 // App is a wired server process.
@@ -69,9 +83,13 @@ type App struct {
 	Buckets ohi.Buckets
 	Service *service.Service
 	Runner  *jobqueue.Runner
-	Handler http.Handler
+	Console *console.Console
+	Viewer  *viewer.Handler
+	// Sessions are the console's login sessions (nil without credentials).
+	Sessions *console.Sessions
 	// DICOMweb is the DICOMweb handler (mounted in Handler).
 	DICOMweb *dicomweb.Handler
+	Handler  http.Handler
 	// Importer runs import jobs and STOW-RS requests.
 	Importer *importer.Importer
 
@@ -129,7 +147,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		a.Buckets = fb
 	}
 	imp := &importer.Importer{Store: store, Blobs: blobs, Buckets: a.Buckets, Logger: logger,
-		Workers: cfg.ImportWorkers, Limits: cfg.Limits, TempDir: filepath.Join(cfg.DataDir, "tmp"), Decode: cfg.Decode}
+		Workers: cfg.ImportWorkers, Limits: cfg.Limits, TempDir: filepath.Join(cfg.DataDir, "tmp"), Decode: cfg.Decode,
+		StallTimeout: cfg.ImportStallTimeout}
 	a.Importer, a.logger = imp, logger
 	a.Runner = &jobqueue.Runner{Store: store, Jobs: imp, Logger: logger, Poll: cfg.JobPoll, Lease: cfg.Lease}
 	svc, err := service.New(ctx, service.Config{Region: cfg.Region, AccountID: cfg.AccountID, TransitionDelay: cfg.TransitionDelay},
@@ -148,9 +167,45 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		verifier = &sigv4.Verifier{Service: api.SigningName, Region: region, Credentials: sigv4.StaticCredentials(cfg.Credentials)}
 	}
 	a.DICOMweb = dicomweb.New(dicomweb.Config{Service: svc, Storer: imp, Logger: logger, TempDir: filepath.Join(cfg.DataDir, "tmp")})
-	a.Handler = server.New(server.Config{Service: svc, Verifier: verifier, Logger: logger,
+	scfg := server.Config{Service: svc, Verifier: verifier, Logger: logger,
 		DICOMweb: a.DICOMweb, DICOMwebSpoolDir: filepath.Join(cfg.DataDir, "tmp"),
-		Health: func(ctx context.Context) error { _, err := store.DatastoreList(ctx, "", "", 1); return err }})
+		Health: func(ctx context.Context) error { _, err := store.DatastoreList(ctx, "", "", 1); return err }}
+	if cfg.Credentials != nil {
+		// One session key for every replica: sessions survive restarts
+		// and work on whichever replica a browser reaches.
+		key, err := store.Setting(ctx, "console-session-key", func() string {
+			var b [32]byte
+			_, _ = rand.Read(b[:])
+			return hex.EncodeToString(b[:])
+		})
+		if err != nil {
+			return fail(fmt.Errorf("load console session key: %w", err))
+		}
+		kb, err := hex.DecodeString(key)
+		if err != nil || len(kb) < 32 {
+			return fail(errors.New("the console session key in the database is malformed"))
+		}
+		a.Sessions = &console.Sessions{Credentials: cfg.Credentials, Key: kb, TTL: cfg.SessionTTL}
+		scfg.Sessions = a.Sessions
+	}
+	var decode console.DecodeFunc
+	if cfg.Decode != nil {
+		decode = console.DecodeFunc(cfg.Decode)
+	}
+	con, err := console.New(console.Config{Service: svc, Sessions: a.Sessions, Decode: decode, Logger: logger})
+	if err != nil {
+		return fail(err)
+	}
+	a.Console = con
+	scfg.Console = con
+	vh, err := viewer.New(cfg.ViewerDir, logger)
+	if err != nil {
+		return fail(err)
+	}
+	a.closers = append(a.closers, vh.Close)
+	a.Viewer = vh
+	scfg.Viewer = vh
+	a.Handler = server.New(scfg)
 	return a, nil
 }
 
