@@ -19,7 +19,8 @@
 #    sequential requests each (default 300), on SQLite and, when reachable
 #    (OHI_PG_ADMIN, psql), PostgreSQL.
 #
-# Usage: bash bench/dicomweb.sh   (from anywhere; about 4 minutes)
+# Usage: bash bench/dicomweb.sh   (from anywhere; about 3 minutes)
+#        DW_PARTS="B C" bash bench/dicomweb.sh   runs only those parts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -30,10 +31,13 @@ N=${DW_N:-2000}
 QN=${DW_QIDO_N:-300}
 ADMIN=${OHI_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 PLUGIN=/usr/share/orthanc/plugins/libOrthancDicomWeb.so
+PARTS=${DW_PARTS:-A B C}
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 
 bench_init
 ensure_series
 
+if part A; then
 log "A1. Import job of the series"
 d="$BENCH_WORK/import"
 link_input "$SERIES_DIR" "$d" ct
@@ -43,6 +47,7 @@ timeout 360 "$OHIBENCH" import -endpoint "$OHI_URL" -access-key "$BENCH_AK" -sec
 	-input s3://bench-in/ct/ -dir "$d/buckets/bench-in/ct" -pid "$OHI_PID" -result "$RESULTS"
 stop_pid "$OHI_PID"
 rm -rf "$d"
+fi
 
 stow() { # DIR PREFIX BATCH CLIENTS
 	start_ohi "$1"
@@ -53,13 +58,18 @@ stow() { # DIR PREFIX BATCH CLIENTS
 	timeout 600 "$OHIBENCH" stow -base "$OHI_URL/datastore/$OHI_DS" -dir "$SERIES_DIR" -access-key "$BENCH_AK" -secret "$BENCH_SK" \
 		-batch "$3" -clients "$4" -pid "$OHI_PID" -prefix "$2" -result "$RESULTS"
 }
-log "A2. STOW-RS of the series, 50 instances per request, 2 clients"
-stow "$BENCH_WORK/stow" STOW 50 2
-stop_pid "$OHI_PID"
-rm -rf "$BENCH_WORK/stow"
-log "A3. STOW-RS of the series in one streamed request"
-stow "$BENCH_WORK/stow1" STOW1 0 1
-. "$RESULTS"
+if part A; then
+	log "A2. STOW-RS of the series, 50 instances per request, 2 clients"
+	stow "$BENCH_WORK/stow" STOW 50 2
+	stop_pid "$OHI_PID"
+	rm -rf "$BENCH_WORK/stow"
+fi
+if part A || part B; then
+	log "A3. STOW-RS of the series in one streamed request"
+	stow "$BENCH_WORK/stow1" STOW1 0 1
+	. "$RESULTS"
+fi
+if part B; then
 
 log "B. WADO-RS frames/1 of one instance, $N requests, 2 clients"
 get() { # BASE PREFIX LABEL ACCEPT [signed]
@@ -93,8 +103,12 @@ if [ -f "$PLUGIN" ] && ORTHANC_PLUGINS="\"$PLUGIN\"" start_orthanc "$BENCH_WORK/
 		-prefix ORTHANC_FR_COLD -label "Orthanc-DICOMweb, uncompressed, 1,000 frames once" -result "$RESULTS"
 	stop_pid "$ORTHANC_PID"
 fi
+fi
+[ -n "${OHI_PID:-}" ] && stop_pid "$OHI_PID"
 . "$RESULTS"
 
+have_pg=0
+if part C; then
 log "C. QIDO-RS on 100,000 instances, SQLite"
 q="$BENCH_WORK/qido"
 mkdir -p "$q"
@@ -104,7 +118,6 @@ timeout 600 "$OHIBENCH" qido -endpoint "$OHI_URL" -samples "$q/s.json" -access-k
 	-prefix QIDO_SQLITE -label SQLite -result "$RESULTS"
 stop_pid "$OHI_PID"
 rm -rf "$q"
-have_pg=0
 if command -v psql >/dev/null && psql "$ADMIN" -qc 'SELECT 1' >/dev/null 2>&1; then
 	have_pg=1
 	log "C. QIDO-RS on 100,000 instances, PostgreSQL"
@@ -121,14 +134,18 @@ if command -v psql >/dev/null && psql "$ADMIN" -qc 'SELECT 1' >/dev/null 2>&1; t
 	stop_pid "$OHI_PID"
 	psql "$ADMIN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
 fi
+fi
 . "$RESULTS"
 
 echo
 echo "==================== bench/dicomweb.sh summary ===================="
 echo "date $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -sr), ohi $(git describe --tags --always --dirty 2>/dev/null || echo dev)"
+part A && {
 echo "A. ingest of 1,000 x 512x512 16-bit CT (${STOW_MB} MB), frames transcoded to verified HTJ2K:"
 echo "   import job ${OHI_IMPORT_IPS} instances/s; STOW-RS (50/request, 2 clients) ${STOW_IPS} instances/s = $(ratio "$STOW_IPS" "$OHI_IMPORT_IPS") of the import"
 echo "   one ${STOW1_MB} MB STOW-RS request: ${STOW1_IPS} instances/s, server peak RSS ${STOW1_PEAK_RSS_MB} MB"
+}
+part B && {
 printf '%-52s %8s %8s %9s %9s\n' "B. WADO-RS frames/1, 2 clients" "p50 ms" "p99 ms" "req/s" "KB/resp"
 row() { printf '%-52s %8s %8s %9s %9s\n' "$@"; }
 row "ohi, stored HTJ2K" "$OHI_FR_STORED_P50_MS" "$OHI_FR_STORED_P99_MS" "$OHI_FR_STORED_RPS" "$OHI_FR_STORED_KB"
@@ -143,6 +160,7 @@ if [ "$have_orthanc" = 1 ]; then
 else
 	echo "   Orthanc with the DICOMweb plugin is not installed: no comparison"
 fi
-echo "C. QIDO-RS mix on 100,000 instances: SQLite p50 ${QIDO_SQLITE_P50_MS} ms, p99 ${QIDO_SQLITE_P99_MS} ms (target p99 <= 20 ms)"
+}
+part C && echo "C. QIDO-RS mix on 100,000 instances: SQLite p50 ${QIDO_SQLITE_P50_MS} ms, p99 ${QIDO_SQLITE_P99_MS} ms (target p99 <= 20 ms)"
 [ "$have_pg" = 1 ] && echo "   PostgreSQL p50 ${QIDO_PG_P50_MS} ms, p99 ${QIDO_PG_P99_MS} ms"
 echo "total time ${SECONDS}s; load average at start $LOAD_START, at end $(cut -d" " -f1-3 /proc/loadavg)"

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/openhealthimaging/ohi"
+	"github.com/openhealthimaging/ohi/api"
 	"github.com/openhealthimaging/ohi/service"
 )
 
@@ -51,7 +52,14 @@ func New(cfg Config) *Handler {
 	for _, rt := range Routes {
 		rt := rt
 		h.mux.HandleFunc(rt.Method+" "+Prefix+rt.Path, func(w http.ResponseWriter, r *http.Request) {
+			info := api.RequestInfoFrom(r.Context())
+			if info != nil {
+				info.Operation = rt.Name // for the access log
+			}
 			if err := rt.handle(h, w, r); err != nil {
+				if info != nil {
+					info.ErrorCode = http.StatusText(statusOf(err))
+				}
 				h.writeError(w, r, err)
 			}
 		})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"runtime"
 	"sort"
 	"time"
@@ -214,4 +215,70 @@ func (im *Importer) commitGroupAs(ctx context.Context, job *ohi.ImportJob, serie
 		return nil, err
 	}
 	return g.committed, nil
+}
+
+// StowLeftoverAge is how old the storage of a STOW-RS request must be
+// before SweepStow takes it for a crash's leftover (a request in progress
+// on another replica writes newer objects).
+const StowLeftoverAge = time.Hour
+
+// SweepStow deletes what STOW-RS requests interrupted by a crash left
+// stored without a commit: frames, headers and metadata documents under
+// the requests' prefixes, older than StowLeftoverAge, that no image set
+// references. It returns the number of objects deleted.
+func (im *Importer) SweepStow(ctx context.Context) (int, error) {
+	n, after := 0, ""
+	cutoff := time.Now().Add(-StowLeftoverAge)
+	for {
+		list, err := im.Store.DatastoreList(ctx, "", after, 100)
+		if err != nil || len(list) == 0 {
+			return n, err
+		}
+		for _, ds := range list {
+			after = ds.ID
+			for _, p := range []struct {
+				prefix string
+				known  func([]string) (map[string]bool, error)
+			}{
+				{"datastores/" + ds.ID + "/frames/stow-", func(keys []string) (map[string]bool, error) {
+					ids := make([]string, len(keys))
+					for i, k := range keys {
+						ids[i] = path.Base(k)
+					}
+					known, err := im.Store.FramesKnown(ctx, ids)
+					out := map[string]bool{}
+					for i, k := range keys {
+						out[k] = known[ids[i]]
+					}
+					return out, err
+				}},
+				{"datastores/" + ds.ID + "/imports/stow-", func(keys []string) (map[string]bool, error) { return im.Store.MetadataKeysKnown(ctx, keys) }},
+			} {
+				var old []string
+				if err := im.Blobs.List(ctx, p.prefix, func(o ohi.ObjectInfo) error {
+					if o.ModTime.Before(cutoff) {
+						old = append(old, o.Key)
+					}
+					return nil
+				}); err != nil {
+					return n, err
+				}
+				if len(old) == 0 {
+					continue
+				}
+				known, err := p.known(old)
+				if err != nil {
+					return n, err
+				}
+				for _, k := range old {
+					if !known[k] {
+						if err := im.Blobs.Delete(ctx, k); err != nil {
+							return n, err
+						}
+						n++
+					}
+				}
+			}
+		}
+	}
 }

@@ -39,6 +39,7 @@ const (
 	scopeTerminator   = "aws4_request"
 	unsignedPayload   = "UNSIGNED-PAYLOAD"
 	streamingPrefix   = "STREAMING-"
+	streamingSigned   = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 	maxPresignExpires = 7 * 24 * 60 * 60 // seconds, as in AWS
 
 	// DefaultMaxSkew is the clock skew Verifier tolerates when MaxSkew is 0.
@@ -367,6 +368,15 @@ func (v *Verifier) secret(accessKeyID, token string) (string, bool) {
 func (v *Verifier) payloadHash(r *http.Request, sr signedRequest) (string, *Error) {
 	claimed := sr.claimedHash
 	switch {
+	case v.StreamVerify && claimed == streamingSigned && !strings.Contains(strings.ToLower(r.Header.Get("Content-Encoding")), "aws-chunked"):
+		// AWS HealthImaging's DICOMweb examples (curl --aws-sigv4) declare
+		// a streaming payload but send the body as is: the signature covers
+		// the headers and that declaration, as for UNSIGNED-PAYLOAD.
+		if d := r.Header.Get("X-Amz-Decoded-Content-Length"); d != "" && r.ContentLength >= 0 && d != strconv.FormatInt(r.ContentLength, 10) {
+			return "", newError(CodeIncompleteBody, http.StatusBadRequest,
+				"x-amz-decoded-content-length %s does not match the body's %d bytes.", echo(d), r.ContentLength)
+		}
+		return claimed, nil
 	case strings.HasPrefix(claimed, streamingPrefix):
 		return "", newError(CodeNotImplemented, http.StatusNotImplemented,
 			"Streaming payloads (x-amz-content-sha256: %s) are not supported by this service.", echo(claimed))

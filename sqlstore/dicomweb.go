@@ -371,56 +371,35 @@ func page(q *ohi.DICOMQuery) string {
 	return fmt.Sprintf(" LIMIT %d OFFSET %d", max(q.Limit, 0), max(q.Offset, 0))
 }
 
-// DICOMSearchStudies implements ohi.MetadataStore.
+// DICOMSearchStudies implements ohi.MetadataStore: the page of studies
+// (newest update first) and every primary series of them, in one
+// statement.
 func (s *Store) DICOMSearchStudies(ctx context.Context, q *ohi.DICOMQuery) ([]*ohi.DICOMStudyRow, error) {
 	where, args, err := s.dwWhere(q, false)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.query(ctx, `SELECT s.study_uid, MAX(i.updated_at) AS u FROM dicomweb_series s JOIN image_sets i ON i.id = s.image_set_id
-		WHERE `+where+` GROUP BY s.study_uid ORDER BY u DESC, s.study_uid`+page(q), args...)
-	if err != nil {
-		return nil, err
-	}
-	var out []*ohi.DICOMStudyRow
-	byUID := map[string]*ohi.DICOMStudyRow{}
-	for rows.Next() {
-		var st ohi.DICOMStudyRow
-		var u sql.NullInt64
-		if err := rows.Scan(&st.StudyInstanceUID, &u); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		st.UpdatedAt = fromMS(u)
-		out = append(out, &st)
-		byUID[st.StudyInstanceUID] = &st
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(out) == 0 {
-		return out, err
-	}
-	// Every primary series of the page's studies, in one query.
-	args = []any{q.DatastoreID}
-	ph := make([]string, len(out))
-	for i, st := range out {
-		args = append(args, st.StudyInstanceUID)
-		ph[i] = fmt.Sprintf("$%d", len(args))
-	}
-	rows, err = s.r.QueryContext(ctx, `SELECT `+dwSeriesCols+` FROM dicomweb_series s JOIN image_sets i ON i.id = s.image_set_id
-		WHERE s.datastore_id = $1 AND i.is_primary AND i.state <> 'DELETED' AND s.study_uid IN (`+strings.Join(ph, ",")+`)
-		ORDER BY s.series_number`+s.nullsFirst()+`, s.series_uid`, args...)
+	rows, err := s.query(ctx, `SELECT `+dwSeriesCols+`, t.u FROM dicomweb_series s JOIN image_sets i ON i.id = s.image_set_id
+		JOIN (SELECT s.study_uid AS study_uid, MAX(i.updated_at) AS u FROM dicomweb_series s JOIN image_sets i ON i.id = s.image_set_id
+			WHERE `+where+` GROUP BY s.study_uid ORDER BY u DESC, s.study_uid`+page(q)+`) t ON t.study_uid = s.study_uid
+		WHERE s.datastore_id = $1 AND i.is_primary AND i.state <> 'DELETED'
+		ORDER BY t.u DESC, s.study_uid, s.series_number`+s.nullsFirst()+`, s.series_uid`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	var out []*ohi.DICOMStudyRow
 	for rows.Next() {
-		r, err := scanDWSeries(rows)
+		var u sql.NullInt64
+		r, err := scanDWSeries(rows, &u)
 		if err != nil {
 			return nil, err
 		}
-		if st := byUID[r.Entry.StudyInstanceUID]; st != nil {
-			st.Series = append(st.Series, *r)
+		if len(out) == 0 || out[len(out)-1].StudyInstanceUID != r.Entry.StudyInstanceUID {
+			out = append(out, &ohi.DICOMStudyRow{StudyInstanceUID: r.Entry.StudyInstanceUID, UpdatedAt: fromMS(u)})
 		}
+		st := out[len(out)-1]
+		st.Series = append(st.Series, *r)
 	}
 	return out, rows.Err()
 }

@@ -90,6 +90,10 @@ type App struct {
 	// DICOMweb is the DICOMweb handler (mounted in Handler).
 	DICOMweb *dicomweb.Handler
 	Handler  http.Handler
+	// Importer runs import jobs and STOW-RS requests.
+	Importer *importer.Importer
+
+	logger *slog.Logger
 
 	closers []func() error
 	cancel  context.CancelFunc
@@ -145,6 +149,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	imp := &importer.Importer{Store: store, Blobs: blobs, Buckets: a.Buckets, Logger: logger,
 		Workers: cfg.ImportWorkers, Limits: cfg.Limits, TempDir: filepath.Join(cfg.DataDir, "tmp"), Decode: cfg.Decode,
 		StallTimeout: cfg.ImportStallTimeout}
+	a.Importer, a.logger = imp, logger
 	a.Runner = &jobqueue.Runner{Store: store, Jobs: imp, Logger: logger, Poll: cfg.JobPoll, Lease: cfg.Lease}
 	svc, err := service.New(ctx, service.Config{Region: cfg.Region, AccountID: cfg.AccountID, TransitionDelay: cfg.TransitionDelay},
 		store, blobs, a.Runner, logger)
@@ -216,6 +221,15 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if n, err := a.Importer.SweepStow(rctx); err != nil && rctx.Err() == nil {
+			a.logger.Warn("sweep interrupted STOW-RS requests", "err", err)
+		} else if n > 0 {
+			a.logger.Info("removed the storage of interrupted STOW-RS requests", "objects", n)
+		}
+	}()
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()

@@ -395,3 +395,116 @@ func sameJSON(a, b any) bool {
 	jb, _ := json.Marshal(b)
 	return bytes.Equal(ja, jb)
 }
+
+// TestDICOMwebFramesAndBulkdata stores a 3-frame instance and an
+// encapsulated PDF over 1 MB with STOW-RS, then reads frames 3,1 (in that
+// order, uncompressed and as stored) and the PDF through the BulkDataURI
+// its metadata gives.
+func TestDICOMwebFramesAndBulkdata(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	dsID := ts.createDatastore("dicomweb-frames")
+	d := ts.dicomweb()
+	root := "/datastore/" + dsID
+	g, err := synth.New(synth.Config{Instances: 1, Frames: 3, Rows: 16, Cols: 12, Seed: 21})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf, err := g.Instance(synth.Ref{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf := bytes.Repeat([]byte("%PDF-1.4 ohi bulk data test "), 40000) // 1.12 MB
+	study, series, sop := "1.2.826.0.1.3680043.10.1543.8.1", "1.2.826.0.1.3680043.10.1543.8.1.1", "1.2.826.0.1.3680043.10.1543.8.1.1.1"
+	var doc bytes.Buffer
+	if err := synth.WriteP10(&doc, synth.DataSet{
+		{Tag: 0x00080016, VR: "UI", Value: "1.2.840.10008.5.1.4.1.1.104.1"}, {Tag: 0x00080018, VR: "UI", Value: sop},
+		{Tag: 0x00080060, VR: "CS", Value: "DOC"}, {Tag: 0x00100020, VR: "LO", Value: "BULK1"},
+		{Tag: 0x0020000D, VR: "UI", Value: study}, {Tag: 0x0020000E, VR: "UI", Value: series},
+		{Tag: 0x00420011, VR: "OB", Value: pdf}, {Tag: 0x00420012, VR: "LO", Value: "application/pdf"},
+	}, "1.2.840.10008.5.1.4.1.1.104.1", sop, "1.2.840.10008.1.2.1", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range [][]byte{mf, doc.Bytes()} {
+		resp := d.do("POST", root+"/studies", map[string]string{"Content-Type": "application/dicom"}, body)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("STOW: %d %s", resp.StatusCode, b)
+		}
+	}
+
+	_, in := attrs(t, mf)
+	orig := framePixels(t, mf, in)
+	fpath := root + "/studies/" + g.StudyUID(synth.Ref{}) + "/series/" + g.SeriesUID(synth.Ref{}) + "/instances/" + g.SOPInstanceUID(synth.Ref{}) + "/frames/3,1"
+	code, h, body := d.get(fpath, "")
+	if p := parts(t, h, body); code != 200 || len(p) != 2 || !bytes.Equal(p[0], orig[2]) || !bytes.Equal(p[1], orig[0]) {
+		t.Fatalf("frames 3,1 uncompressed: %d, %d parts", code, len(parts(t, h, body)))
+	}
+	code, h, body = d.get(fpath, `multipart/related; type="image/jphc"`)
+	if p := parts(t, h, body); code != 200 || len(p) != 2 || !strings.Contains(h.Get("Content-Type"), "image/jphc") || len(p[0]) == 0 {
+		t.Fatalf("frames 3,1 stored: %d %s", code, h.Get("Content-Type"))
+	}
+	if code, _, _ := d.get(strings.Replace(fpath, "3,1", "4", 1), ""); code != 404 {
+		t.Fatalf("frame 4 of 3: %d, want 404", code)
+	}
+
+	meta := root + "/studies/" + study + "/series/" + series + "/instances/" + sop + "/metadata"
+	code, _, body = d.get(meta, "")
+	var md []map[string]struct{ BulkDataURI, InlineBinary string }
+	if err := json.Unmarshal(body, &md); code != 200 || err != nil || md[0]["00420011"].BulkDataURI == "" || md[0]["00420011"].InlineBinary != "" {
+		t.Fatalf("metadata: %d %v %.300s", code, err, body)
+	}
+	uri := md[0]["00420011"].BulkDataURI
+	code, _, got := d.get(strings.TrimPrefix(uri, ts.srv.URL), "")
+	if code != 200 || !bytes.Equal(got, pdf) {
+		t.Fatalf("bulk data %s: %d, %d bytes (want %d)", uri, code, len(got), len(pdf))
+	}
+	if code, _, _ := d.get(strings.TrimPrefix(uri, ts.srv.URL)+"9", ""); code != 404 {
+		t.Fatalf("unknown bulk data path: %d, want 404", code)
+	}
+}
+
+// TestDICOMwebStreamingDeclaration sends STOW-RS the way AWS's DICOMweb
+// curl examples do: x-amz-content-sha256 declares a streaming payload
+// while the body goes as is. DICOMweb accepts it (the signature covers the
+// declaration), checks x-amz-decoded-content-length, and the SDK API
+// still refuses streaming payloads.
+func TestDICOMwebStreamingDeclaration(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	dsID := ts.createDatastore("dicomweb-streaming")
+	g, err := synth.New(synth.Config{Rows: 8, Cols: 8, Seed: 23})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := g.Instance(synth.Ref{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(path, decoded string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", ts.srv.URL+path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/dicom")
+		req.Header.Set("X-Amz-Content-Sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+		req.Header.Set("X-Amz-Decoded-Content-Length", decoded)
+		if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSecret},
+			req, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "medical-imaging", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := send("/datastore/"+dsID+"/studies", fmt.Sprint(len(body))); code != 200 {
+		t.Fatalf("STOW-RS with a streaming declaration: %d", code)
+	}
+	if code := send("/datastore/"+dsID+"/studies", fmt.Sprint(len(body)+1)); code != 400 {
+		t.Fatalf("wrong x-amz-decoded-content-length: %d, want 400", code)
+	}
+	if code := send("/datastore", fmt.Sprint(len(body))); code != 501 {
+		t.Fatalf("SDK API with a streaming declaration: %d, want 501", code)
+	}
+}
