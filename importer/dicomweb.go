@@ -3,6 +3,7 @@ package importer
 import (
 	"bytes"
 	"context"
+	"io"
 
 	"github.com/openhealthimaging/ohi"
 	"github.com/openhealthimaging/ohi/dicom"
@@ -21,7 +22,12 @@ func (im *Importer) storeHeader(ctx context.Context, job *ohi.ImportJob, inst *d
 	}
 	id := HeaderID()
 	key := FrameKey(job.DatastoreID, job.ID, id)
-	if err := im.putFrame(ctx, key, bytes.NewReader(hdr), int64(len(hdr))); err != nil {
+	var body io.Reader = bytes.NewReader(hdr)
+	if watch := watchOf(ctx); watch != nil {
+		watch.stage(0, stageHeader)
+		body = progressReader{body, watch}
+	}
+	if err := im.putFrame(ctx, key, body, int64(len(hdr))); err != nil {
 		return err
 	}
 	p.Header = &storedFrame{ID: id, Key: key, Size: int64(len(hdr))}
