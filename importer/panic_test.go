@@ -106,9 +106,10 @@ func TestPanicInJobPhaseFailsJob(t *testing.T) {
 
 // TestStowPanicFailsOnlyItsInstance: a panic while storing one instance of
 // a STOW-RS request fails that instance with a processing failure naming
-// the panic; the others are stored.
+// the panic, and the others are stored; a panic while committing a group
+// fails that group's instances.
 func TestStowPanicFailsOnlyItsInstance(t *testing.T) {
-	for _, point := range []string{"parse", "frame"} {
+	for _, point := range []string{"parse", "frame", "commit"} {
 		t.Run(point, func(t *testing.T) {
 			env := newTestEnv(t)
 			dir := filepath.Join(env.Dir, "stow")
@@ -138,7 +139,11 @@ func TestStowPanicFailsOnlyItsInstance(t *testing.T) {
 					t.Fatalf("result %+v", r)
 				}
 			}
-			if len(files) != 3 || failed != 1 || stored != 2 {
+			wantFailed := 1
+			if point == "commit" {
+				wantFailed = 3 // the three instances are one image set
+			}
+			if len(files) != 3 || failed != wantFailed || stored != 3-wantFailed {
 				t.Fatalf("%d files: %d stored, %d failed by the panic", len(files), stored, failed)
 			}
 			if n := importer.CodecSlotsHeld(im); n != 0 {

@@ -203,9 +203,18 @@ func (im *Importer) stowOne(ctx context.Context, job *ohi.ImportJob, studyUID st
 
 // stowCommit commits one group of a STOW-RS request, retrying while
 // another writer changes the series' primary image set.
-func (im *Importer) stowCommit(ctx context.Context, job *ohi.ImportJob, seriesUID string, g *instanceGroup, log *slog.Logger) (*ohi.ImageSet, error) {
+func (im *Importer) stowCommit(ctx context.Context, job *ohi.ImportJob, seriesUID string, g *instanceGroup, log *slog.Logger) (set *ohi.ImageSet, err error) {
+	defer func() {
+		// A panic fails this group's instances; the request carries on.
+		if v := recover(); v != nil {
+			pe := recovered(v)
+			log.Error("internal error while committing STOW-RS instances", "series", seriesUID, "panic", fmt.Sprint(v), "stack", string(pe.stack))
+			set, err = nil, pe
+		}
+	}()
+	im.hook("commit", seriesUID)
 	for attempt := 0; ; attempt++ {
-		set, err := im.commitGroupAs(ctx, job, seriesUID, g)
+		set, err = im.commitGroupAs(ctx, job, seriesUID, g)
 		if err == nil || !errors.Is(err, ohi.ErrConflict) || attempt >= 50 {
 			return set, err
 		}
