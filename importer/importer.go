@@ -89,14 +89,17 @@ type Importer struct {
 	// stuck in, its resources are released, and the task carries on
 	// (default DefaultStallTimeout; negative disables the watchdog).
 	StallTimeout time.Duration
+	// TestHook is for tests only (nil otherwise): it is called at named
+	// points of an import ("list", "parse", "frame", "override", "group",
+	// "output", and for STOW-RS "parse", "frame", "commit"), with the
+	// file's key, spool path, SOP instance UID or series UID where there is
+	// one, so that a test can make them panic.
+	TestHook func(point, key string)
 
 	stuckReaders atomic.Int64 // readers of files the watchdog failed, still running
 	slotsOnce    sync.Once
 	slots        *slots
 	formats      sync.Map // data store id -> codec.Format (immutable once created)
-	// testHook, set by tests only, is called at named points of the
-	// import (hook) so that a test can make them panic.
-	testHook func(point, key string)
 }
 
 // format returns the lossless storage format of a data store.

@@ -51,7 +51,7 @@ func TestPanicFailsOnlyItsFile(t *testing.T) {
 			im := env.importer()
 			im.Workers = 2
 			im.TempDir = t.TempDir()
-			importer.SetTestHook(im, panicOnce(point))
+			im.TestHook = panicOnce(point)
 			job := runJob(t, env, im, "p", 30*time.Second)
 			items, err := env.Store.ImportItems(context.Background(), job.ID)
 			if err != nil {
@@ -88,7 +88,7 @@ func TestPanicInJobPhaseFailsJob(t *testing.T) {
 			env := newTestEnv(t)
 			writeSynthInput(t, filepath.Join(env.Dir, "buckets", "input", "p"), 2)
 			im := env.importer()
-			importer.SetTestHook(im, panicOnce(point))
+			im.TestHook = panicOnce(point)
 			job := newJob(t, env, "p")
 			if err := im.Run(context.Background(), job); err != nil {
 				t.Fatal(err)
@@ -123,7 +123,7 @@ func TestStowPanicFailsOnlyItsInstance(t *testing.T) {
 				return err
 			})
 			im := env.importer()
-			importer.SetTestHook(im, panicOnce(point))
+			im.TestHook = panicOnce(point)
 			res, err := im.StoreInstances(context.Background(), env.DS.ID, "", files)
 			if err != nil {
 				t.Fatal(err)

@@ -44,9 +44,9 @@ func (im *Importer) recoverJob(ctx context.Context, job *ohi.ImportJob, phase *s
 	*err = im.end(ctx, job, jobFailf("an internal error stopped the import job while %s (%s); the server log has the details", *phase, pe.Error()), nil, log)
 }
 
-// hook calls the test hook (Importer.testHook) at a point of the import.
+// hook calls Importer.TestHook at a point of the import.
 func (im *Importer) hook(point, key string) {
-	if im.testHook != nil {
-		im.testHook(point, key)
+	if im.TestHook != nil {
+		im.TestHook(point, key)
 	}
 }
