@@ -335,3 +335,15 @@ func (w progressWriter) Write(p []byte) (int, error) {
 	w.f.touch(0)
 	return w.Writer.Write(p)
 }
+
+// progressReader touches activity 0 on every read: a body written to the
+// blob store from memory (a stored header) is progress while it is read.
+type progressReader struct {
+	io.Reader
+	f *fileWatch
+}
+
+func (r progressReader) Read(p []byte) (int, error) {
+	r.f.touch(0)
+	return r.Reader.Read(p)
+}
