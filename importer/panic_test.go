@@ -27,6 +27,25 @@ func writeSynthInput(t *testing.T, dir string, n int) {
 	}
 }
 
+// streamBuckets serves the input buckets as streams only (as S3 does), so
+// the importer copies each input object to a temporary file.
+type streamBuckets struct{ ohi.Buckets }
+
+func (b streamBuckets) Bucket(name string) (ohi.BlobStore, error) {
+	s, err := b.Buckets.Bucket(name)
+	return streamStore{s}, err
+}
+
+type streamStore struct{ ohi.BlobStore }
+
+func (s streamStore) Open(ctx context.Context, key string) (ohi.Object, error) {
+	o, err := s.BlobStore.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return struct{ ohi.Object }{o}, nil // no ReadAt
+}
+
 // panicOnce returns a test hook that panics the first time point is reached.
 func panicOnce(point string) func(string, string) {
 	var hit atomic.Bool
@@ -41,8 +60,8 @@ func panicOnce(point string) func(string, string) {
 // parsing, in a frame's transcoding goroutine, in the application of the
 // import configuration's overrides) fails that file with an
 // InternalServerException naming the panic; the job completes with the
-// other files imported, no codec slot stays held and no temporary file is
-// left.
+// other files imported, no codec slot stays held and no temporary copy of
+// an input object is left.
 func TestPanicFailsOnlyItsFile(t *testing.T) {
 	for _, point := range []string{"parse", "frame", "override"} {
 		t.Run(point, func(t *testing.T) {
@@ -51,6 +70,7 @@ func TestPanicFailsOnlyItsFile(t *testing.T) {
 			im := env.importer()
 			im.Workers = 2
 			im.TempDir = t.TempDir()
+			im.Buckets = streamBuckets{env.Buckets}
 			im.TestHook = panicOnce(point)
 			job := runJob(t, env, im, "p", 30*time.Second)
 			items, err := env.Store.ImportItems(context.Background(), job.ID)
@@ -72,7 +92,7 @@ func TestPanicFailsOnlyItsFile(t *testing.T) {
 			if n := importer.CodecSlotsHeld(im); n != 0 {
 				t.Fatalf("%d codec slots held after the job", n)
 			}
-			if left, _ := os.ReadDir(im.TempDir); len(left) != 0 {
+			if left, err := os.ReadDir(im.TempDir); err != nil || len(left) != 0 {
 				t.Fatalf("temporary files left: %v", left)
 			}
 		})
