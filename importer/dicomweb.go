@@ -22,12 +22,13 @@ func (im *Importer) storeHeader(ctx context.Context, job *ohi.ImportJob, inst *d
 	}
 	id := HeaderID()
 	key := FrameKey(job.DatastoreID, job.ID, id)
-	var body io.Reader = bytes.NewReader(hdr)
+	// The header comes from memory: its reads are the write's progress.
+	var r io.Reader = bytes.NewReader(hdr)
 	if watch := watchOf(ctx); watch != nil {
-		watch.stage(0, stageHeader)
-		body = progressReader{body, watch}
+		watch.stage(0, stageStore)
+		r = progressReader{r, watch}
 	}
-	if err := im.putFrame(ctx, key, body, int64(len(hdr))); err != nil {
+	if err := im.putFrame(ctx, key, r, int64(len(hdr))); err != nil {
 		return err
 	}
 	p.Header = &storedFrame{ID: id, Key: key, Size: int64(len(hdr))}

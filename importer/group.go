@@ -109,7 +109,7 @@ func (im *Importer) group(ctx context.Context, job *ohi.ImportJob, log *slog.Log
 		if err := dec.Decode(&p); err != nil {
 			return fmt.Errorf("decode import item %s: %w", it.Key, err)
 		}
-		if f := mappings.apply(&p); f != nil {
+		if f := im.applyMappings(mappings, &p, it.JobID, it.Key); f != nil {
 			mappingFailures = append(mappingFailures, &ohi.ImportItem{JobID: it.JobID, Key: it.Key, State: "failed", Result: mustJSON(f)})
 			continue
 		}
@@ -281,4 +281,16 @@ func (im *Importer) saveDocument(ctx context.Context, key string, d *metadoc.Doc
 		return err
 	}
 	return im.Blobs.Put(ctx, key, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+}
+
+// applyMappings applies the job's mappings to one file; a panic fails that
+// file only.
+func (im *Importer) applyMappings(m *jobMappings, p *parsedInstance, jobID, key string) (f *failure) {
+	defer func() {
+		if v := recover(); v != nil {
+			f = &failure{ExceptionType: "InternalServerException", Message: im.filePanic(recovered(v), "jobId", jobID, "key", key)}
+		}
+	}()
+	im.hook("override", key)
+	return m.apply(p)
 }

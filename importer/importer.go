@@ -89,6 +89,12 @@ type Importer struct {
 	// stuck in, its resources are released, and the task carries on
 	// (default DefaultStallTimeout; negative disables the watchdog).
 	StallTimeout time.Duration
+	// TestHook is for tests only (nil otherwise): it is called at named
+	// points of an import ("list", "parse", "frame", "override", "group",
+	// "output", and for STOW-RS "parse", "frame", "commit"), with the
+	// file's key, spool path, SOP instance UID or series UID where there is
+	// one, so that a test can make them panic.
+	TestHook func(point, key string)
 
 	stuckReaders atomic.Int64 // readers of files the watchdog failed, still running
 	slotsOnce    sync.Once
@@ -143,8 +149,10 @@ const BatchSize = 16
 // (bad input prefix, quota exceeded) is recorded as FAILED and Start then
 // returns nil with job.Status FAILED; other errors interrupt the job, which
 // can be started again.
-func (im *Importer) Start(ctx context.Context, job *ohi.ImportJob) error {
+func (im *Importer) Start(ctx context.Context, job *ohi.ImportJob) (err error) {
 	log := im.logger().With("jobId", job.ID, "datastoreId", job.DatastoreID)
+	phase := "listing the input"
+	defer im.recoverJob(ctx, job, &phase, log, &err)
 	if job.Status == ohi.JobSubmitted {
 		job.Status = ohi.JobInProgress
 		if err := im.Store.ImportJobUpdate(ctx, job); err != nil {
@@ -160,6 +168,7 @@ func (im *Importer) Start(ctx context.Context, job *ohi.ImportJob) error {
 	in, inBucket, inPrefix, err := im.bucket(job.InputS3URI, "input")
 	if err == nil {
 		var objects []ohi.ObjectInfo
+		im.hook("list", "")
 		if objects, err = im.list(ctx, in, inBucket, inPrefix); err == nil {
 			objects, err = withoutMetadataFiles(job, objects)
 		}
@@ -184,7 +193,16 @@ func (im *Importer) Start(ctx context.Context, job *ohi.ImportJob) error {
 
 // RunTask reads the files of one task that have no recorded outcome yet
 // and records each file's outcome.
-func (im *Importer) RunTask(ctx context.Context, task *ohi.ImportTask) error {
+func (im *Importer) RunTask(ctx context.Context, task *ohi.ImportTask) (err error) {
+	defer func() {
+		// The files' own panics fail them (readOne); this is the task's
+		// plumbing. The task is interrupted, and retried.
+		if v := recover(); v != nil {
+			pe := recovered(v)
+			im.logger().Error("internal error in an import task", "jobId", task.JobID, "task", task.Seq, "panic", fmt.Sprint(v), "stack", string(pe.stack))
+			err = pe
+		}
+	}()
 	job, err := im.Store.ImportJobGet(ctx, "", task.JobID)
 	if err != nil {
 		return err
@@ -213,11 +231,15 @@ func (im *Importer) RunTask(ctx context.Context, task *ohi.ImportTask) error {
 // Finish groups the job's read files into image sets, writes the output
 // manifest and NDJSON files, and records COMPLETED (or FAILED when the
 // output cannot be written). Call it once every task is done.
-func (im *Importer) Finish(ctx context.Context, job *ohi.ImportJob) error {
+func (im *Importer) Finish(ctx context.Context, job *ohi.ImportJob) (err error) {
 	log := im.logger().With("jobId", job.ID, "datastoreId", job.DatastoreID)
+	phase := "grouping the files into image sets"
+	defer im.recoverJob(ctx, job, &phase, log, &err)
+	im.hook("group", "")
 	if err := im.group(ctx, job, log); err != nil {
 		return err
 	}
+	phase = "removing the storage of interrupted work"
 	if err := im.sweep(ctx, job, log); err != nil {
 		return err
 	}
@@ -225,9 +247,11 @@ func (im *Importer) Finish(ctx context.Context, job *ohi.ImportJob) error {
 	if err != nil {
 		return err
 	}
+	phase = "writing the job output"
 	out, _, outPrefix, err := im.bucket(job.OutputPrefixURI(), "output")
 	var sum *jobSummary
 	if err == nil {
+		im.hook("output", "")
 		sum, err = im.writeOutputs(ctx, job, out, outPrefix, items)
 		if err != nil && ctx.Err() == nil {
 			err = jobFailf("cannot write the job output to %s: %v", job.OutputPrefixURI(), err)
@@ -426,6 +450,14 @@ func (im *Importer) readOne(ctx context.Context, job *ohi.ImportJob, in ohi.Blob
 		item.Result = mustJSON(failure{ExceptionType: kind, Message: msg})
 		return item, marked
 	}
+	defer func() {
+		// A panic fails this file only. The deferred releases above and
+		// below (input copy, instance, watch, and in transcode the codec
+		// slots) have run by now.
+		if v := recover(); v != nil {
+			item, marked = fail("InternalServerException", im.filePanic(recovered(v), "jobId", job.ID, "key", o.Key))
+		}
+	}()
 	lim := im.Limits.WithDefaults()
 	if o.Size > lim.MaxFileBytes {
 		return fail("ValidationException", fmt.Sprintf("file size %d exceeds the %d byte limit for one DICOM P10 file", o.Size, lim.MaxFileBytes))
@@ -451,6 +483,7 @@ func (im *Importer) readOne(ctx context.Context, job *ohi.ImportJob, in ohi.Blob
 		return fail("InternalServerException", "cannot read the file: "+err.Error())
 	}
 	defer inst.Close()
+	im.hook("parse", o.Key)
 	for _, u := range []struct{ name, value string }{{"SOPClassUID", inst.SOPClassUID}, {"SOPInstanceUID", inst.SOPInstanceUID},
 		{"StudyInstanceUID", inst.StudyInstanceUID}, {"SeriesInstanceUID", inst.SeriesInstanceUID}} {
 		// The image sets are keyed by these UIDs, as text.
@@ -470,9 +503,12 @@ func (im *Importer) readOne(ctx context.Context, job *ohi.ImportJob, in ohi.Blob
 	}
 	parsed, err := im.storeFrames(ctx, job, inst)
 	var ff *fileFailure
+	var pe *panicError
 	switch {
 	case errors.As(err, &ff):
 		return fail(ff.kind, ff.msg)
+	case errors.As(err, &pe):
+		return fail("InternalServerException", im.filePanic(pe, "jobId", job.ID, "key", o.Key))
 	case err != nil:
 		return fail("InternalServerException", "cannot store the image frames: "+err.Error())
 	}
@@ -632,10 +668,16 @@ func (im *Importer) transcode(ctx context.Context, job *ohi.ImportJob, inst *dic
 			watch.done(i + 1)
 			break // a frame failed or ctx ended; nothing was taken
 		}
-		g.Go(func() error {
+		g.Go(func() (err error) {
 			defer release()
 			defer watch.done(i + 1)
-			var err error
+			defer func() {
+				// This goroutine is not the file's: a panic here would
+				// stop the process, so it fails the file (readOne).
+				if v := recover(); v != nil {
+					err = recovered(v)
+				}
+			}()
 			frames[i], tss[i], pis[i], err = im.transcodeFrame(gctx, job, inst, i, fr, img, format)
 			if ce := (*codec.Error)(nil); errors.As(err, &ce) && ce.Code == codec.CodeUnsupported {
 				unsupported[i] = err
@@ -724,6 +766,7 @@ func (im *Importer) transcodeFrame(ctx context.Context, job *ohi.ImportJob, inst
 		}
 		return storedFrame{}, "", "", err
 	}
+	im.hook("frame", inst.SOPInstanceUID)
 	watch.frameStage(i, stageTranscode)
 	st, err := codec.Transcode(px, format)
 	if errors.Is(err, codec.ErrVerify) {

@@ -152,12 +152,17 @@ func (im *Importer) StoreInstances(ctx context.Context, datastoreID, studyUID st
 }
 
 // stowOne reads and stores one file of a STOW-RS request.
-func (im *Importer) stowOne(ctx context.Context, job *ohi.ImportJob, studyUID string, f StowFile) (StowResult, *parsedInstance) {
-	var res StowResult
+func (im *Importer) stowOne(ctx context.Context, job *ohi.ImportJob, studyUID string, f StowFile) (res StowResult, p *parsedInstance) {
 	fail := func(code int, msg string) (StowResult, *parsedInstance) {
 		res.Failure, res.FailureCode = msg, code
 		return res, nil
 	}
+	defer func() {
+		// A panic fails this instance only; the request carries on.
+		if v := recover(); v != nil {
+			res, p = fail(FailureProcessing, im.filePanic(recovered(v), "stow", job.ID, "path", f.Path))
+		}
+	}()
 	lim := im.Limits.WithDefaults()
 	if f.Size > lim.MaxFileBytes {
 		return fail(FailureOutOfResource, fmt.Sprintf("the instance has %d bytes, more than the %d byte limit for one DICOM P10 file", f.Size, lim.MaxFileBytes))
@@ -176,16 +181,20 @@ func (im *Importer) stowOne(ctx context.Context, job *ohi.ImportJob, studyUID st
 		return fail(FailureProcessing, "cannot read the instance: "+err.Error())
 	}
 	defer inst.Close()
+	im.hook("parse", f.Path)
 	res.SOPClassUID, res.SOPInstanceUID = inst.SOPClassUID, inst.SOPInstanceUID
 	res.StudyInstanceUID, res.SeriesInstanceUID = inst.StudyInstanceUID, inst.SeriesInstanceUID
 	if studyUID != "" && inst.StudyInstanceUID != studyUID {
 		return fail(FailureNoMatch, fmt.Sprintf("the instance belongs to study %s, not to study %s of the request", inst.StudyInstanceUID, studyUID))
 	}
-	p, err := im.storeFrames(ctx, job, inst)
+	p, err = im.storeFrames(ctx, job, inst)
 	var ff *fileFailure
+	var pe *panicError
 	switch {
 	case errors.As(err, &ff):
 		return fail(FailureCannotRead, ff.msg)
+	case errors.As(err, &pe):
+		return fail(FailureProcessing, im.filePanic(pe, "stow", job.ID, "path", f.Path))
 	case err != nil:
 		return fail(FailureProcessing, "cannot store the image frames: "+err.Error())
 	}
@@ -194,9 +203,18 @@ func (im *Importer) stowOne(ctx context.Context, job *ohi.ImportJob, studyUID st
 
 // stowCommit commits one group of a STOW-RS request, retrying while
 // another writer changes the series' primary image set.
-func (im *Importer) stowCommit(ctx context.Context, job *ohi.ImportJob, seriesUID string, g *instanceGroup, log *slog.Logger) (*ohi.ImageSet, error) {
+func (im *Importer) stowCommit(ctx context.Context, job *ohi.ImportJob, seriesUID string, g *instanceGroup, log *slog.Logger) (set *ohi.ImageSet, err error) {
+	defer func() {
+		// A panic fails this group's instances; the request carries on.
+		if v := recover(); v != nil {
+			pe := recovered(v)
+			log.Error("internal error while committing STOW-RS instances", "series", seriesUID, "panic", fmt.Sprint(v), "stack", string(pe.stack))
+			set, err = nil, pe
+		}
+	}()
+	im.hook("commit", seriesUID)
 	for attempt := 0; ; attempt++ {
-		set, err := im.commitGroupAs(ctx, job, seriesUID, g)
+		set, err = im.commitGroupAs(ctx, job, seriesUID, g)
 		if err == nil || !errors.Is(err, ohi.ErrConflict) || attempt >= 50 {
 			return set, err
 		}

@@ -27,7 +27,6 @@ const (
 	stageDecode    = "decode"                // decoding a frame (a codec worker process)
 	stageTranscode = "transcode"             // encoding and verifying a frame
 	stageStore     = "store"                 // writing a frame to the blob store
-	stageHeader    = "store the data set"    // writing the data set without pixel data (for DICOMweb)
 )
 
 // A stall is why the watchdog failed a file.
@@ -325,19 +324,6 @@ func (r progressReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	return r.ReaderAt.ReadAt(p, off)
 }
 
-// progressReader touches activity 0 of a fileWatch on every read: a body
-// the importer writes from memory (the stored data set) is progress while
-// the blob store takes it.
-type progressReader struct {
-	io.Reader
-	f *fileWatch
-}
-
-func (r progressReader) Read(p []byte) (int, error) {
-	r.f.touch(0)
-	return r.Reader.Read(p)
-}
-
 // progressWriter touches activity 0 on every write: the copy of an input
 // object that cannot be read at random offsets (S3) is progress.
 type progressWriter struct {
@@ -348,4 +334,16 @@ type progressWriter struct {
 func (w progressWriter) Write(p []byte) (int, error) {
 	w.f.touch(0)
 	return w.Writer.Write(p)
+}
+
+// progressReader touches activity 0 on every read: a body written to the
+// blob store from memory (a stored header) is progress while it is read.
+type progressReader struct {
+	io.Reader
+	f *fileWatch
+}
+
+func (r progressReader) Read(p []byte) (int, error) {
+	r.f.touch(0)
+	return r.Reader.Read(p)
 }

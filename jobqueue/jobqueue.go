@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -212,7 +213,15 @@ func (r *Runner) runTask(ctx context.Context, jobID string) bool {
 	go r.renew(tctx, cancel, func(c context.Context, until time.Time) error {
 		return r.Store.ImportTaskRenew(c, task, r.Owner, until)
 	})
-	if err := r.Jobs.RunTask(tctx, task); err != nil {
+	if err := r.safely(func() error { return r.Jobs.RunTask(tctx, task) }); err != nil {
+		var pe *panicError
+		if errors.As(err, &pe) {
+			// Give the task back at once: it is retried after the
+			// backoff rather than after its lease expires.
+			if rerr := r.Store.ImportTaskRenew(context.WithoutCancel(ctx), task, r.Owner, time.Now()); rerr != nil {
+				r.Logger.Warn("release import task lease", "jobId", task.JobID, "task", task.Seq, "err", rerr)
+			}
+		}
 		if ctx.Err() == nil && tctx.Err() == nil {
 			r.Logger.Error("import task interrupted", "jobId", task.JobID, "task", task.Seq, "err", err)
 			r.backoff(ctx)
@@ -249,8 +258,21 @@ func (r *Runner) runJob(ctx context.Context) bool {
 	go r.renew(jctx, cancel, func(c context.Context, until time.Time) error {
 		return r.Store.ImportJobRenew(c, job.ID, r.Owner, until)
 	})
-	err = r.coordinate(jctx, job)
+	err = r.safely(func() error { return r.coordinate(jctx, job) })
+	var pe *panicError
 	switch {
+	case errors.As(err, &pe):
+		// A bug: retrying would meet it again. The job ends FAILED and
+		// its lease is given back.
+		job.Status, job.EndedAt = ohi.JobFailed, time.Now().UTC()
+		job.Message = "an internal error stopped the import job (" + pe.Error() + "); the server log has the details"
+		wctx := context.WithoutCancel(ctx)
+		if uerr := r.Store.ImportJobUpdate(wctx, job); uerr != nil {
+			r.Logger.Error("record import job failed", "jobId", job.ID, "err", uerr)
+		}
+		if rerr := r.Store.ImportJobRenew(wctx, job.ID, r.Owner, time.Now()); rerr != nil && !errors.Is(rerr, ohi.ErrConflict) {
+			r.Logger.Warn("release import job lease", "jobId", job.ID, "err", rerr)
+		}
 	case err == nil:
 		r.mu.Lock()
 		delete(r.failing, job.ID)
@@ -348,4 +370,21 @@ func (r *Runner) renew(ctx context.Context, cancel context.CancelFunc, renew fun
 			}
 		}
 	}
+}
+
+// panicError is a panic of the JobRunner, recovered.
+type panicError struct{ value any }
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
+
+// safely runs fn, turning a panic into a *panicError (and logging its
+// stack) so that a bug in one job does not stop the process.
+func (r *Runner) safely(fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.Logger.Error("internal error in import work", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			err = &panicError{v}
+		}
+	}()
+	return fn()
 }

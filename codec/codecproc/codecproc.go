@@ -117,10 +117,12 @@ type Pool struct {
 }
 
 type worker struct {
-	cmd *exec.Cmd
-	enc *gob.Encoder
-	dec *gob.Decoder
-	in  io.WriteCloser
+	cmd    *exec.Cmd
+	enc    *gob.Encoder
+	dec    *gob.Decoder
+	in     *os.File      // the worker's stdin (our end)
+	out    *os.File      // the worker's stdout (our end)
+	exited chan struct{} // closed once the process has exited
 }
 
 func (p *Pool) init() {
@@ -142,29 +144,74 @@ func (p *Pool) start() (*worker, error) {
 	}
 	cmd := exec.Command(p.Command[0], p.Command[1:]...)
 	cmd.Stderr = nil // the decoders' messages are not ours to print
-	in, err := cmd.StdinPipe()
+	// Plain pipes rather than cmd's: the process is reaped (Wait) as soon
+	// as it exits, to tell a dead idle worker, and Wait must not close
+	// our ends under a read in progress.
+	childIn, in, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	out, err := cmd.StdoutPipe()
+	out, childOut, err := os.Pipe()
 	if err != nil {
+		childIn.Close()
+		in.Close()
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdin, cmd.Stdout = childIn, childOut
+	err = cmd.Start()
+	childIn.Close()
+	childOut.Close()
+	if err != nil {
+		in.Close()
+		out.Close()
 		return nil, fmt.Errorf("codecproc: start worker: %w", err)
 	}
-	return &worker{cmd: cmd, enc: gob.NewEncoder(in), dec: gob.NewDecoder(out), in: in}, nil
+	w := &worker{cmd: cmd, enc: gob.NewEncoder(in), dec: gob.NewDecoder(out), in: in, out: out, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(w.exited)
+	}()
+	return w, nil
+}
+
+// dead reports whether the worker's process has exited.
+func (w *worker) dead() bool {
+	select {
+	case <-w.exited:
+		return true
+	default:
+		return false
+	}
 }
 
 func (w *worker) stop() {
 	w.in.Close()
 	_ = w.cmd.Process.Kill()
-	_ = w.cmd.Wait()
+	<-w.exited
+	w.out.Close()
+}
+
+// get returns an idle worker whose process is alive, or a new one.
+func (p *Pool) get() (*worker, error) {
+	for {
+		select {
+		case w := <-p.idle:
+			if !w.dead() {
+				return w, nil
+			}
+			w.stop() // it died while idle: not this frame's doing
+		default:
+			return p.start()
+		}
+	}
 }
 
 // Decode decodes one frame in a worker, like codec.Decode. A worker that
-// stops (crash, or Timeout) makes it return ErrCrashed; the worker is
-// replaced for the next call.
+// stops (crash, or Timeout) while it has the frame makes it return
+// ErrCrashed; the worker is replaced for the next call. A worker that died
+// before the frame reached it (an idle worker killed from outside, say)
+// is not the frame's fault: it is skipped, or the frame is sent once more
+// to a new worker when sending it failed.
 func (p *Pool) Decode(ctx context.Context, frame []byte, ts string, img codec.Image) (*codec.Pixels, error) {
 	p.init()
 	select {
@@ -178,24 +225,34 @@ func (p *Pool) Decode(ctx context.Context, frame []byte, ts string, img codec.Im
 		// start (or kill) a worker for a call that is already over.
 		return nil, err
 	}
-	var w *worker
-	select {
-	case w = <-p.idle:
-	default:
-		var err error
-		if w, err = p.start(); err != nil {
-			return nil, err
+	for attempt := 0; ; attempt++ {
+		px, unsent, err := p.decodeIn(ctx, frame, ts, img)
+		if unsent && attempt == 0 && ctx.Err() == nil {
+			continue
 		}
+		return px, err
+	}
+}
+
+// decodeIn decodes frame in one worker; unsent reports that the worker
+// died before it could be sent the whole request.
+func (p *Pool) decodeIn(ctx context.Context, frame []byte, ts string, img codec.Image) (px *codec.Pixels, unsent bool, err error) {
+	w, err := p.get()
+	if err != nil {
+		return nil, false, err
 	}
 	type result struct {
-		res response
-		err error
+		res    response
+		err    error
+		unsent bool
 	}
 	done := make(chan result, 1)
 	go func() {
 		var r result
 		if r.err = w.enc.Encode(&request{Frame: frame, TS: ts, Img: img}); r.err == nil {
 			r.err = w.dec.Decode(&r.res)
+		} else {
+			r.unsent = true
 		}
 		done <- r
 	}()
@@ -207,21 +264,21 @@ func (p *Pool) Decode(ctx context.Context, frame []byte, ts string, img codec.Im
 	case <-timer.C:
 		w.stop()
 		<-done
-		return nil, ErrTimeout
+		return nil, false, ErrTimeout
 	case <-ctx.Done():
 		w.stop()
 		<-done
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	}
 	if r.err != nil {
 		w.stop()
-		return nil, ErrCrashed
+		return nil, r.unsent, ErrCrashed
 	}
 	p.idle <- w
 	if r.res.Failed {
-		return nil, &codec.Error{Code: r.res.ErrCode, Reason: r.res.Reason}
+		return nil, false, &codec.Error{Code: r.res.ErrCode, Reason: r.res.Reason}
 	}
-	return r.res.Pixels, nil
+	return r.res.Pixels, false, nil
 }
 
 // Close stops the idle workers.

@@ -120,6 +120,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			return fail(err)
 		}
 	}
+	sweepTemp(filepath.Join(cfg.DataDir, "tmp"), cfg.Database != "", logger)
 	dbURL := cfg.Database
 	if dbURL == "" {
 		dbURL = filepath.Join(cfg.DataDir, "ohi.db")
@@ -207,6 +208,42 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	scfg.Viewer = vh
 	a.Handler = server.New(scfg)
 	return a, nil
+}
+
+// TempLeftoverAge is how old an entry of <DataDir>/tmp must be for New to
+// take it for a crash's leftover when the database is shared. With the
+// embedded database the process holds the data directory alone (`ohi
+// serve` locks it), so everything there is a leftover.
+const TempLeftoverAge = time.Hour
+
+// sweepTemp removes what a crash left in the temporary directory: request
+// bodies spooled for signature checks, STOW-RS parts, copies of input
+// objects. Nothing else writes there before New returns. With a shared
+// database only entries older than TempLeftoverAge go, in case replicas
+// were given one data directory.
+func sweepTemp(dir string, shared bool, log *slog.Logger) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		log.Warn("sweep temporary files", "dir", dir, "err", err)
+		return
+	}
+	cutoff := time.Now().Add(-TempLeftoverAge)
+	n := 0
+	for _, e := range entries {
+		if shared {
+			if fi, err := e.Info(); err != nil || fi.ModTime().After(cutoff) {
+				continue
+			}
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			log.Warn("remove a leftover temporary file", "path", filepath.Join(dir, e.Name()), "err", err)
+			continue
+		}
+		n++
+	}
+	if n > 0 {
+		log.Info("removed the temporary files of an earlier run", "dir", dir, "entries", n)
+	}
 }
 
 // Start runs the import job workers until Close. With the embedded
