@@ -2,6 +2,8 @@ package dicomweb
 
 import (
 	"mime"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -9,15 +11,24 @@ import (
 type mediaRange struct {
 	typ    string // lower case, e.g. "multipart/related"
 	params map[string]string
+	q      float64
 }
 
-// parseAccept splits an Accept header into its media ranges, in the order
-// given (q values are not used for ordering: DICOMweb clients list their
-// preference first). Entries that do not parse are skipped. An empty
-// header is */*.
+// maxAcceptRanges bounds the media ranges read from one Accept header.
+const maxAcceptRanges = 64
+
+// parseAccept splits an Accept header into its media ranges, most
+// preferred first: by q value (RFC 9110 12.5.1), in the order given among
+// equal q values (DICOMweb clients list their preference first). Ranges
+// with q=0 are refused and dropped; entries that do not parse are
+// skipped. A header with no readable range is */*.
 func parseAccept(h string) []mediaRange {
 	var out []mediaRange
+	refused := false
 	for _, part := range splitOutsideQuotes(h) {
+		if len(out) >= maxAcceptRanges {
+			break
+		}
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue
@@ -31,11 +42,25 @@ func parseAccept(h string) []mediaRange {
 				continue
 			}
 		}
-		out = append(out, mediaRange{typ: strings.ToLower(t), params: params})
+		q := 1.0
+		if s, ok := params["q"]; ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil || v < 0 || v > 1 {
+				continue // not a weight: skip the range rather than guess
+			}
+			q = v
+		}
+		if q == 0 {
+			refused = true
+			continue
+		}
+		out = append(out, mediaRange{typ: strings.ToLower(t), params: params, q: q})
 	}
-	if len(out) == 0 {
-		out = append(out, mediaRange{typ: "*/*", params: map[string]string{}})
+	if len(out) == 0 && !refused {
+		// An empty (or entirely unreadable) header accepts anything.
+		out = append(out, mediaRange{typ: "*/*", params: map[string]string{}, q: 1})
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].q > out[j].q })
 	return out
 }
 
@@ -145,44 +170,68 @@ type choice struct {
 	stored    bool   // the stored syntax (transfer-syntax=*)
 }
 
-// negotiate picks the first acceptable representation: single is the
-// single-part media type of the resource (application/dicom or
-// application/octet-stream), partTypes the media types parts may have.
-// ok is false when nothing is acceptable (406).
-func negotiate(accept string, single string, storedTS string) (c choice, ok bool) {
+// negotiate lists the acceptable representations, most preferred
+// first: single is the single-part media type of the resource
+// (application/dicom or application/octet-stream), storedTS the stored
+// transfer syntax. Callers take the first they can produce (pick); an
+// empty list means nothing is acceptable (406).
+func negotiate(accept string, single string, storedTS string) []choice {
+	var out []choice
 	for _, m := range parseAccept(accept) {
-		ts := shortTS(m.params["transfer-syntax"])
-		if ts == "" {
-			ts = shortTS(m.params["ts"])
+		if c, ok := m.choice(single, storedTS); ok {
+			out = append(out, c)
 		}
-		switch {
-		case m.typ == "multipart/related":
-			t := strings.ToLower(m.params["type"])
-			if t == "" {
-				t = single
+	}
+	return out
+}
+
+// pick returns the first of cs that produce accepts.
+func pick(cs []choice, produce func(choice) bool) (choice, bool) {
+	for _, c := range cs {
+		if produce(c) {
+			return c, true
+		}
+	}
+	return choice{}, false
+}
+
+// choice reads one media range as a representation of the resource.
+func (m mediaRange) choice(single, storedTS string) (choice, bool) {
+	ts := shortTS(m.params["transfer-syntax"])
+	if ts == "" {
+		ts = shortTS(m.params["ts"])
+	}
+	compressed := func(t string) bool {
+		return single == "application/octet-stream" && (strings.HasPrefix(t, "image/") || strings.HasPrefix(t, "video/"))
+	}
+	switch {
+	case m.typ == "multipart/related":
+		t := strings.ToLower(m.params["type"])
+		if t == "" {
+			t = single
+		}
+		if t != single && !compressed(t) {
+			return choice{}, false
+		}
+		if t != single {
+			if frameMediaType(storedTS) != t {
+				return choice{}, false // a compressed type the frames are not stored in
 			}
-			if t == single || (single == "application/octet-stream" && strings.HasPrefix(t, "image/")) || (single == "application/octet-stream" && strings.HasPrefix(t, "video/")) {
-				if t != single && ts == "" {
-					// A compressed media type without a syntax: the stored
-					// one if it has that media type.
-					if frameMediaType(storedTS) != t {
-						continue
-					}
-					ts = storedTS
-				}
-				return choice{multipart: true, ts: ts, stored: ts == "*"}, true
-			}
-		case m.matches(single):
-			return choice{ts: ts, stored: ts == "*"}, true
-		case single == "application/octet-stream" && (strings.HasPrefix(m.typ, "image/") || strings.HasPrefix(m.typ, "video/")):
 			if ts == "" {
-				if frameMediaType(storedTS) != m.typ {
-					continue
-				}
 				ts = storedTS
 			}
-			return choice{ts: ts, stored: ts == "*"}, true
 		}
+		return choice{multipart: true, ts: ts, stored: ts == "*"}, true
+	case m.matches(single):
+		return choice{ts: ts, stored: ts == "*"}, true
+	case compressed(m.typ):
+		if frameMediaType(storedTS) != m.typ {
+			return choice{}, false
+		}
+		if ts == "" {
+			ts = storedTS
+		}
+		return choice{ts: ts, stored: ts == "*"}, true
 	}
 	return choice{}, false
 }

@@ -13,8 +13,8 @@ func FuzzRequestParsing(f *testing.F) {
 	f.Add(`multipart/related; type="application/octet-stream"; transfer-syntax=*`, "1,3,2", "PatientID=A*&StudyDate=20200101-&limit=10&includefield=all", []byte{8, 0, 0x18, 0, 'U', 'I', 2, 0, '1', 0})
 	f.Add(`image/jphc;ts=4.202, application/dicom`, "0", "00100010=Doe%5E*&fuzzymatching=true", []byte{})
 	f.Fuzz(func(t *testing.T, accept, frames, query string, header []byte) {
-		negotiate(accept, "application/octet-stream", tsHTJ2KRPCL)
-		negotiate(accept, mtDICOM, tsExplicitLE)
+		_ = negotiate(accept, "application/octet-stream", tsHTJ2KRPCL)
+		_ = negotiate(accept, mtDICOM, tsExplicitLE)
 		if list, err := parseFrameList(frames, 5); err == nil {
 			for _, n := range list {
 				if n < 1 || n > 5 {

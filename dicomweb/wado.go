@@ -379,14 +379,16 @@ func (h *Handler) frames(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	px := pixelInfoOf(di.Instance)
-	c, ok := negotiate(r.Header.Get("Accept"), "application/octet-stream", px.storedTS)
+	var ts string
+	var decode bool
+	_, ok := pick(negotiate(r.Header.Get("Accept"), "application/octet-stream", px.storedTS), func(c choice) bool {
+		var ok bool
+		ts, decode, ok = px.outputTS(c)
+		return ok
+	})
 	if !ok {
 		return errorf(http.StatusNotAcceptable, "none of the accepted media types (%s) can be produced: the frames are stored as %s (%s); ask for transfer-syntax=* or %s",
 			r.Header.Get("Accept"), px.storedTS, frameMediaType(px.storedTS), tsExplicitLE)
-	}
-	ts, decode, ok := px.outputTS(c)
-	if !ok {
-		return errorf(http.StatusNotAcceptable, "transfer syntax %s cannot be produced for these frames (stored as %s); ask for transfer-syntax=*", c.ts, px.storedTS)
 	}
 	fs := &frameSource{h: h, ctx: r.Context(), di: di, ds: x.DatastoreID, px: px}
 	mt := frameMediaType(ts)
@@ -439,19 +441,21 @@ func (h *Handler) instance(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	px := pixelInfoOf(di.Instance)
-	c, ok := negotiate(r.Header.Get("Accept"), mtDICOM, px.storedTS)
-	if !ok {
-		return errorf(http.StatusNotAcceptable, "none of the accepted media types (%s) can be produced; ask for application/dicom", r.Header.Get("Accept"))
-	}
 	nframes := len(di.Instance.ImageFrames)
-	ts, decode, ok := tsExplicitLE, false, true
-	if nframes > 0 {
-		ts, decode, ok = px.outputTS(c)
-	} else if c.stored && !isNative(px.originalTS) && px.originalTS != "" {
-		ts = tsExplicitLE
-	}
+	var ts string
+	var decode bool
+	c, ok := pick(negotiate(r.Header.Get("Accept"), mtDICOM, px.storedTS), func(c choice) bool {
+		if nframes > 0 {
+			var ok bool
+			ts, decode, ok = px.outputTS(c)
+			return ok
+		}
+		ts, decode = tsExplicitLE, false
+		return true
+	})
 	if !ok {
-		return errorf(http.StatusNotAcceptable, "transfer syntax %s cannot be produced for this instance (stored as %s); ask for transfer-syntax=*", c.ts, px.storedTS)
+		return errorf(http.StatusNotAcceptable, "none of the accepted media types (%s) can be produced for this instance (stored as %s); ask for application/dicom with transfer-syntax=* or %s",
+			r.Header.Get("Accept"), px.storedTS, tsExplicitLE)
 	}
 	// The stored data set; instances imported before it was kept are
 	// written from the metadata document alone (overlay adds every
