@@ -19,6 +19,10 @@ const (
 	MaxLimit       = 1000
 	MaxOffset      = 1_000_000
 	maxIncludeTags = 50
+	// maxMatchValues bounds the values of one attribute match (a
+	// comma-separated list) and maxMatchLen the length of each.
+	maxMatchValues = 100
+	maxMatchLen    = 1024
 )
 
 // searchAttr is a searchable attribute: its index column and matching.
@@ -155,12 +159,29 @@ func parseQuery(r *http.Request, level string) (*qidoRequest, error) {
 }
 
 // condition parses one attribute match; nil for universal matching.
-func condition(sa searchAttr, name, v string) (*ohi.DICOMCond, error) {
+func condition(sa searchAttr, name, v string) (c *ohi.DICOMCond, err error) {
 	v = strings.TrimSpace(v)
 	if v == "" || v == "*" {
 		return nil, nil
 	}
-	c := &ohi.DICOMCond{Column: sa.column, Person: sa.kind == "pn"}
+	if n := strings.Count(v, ",") + strings.Count(v, `\`) + 1; n > maxMatchValues {
+		return nil, errorf(http.StatusBadRequest, "%s lists %d values; at most %d", name, n, maxMatchValues)
+	}
+	if len(v) > maxMatchLen*maxMatchValues {
+		return nil, errorf(http.StatusBadRequest, "%s is longer than %d bytes", name, maxMatchLen*maxMatchValues)
+	}
+	c = &ohi.DICOMCond{Column: sa.column, Person: sa.kind == "pn"}
+	defer func() {
+		if c == nil {
+			return
+		}
+		for _, s := range c.Values {
+			if len(s) > maxMatchLen {
+				c, err = nil, errorf(http.StatusBadRequest, "a value of %s is longer than %d bytes", name, maxMatchLen)
+				return
+			}
+		}
+	}()
 	switch sa.kind {
 	case "date", "time":
 		if lo, hi, isRange := strings.Cut(v, "-"); isRange {

@@ -128,12 +128,15 @@ func (m *multipartWriter) part(contentType string, r io.Reader) error {
 
 func (m *multipartWriter) close() error { return m.mw.Close() }
 
+// maxFrameList bounds the frame numbers of one frames request.
+const maxFrameList = 10000
+
 // parseFrameList reads "1,3,2": 1-based, no duplicates, within n.
 func parseFrameList(s string, n int) ([]int, error) {
-	parts := strings.Split(s, ",")
-	if len(parts) > 10000 {
-		return nil, errorf(http.StatusBadRequest, "too many frames in the list (%d)", len(parts))
+	if c := strings.Count(s, ",") + 1; c > maxFrameList {
+		return nil, errorf(http.StatusBadRequest, "too many frames in the list (%d; at most %d)", c, maxFrameList)
 	}
+	parts := strings.Split(s, ",")
 	seen := map[int]bool{}
 	out := make([]int, 0, len(parts))
 	for _, p := range parts {
