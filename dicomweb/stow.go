@@ -1,6 +1,7 @@
 package dicomweb
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -90,10 +91,14 @@ func (h *Handler) store(w http.ResponseWriter, r *http.Request) error {
 		if params["boundary"] == "" {
 			return errorf(http.StatusBadRequest, "the multipart/related Content-Type has no boundary")
 		}
-		mr := multipart.NewReader(r.Body, params["boundary"])
+		end := &closeScanner{r: r.Body, delim: []byte("--" + params["boundary"] + "--")}
+		mr := multipart.NewReader(end, params["boundary"])
 		for {
 			part, err := mr.NextPart()
-			if errors.Is(err, io.EOF) {
+			if err == io.EOF { // bare: the reader's clean end, or a part header cut short
+				if !end.seen {
+					return errorf(http.StatusBadRequest, "the multipart body ends before its closing boundary --%s--; nothing was stored", params["boundary"])
+				}
 				break
 			}
 			if err != nil {
@@ -191,4 +196,35 @@ func writeStoreResponse(w http.ResponseWriter, r *http.Request, dsID, study stri
 	w.Header().Set("Content-Type", mtDICOMJSON)
 	w.WriteHeader(status)
 	return writeJSONBody(w, out)
+}
+
+// closeScanner passes a multipart body through and records whether its
+// closing delimiter went by: the multipart reader answers a bare io.EOF
+// both at the closing delimiter and when the body ends inside a part's
+// header, and only the first is a complete request.
+type closeScanner struct {
+	r     io.Reader
+	delim []byte
+	tail  []byte // the last len(delim)-1 bytes read
+	seen  bool
+}
+
+func (c *closeScanner) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 && !c.seen {
+		buf := append(c.tail, p[:min(n, len(c.delim)-1)]...)
+		if bytes.Contains(buf, c.delim) || bytes.Contains(p[:n], c.delim) {
+			c.seen = true
+		}
+		keep := len(c.delim) - 1
+		if n >= keep {
+			c.tail = append(c.tail[:0], p[n-keep:n]...)
+		} else {
+			c.tail = append(c.tail, p[:n]...)
+			if len(c.tail) > keep {
+				c.tail = c.tail[len(c.tail)-keep:]
+			}
+		}
+	}
+	return n, err
 }
