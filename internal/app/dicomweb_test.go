@@ -283,6 +283,19 @@ func TestDICOMweb(t *testing.T) {
 	if code, _, _ := d.get(framesPath+",1", ""); code != 400 {
 		t.Fatalf("duplicate frame: %d, want 400", code)
 	}
+	// Negotiation runs over every listed range, by q value: an
+	// unproducible first choice falls back to the next one.
+	code, h, body = d.get(framesPath, `multipart/related; type="image/jpeg"; transfer-syntax=1.2.840.10008.1.2.4.50, multipart/related; type="application/octet-stream"; transfer-syntax=*; q=0.5`)
+	if p := parts(t, h, body); code != 200 || len(p) != 1 || !bytes.Equal(p[0], want) {
+		t.Fatalf("combined Accept: %d %s, want the stored frame", code, h.Get("Content-Type"))
+	}
+	code, h, body = d.get(framesPath, `multipart/related; type="application/octet-stream"; transfer-syntax=*; q=0.2, multipart/related; type="application/octet-stream"`)
+	if p := parts(t, h, body); code != 200 || len(p) != 1 || !bytes.Equal(p[0], origPixels[0]) {
+		t.Fatalf("q-ordered Accept: %d %s, want the uncompressed frame", code, h.Get("Content-Type"))
+	}
+	if code, _, b := d.get(framesPath, `multipart/related; type="application/octet-stream"; transfer-syntax=*; q=0, application/dicom+json`); code != 406 || !strings.Contains(string(b), "message") {
+		t.Fatalf("refused Accept: %d %s, want 406 with a message", code, b)
+	}
 
 	// The instance: every original attribute, the original pixels.
 	instPath := root + "/studies/" + study + "/series/" + s0 + "/instances/" + sop
