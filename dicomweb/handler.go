@@ -64,9 +64,28 @@ func New(cfg Config) *Handler {
 			}
 		})
 	}
-	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	// A route's path with another method is a 405 naming the methods it
+	// takes; any other path a 404.
+	methods := map[string][]string{}
+	var paths []string
+	for _, rt := range Routes {
+		if methods[rt.Path] == nil {
+			paths = append(paths, rt.Path)
+		}
+		methods[rt.Path] = append(methods[rt.Path], rt.Method)
+	}
+	other := http.NewServeMux()
+	for _, p := range paths {
+		allow := strings.Join(methods[p], ", ")
+		other.HandleFunc(Prefix+p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			h.writeError(w, r, errorf(http.StatusMethodNotAllowed, "%s %s is not a DICOMweb operation; the path takes %s", r.Method, r.URL.Path, allow))
+		})
+	}
+	other.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &httpError{http.StatusNotFound, fmt.Sprintf("no DICOMweb route for %s %s", r.Method, r.URL.Path)})
 	})
+	h.mux.Handle("/", other)
 	return h
 }
 

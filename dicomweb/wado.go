@@ -93,7 +93,11 @@ func (h *Handler) bulkdata(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errorf(http.StatusNotFound, "the value at %s is not binary", path)
 	}
-	if strings.Contains(strings.ToLower(r.Header.Get("Accept")), "multipart/related") {
+	c, ok := pick(negotiate(r.Header.Get("Accept"), "application/octet-stream", ""), func(choice) bool { return true })
+	if !ok {
+		return errorf(http.StatusNotAcceptable, "none of the accepted media types (%s) can be produced; bulk data is application/octet-stream, single or multipart/related", r.Header.Get("Accept"))
+	}
+	if c.multipart {
 		mw := newMultipart(w, "application/octet-stream")
 		if err := mw.part("application/octet-stream", bytes.NewReader(b)); err != nil {
 			return err
