@@ -2,6 +2,7 @@ package dicomweb
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -49,7 +50,12 @@ func TestParseQueryBounds(t *testing.T) {
 		{"SeriesNumber=1e3", 400, "SeriesNumber"},
 		{"PatientID=a&PatientID=b", 400, "PatientID"},
 		{"PatientID=%zz", 400, "query string"},
-		{"includefield=00081115.0020000E,ReferencedSeriesSequence.SeriesInstanceUID,NoSuch,(0010,0010)," + strings.Repeat("PatientID,", 200), 200, ""},
+		{"includefield=00081115.0020000E,ReferencedSeriesSequence.SeriesInstanceUID,NoSuch,(0010,0010),,00191010&00190010=Philips", 200, ""},
+		{"includefield=" + strings.Repeat("PatientID,", maxIncludeNames-1) + "all", 200, ""},
+		{"includefield=" + strings.Repeat("PatientID,", maxIncludeNames), 400, "includefield"},
+		{"includefield=" + strings.Repeat("Zz,", 100) + "&includefield=" + strings.Repeat("Zz,", 100), 400, "includefield"},
+		{"includefield=" + includeMany(), 200, ""},
+		{"00091010=x", 400, "00091010"},
 	} {
 		r := httptest.NewRequest("GET", "/datastore/x/studies", nil)
 		r.URL.RawQuery = tc.query
@@ -62,6 +68,12 @@ func TestParseQueryBounds(t *testing.T) {
 		}
 		if err != nil && !strings.Contains(err.Error(), tc.word) {
 			t.Errorf("%s: message %q does not name %s", short, err, tc.word)
+		}
+		if err == nil && strings.Contains(tc.query, "00191010") && (!qr.include["00191010"] || !qr.include["00081115"]) {
+			t.Errorf("%s: include %v lacks the private tag or the sequences", short, qr.include)
+		}
+		if err == nil && strings.HasSuffix(tc.query, "all") && !qr.all {
+			t.Errorf("%s: all ignored", short)
 		}
 		if err == nil && len(qr.include) > maxIncludeTags {
 			t.Errorf("%s: %d include tags", short, len(qr.include))
@@ -94,4 +106,13 @@ func TestParseFrameList(t *testing.T) {
 			t.Errorf("%.30q of %d: status %d (%v), want %d", tc.list, tc.n, got, err, tc.status)
 		}
 	}
+}
+
+// includeMany lists more distinct valid tags than are returned.
+func includeMany() string {
+	var b []string
+	for i := 0; i < maxIncludeNames; i++ {
+		b = append(b, fmt.Sprintf("0008%04X", 0x1000+i))
+	}
+	return strings.Join(b, ",")
 }

@@ -19,6 +19,10 @@ const (
 	MaxLimit       = 1000
 	MaxOffset      = 1_000_000
 	maxIncludeTags = 50
+	// maxIncludeNames bounds the names of includefield, each a dictionary
+	// look-up; maxSeqDepth the components of a dotted sequence path.
+	maxIncludeNames = 200
+	maxSeqDepth     = 8
 	// maxMatchValues bounds the values of one attribute match (a
 	// comma-separated list) and maxMatchLen the length of each.
 	maxMatchValues = 100
@@ -119,12 +123,22 @@ func parseQuery(r *http.Request, level string) (*qidoRequest, error) {
 			}
 			continue
 		case "includefield":
+			names := 0
+			for _, f := range v {
+				names += strings.Count(f, ",") + 1
+			}
+			if names > maxIncludeNames {
+				return nil, errorf(http.StatusBadRequest, "includefield lists %d names; at most %d (of which the first %d attributes are returned)", names, maxIncludeNames, maxIncludeTags)
+			}
 			for _, f := range v {
 				for _, name := range strings.Split(f, ",") {
 					name = strings.TrimSpace(name)
 					if strings.EqualFold(name, "all") {
 						qr.all = true
 						continue
+					}
+					if len(qr.include) >= maxIncludeTags || name == "" || len(name) > 64*maxSeqDepth {
+						continue // beyond AWS's 50, or no name: dropped as invalid ones are
 					}
 					top, _, _ := strings.Cut(name, ".")
 					if a, ok := dicom.LookupAttribute(top); ok && len(qr.include) < maxIncludeTags {
@@ -137,6 +151,11 @@ func parseQuery(r *http.Request, level string) (*qidoRequest, error) {
 			continue
 		}
 		a, ok := dicom.LookupAttribute(k)
+		if ok && a.Private && a.Tag&0xFF00 == 0 && a.Tag&0xFF >= 0x10 {
+			// A private creator (gggg,0010-00FF) qualifies the private
+			// tags of includefield; it is not a match.
+			continue
+		}
 		if !ok {
 			return nil, errorf(http.StatusBadRequest, "query parameter %q is neither a DICOM keyword or tag nor one of limit, offset, includefield, fuzzymatching", k)
 		}
