@@ -137,8 +137,15 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	status := statusOf(err)
 	msg := err.Error()
 	if status == http.StatusInternalServerError {
+		// The cause (paths, SQL, storage errors) goes to the log only.
 		h.logger.Error("dicomweb", "method", r.Method, "path", r.URL.Path, "err", err)
-		msg = "internal error: " + msg
+		msg = "internal error"
+		if info := api.RequestInfoFrom(r.Context()); info != nil {
+			info.Err = err
+			if info.ID != "" {
+				msg += " (request " + info.ID + ")"
+			}
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

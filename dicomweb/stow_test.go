@@ -3,13 +3,16 @@ package dicomweb
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"testing/iotest"
 
+	"github.com/openhealthimaging/ohi/api"
 	"github.com/openhealthimaging/ohi/importer"
 )
 
@@ -123,5 +126,29 @@ func TestCloseScanner(t *testing.T) {
 				t.Errorf("%q (one byte reads %v): seen %v", tc.body, one, c.seen)
 			}
 		}
+	}
+}
+
+type failingStorer struct{}
+
+func (failingStorer) StoreInstances(context.Context, string, string, []importer.StowFile) ([]importer.StowResult, error) {
+	return nil, errors.New("open /var/lib/ohi/secret/blob: permission denied")
+}
+
+// TestInternalErrorHidesCause checks that a 500 names the request but not
+// the internal cause.
+func TestInternalErrorHidesCause(t *testing.T) {
+	h := New(Config{Storer: failingStorer{}, TempDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	req := httptest.NewRequest("POST", "/datastore/0123456789abcdef0123456789abcdef/studies", strings.NewReader("DICM"))
+	req.Header.Set("Content-Type", "application/dicom")
+	info := &api.RequestInfo{ID: "req-1"}
+	req = req.WithContext(api.WithRequestInfo(req.Context(), info))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 500 || strings.Contains(rec.Body.String(), "/var/lib") || !strings.Contains(rec.Body.String(), "req-1") {
+		t.Fatalf("%d %s: want 500 naming the request, not the cause", rec.Code, rec.Body)
+	}
+	if info.Err == nil || !strings.Contains(info.Err.Error(), "permission denied") {
+		t.Fatalf("the cause is not kept for the log: %v", info.Err)
 	}
 }
