@@ -73,6 +73,14 @@ func (im *Importer) StoreInstances(ctx context.Context, datastoreID, studyUID st
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
+	// Remove what failed instances, failed commits and an abandoned
+	// request (the client went away) left stored, at once rather than
+	// at SweepStow's next pass. Every worker has returned by then.
+	defer func() {
+		if err := im.sweep(context.WithoutCancel(ctx), job, log); err != nil {
+			log.Warn("sweep after STOW-RS", "err", err)
+		}
+	}()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for i, f := range files {
@@ -143,10 +151,6 @@ func (im *Importer) StoreInstances(ctx context.Context, datastoreID, studyUID st
 				return nil, ctx.Err()
 			}
 		}
-	}
-	// Remove what failed instances and failed commits left stored.
-	if err := im.sweep(context.WithoutCancel(ctx), job, log); err != nil {
-		log.Warn("sweep after STOW-RS", "err", err)
 	}
 	return results, nil
 }

@@ -3,9 +3,11 @@ package importer_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,5 +104,47 @@ func TestStoreInstances(t *testing.T) {
 	})
 	if left != committed-1 {
 		t.Fatalf("%d objects left of %d", left, committed)
+	}
+}
+
+// TestStoreInstancesAbandonedLeavesNothing: a STOW-RS request whose
+// client goes away while its instances are stored returns the context's
+// error and leaves none of their frames or headers stored.
+func TestStoreInstancesAbandonedLeavesNothing(t *testing.T) {
+	env := newTestEnv(t)
+	dir := filepath.Join(env.Dir, "stow")
+	writeSynthInput(t, dir, 3)
+	var files []importer.StowFile
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			fi, _ := d.Info()
+			files = append(files, importer.StowFile{Path: p, Size: fi.Size()})
+		}
+		return err
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	im := env.importer()
+	im.Workers = 1
+	var stored atomic.Int32
+	im.TestHook = func(point, _ string) {
+		// The second instance's frames: the first one's are stored.
+		if point == "frame" && stored.Add(1) == 2 {
+			cancel()
+		}
+	}
+	if _, err := im.StoreInstances(ctx, env.DS.ID, "", files); !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned request: %v, want context.Canceled", err)
+	}
+	if stored.Load() < 2 {
+		t.Fatalf("only %d instances reached their frames", stored.Load())
+	}
+	var left []string
+	_ = env.Blobs.List(context.Background(), "datastores/"+env.DS.ID+"/", func(o ohi.ObjectInfo) error {
+		left = append(left, o.Key)
+		return nil
+	})
+	if len(left) != 0 {
+		t.Fatalf("%d objects left: %v", len(left), left)
 	}
 }
