@@ -9,6 +9,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -170,11 +171,14 @@ func writeStoreResponse(w http.ResponseWriter, r *http.Request, dsID, study stri
 			fails = append(fails, item)
 			continue
 		}
-		url := fmt.Sprintf("%s/studies/%s/series/%s/instances/%s", base, res.StudyInstanceUID, res.SeriesInstanceUID, res.SOPInstanceUID)
+		// The UIDs come from the stored files: escaped, they stay path
+		// segments whatever they hold.
+		u := fmt.Sprintf("%s/studies/%s/series/%s/instances/%s", base, url.PathEscape(res.StudyInstanceUID),
+			url.PathEscape(res.SeriesInstanceUID), url.PathEscape(res.SOPInstanceUID))
 		if !res.IsPrimary {
-			url += "?imageSetId=" + res.ImageSetID
+			u += "?imageSetId=" + url.QueryEscape(res.ImageSetID)
 		}
-		item["00081190"] = isElem("UR", url)
+		item["00081190"] = isElem("UR", u)
 		refs = append(refs, item)
 	}
 	if study != "" {

@@ -152,3 +152,25 @@ func TestInternalErrorHidesCause(t *testing.T) {
 		t.Fatalf("the cause is not kept for the log: %v", info.Err)
 	}
 }
+
+// TestStoreResponseEscapesUIDs: UIDs read from stored files cannot turn
+// the RetrieveURL of the store response into another path or query.
+func TestStoreResponseEscapesUIDs(t *testing.T) {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/datastore/0123456789abcdef0123456789abcdef/studies", nil)
+	err := writeStoreResponse(rec, req, "0123456789abcdef0123456789abcdef", "", []importer.StowResult{
+		{StudyInstanceUID: "1.2/../../../x", SeriesInstanceUID: "1.3?imageSetId=evil", SOPInstanceUID: "1.4#f", ImageSetID: "a&b=c"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]struct{ Value []map[string]struct{ Value []string } }
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	u := out["00081199"].Value[0]["00081190"].Value[0]
+	want := "http://example.com/datastore/0123456789abcdef0123456789abcdef/studies/1.2%2F..%2F..%2F..%2Fx/series/1.3%3FimageSetId=evil/instances/1.4%23f?imageSetId=a%26b%3Dc"
+	if u != want {
+		t.Fatalf("RetrieveURL %s, want %s", u, want)
+	}
+}

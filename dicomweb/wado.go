@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -21,12 +22,13 @@ import (
 
 // bulkURL returns the BulkDataURI function of an instance.
 func bulkURL(r *http.Request, x ohi.DICOMInstanceRef, sop string) func(string) string {
-	base := fmt.Sprintf("%s/studies/%s/series/%s/instances/%s/bulkdata/", baseURL(r, x.DatastoreID), x.StudyInstanceUID, x.SeriesInstanceUID, sop)
+	base := fmt.Sprintf("%s/studies/%s/series/%s/instances/%s/bulkdata/", baseURL(r, x.DatastoreID), url.PathEscape(x.StudyInstanceUID),
+		url.PathEscape(x.SeriesInstanceUID), url.PathEscape(sop))
 	q := ""
 	if x.ImageSetID != "" {
 		q = "?imageSetId=" + x.ImageSetID
 	}
-	return func(path string) string { return base + path + q }
+	return func(path string) string { return base + url.PathEscape(path) + q }
 }
 
 // metadataJSON is an instance's WADO-RS metadata.
