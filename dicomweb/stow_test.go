@@ -164,7 +164,9 @@ func TestStoreResponseEscapesUIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out map[string]struct{ Value []map[string]struct{ Value []string } }
+	var out map[string]struct {
+		Value []map[string]struct{ Value []string }
+	}
 	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
 		t.Fatal(err)
 	}
