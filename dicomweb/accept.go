@@ -12,6 +12,9 @@ type mediaRange struct {
 	typ    string // lower case, e.g. "multipart/related"
 	params map[string]string
 	q      float64
+	// except are the types a more specific range refuses (q=0): a
+	// wildcard does not admit them (RFC 9110 12.5.1).
+	except map[string]bool
 }
 
 // maxAcceptRanges bounds the media ranges read from one Accept header.
@@ -25,6 +28,7 @@ const maxAcceptRanges = 64
 func parseAccept(h string) []mediaRange {
 	var out []mediaRange
 	refused := false
+	excepted := map[string]bool{}
 	for _, part := range splitOutsideQuotes(h) {
 		if len(out) >= maxAcceptRanges {
 			break
@@ -52,6 +56,9 @@ func parseAccept(h string) []mediaRange {
 		}
 		if q == 0 {
 			refused = true
+			if !strings.HasSuffix(t, "/*") && len(params) == 1 {
+				excepted[strings.ToLower(t)] = true
+			}
 			continue
 		}
 		out = append(out, mediaRange{typ: strings.ToLower(t), params: params, q: q})
@@ -59,6 +66,11 @@ func parseAccept(h string) []mediaRange {
 	if len(out) == 0 && !refused {
 		// An empty (or entirely unreadable) header accepts anything.
 		out = append(out, mediaRange{typ: "*/*", params: map[string]string{}, q: 1})
+	}
+	for i := range out {
+		if strings.HasSuffix(out[i].typ, "/*") {
+			out[i].except = excepted
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].q > out[j].q })
 	return out
@@ -100,6 +112,8 @@ func splitOutsideQuotes(s string) []string {
 // matches reports whether a range accepts the media type t.
 func (m mediaRange) matches(t string) bool {
 	switch {
+	case m.except[t]:
+		return false
 	case m.typ == "*/*" || m.typ == t:
 		return true
 	case strings.HasSuffix(m.typ, "/*"):

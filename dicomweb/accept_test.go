@@ -27,6 +27,7 @@ func TestNegotiateFrames(t *testing.T) {
 		{"unknown syntax", htj2k, `multipart/related; type="application/octet-stream"; transfer-syntax=1.2.3`, ""},
 		{"bad q skipped", htj2k, `multipart/related; type="image/jphc"; q=abc, multipart/related; type="application/octet-stream"`, tsExplicitLE},
 		{"garbage is */*", htj2k, `;;;,`, tsExplicitLE},
+		{"refused type not admitted by */*", htj2k, `application/octet-stream;q=0, */*`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var ts string
@@ -62,6 +63,9 @@ func TestNegotiateInstance(t *testing.T) {
 		{`application/dicom; transfer-syntax=1.2.840.10008.1.2.4.50, multipart/related; type="application/dicom"`, true, tsExplicitLE},
 		{`application/dicom;q=0.2, multipart/related; type="application/dicom"; transfer-syntax=*`, true, tsHTJ2KRPCL},
 		{`application/dicom+json, multipart/related; type="application/octet-stream"`, false, ""},
+		{`application/dicom;q=0, */*`, false, ""},
+		{`application/dicom;q=0, multipart/related; type="application/dicom"`, true, tsExplicitLE},
+		{`text/html, application/*;q=0.1`, false, tsExplicitLE},
 	} {
 		var ts string
 		c, ok := pick(negotiate(tc.accept, mtDICOM, px.storedTS), func(c choice) bool {

@@ -56,7 +56,11 @@ func New(cfg Config) *Handler {
 			if info != nil {
 				info.Operation = rt.Name // for the access log
 			}
-			if err := rt.handle(h, w, r); err != nil {
+			err := acceptsJSON(rt, r)
+			if err == nil {
+				err = rt.handle(h, w, r)
+			}
+			if err != nil {
 				if info != nil {
 					info.ErrorCode = http.StatusText(statusOf(err))
 				}
@@ -87,6 +91,21 @@ func New(cfg Config) *Handler {
 	})
 	h.mux.Handle("/", other)
 	return h
+}
+
+// acceptsJSON answers 406 for a GET route that produces DICOM JSON only
+// when no range of the Accept header admits it. Any range that does is
+// enough, so combined headers (OHIF's JSON and multipart list) work.
+func acceptsJSON(rt Route, r *http.Request) error {
+	if rt.Method != "GET" || len(rt.Produces) != 1 || rt.Produces[0] != mtDICOMJSON {
+		return nil
+	}
+	for _, m := range parseAccept(r.Header.Get("Accept")) {
+		if m.matches(mtDICOMJSON) || m.typ == "application/json" {
+			return nil
+		}
+	}
+	return errorf(http.StatusNotAcceptable, "none of the accepted media types (%s) can be produced; %s answers %s", r.Header.Get("Accept"), rt.Name, mtDICOMJSON)
 }
 
 // ServeHTTP implements http.Handler.
