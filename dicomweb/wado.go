@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -373,6 +374,11 @@ func nativeBytes(px *codec.Pixels, bitsAllocated int) []byte {
 func (h *Handler) frames(w http.ResponseWriter, r *http.Request) error {
 	x, err := ref(r)
 	if err != nil {
+		return err
+	}
+	// A malformed list is a 400 before any look-up (and whether the
+	// instance exists).
+	if _, err := parseFrameList(r.PathValue("frameList"), math.MaxInt); err != nil {
 		return err
 	}
 	di, err := h.svc.DICOMInstance(r.Context(), x)
