@@ -142,7 +142,7 @@ func (im *Importer) StoreInstances(ctx context.Context, datastoreID, studyUID st
 			set, err := im.stowCommit(ctx, job, uid, gr.g, log)
 			for _, i := range gr.idx {
 				if err != nil {
-					results[i].Failure, results[i].FailureCode = "the image set could not be committed: "+err.Error(), FailureProcessing
+					results[i].Failure, results[i].FailureCode = "the image set could not be committed: "+clientReason(log, err), FailureProcessing
 					continue
 				}
 				results[i].ImageSetID, results[i].IsPrimary = set.ID, set.IsPrimary
@@ -173,7 +173,7 @@ func (im *Importer) stowOne(ctx context.Context, job *ohi.ImportJob, studyUID st
 	}
 	file, err := os.Open(f.Path)
 	if err != nil {
-		return fail(FailureProcessing, "cannot read the instance: "+err.Error())
+		return fail(FailureProcessing, "cannot read the instance: "+clientReason(im.logger().With("stow", job.ID), err))
 	}
 	defer file.Close()
 	inst, err := dicom.Read(file, f.Size, im.DICOM)
@@ -182,7 +182,7 @@ func (im *Importer) stowOne(ctx context.Context, job *ohi.ImportJob, studyUID st
 		if errors.As(err, &fe) {
 			return fail(FailureCannotRead, fe.Reason)
 		}
-		return fail(FailureProcessing, "cannot read the instance: "+err.Error())
+		return fail(FailureProcessing, "cannot read the instance: "+clientReason(im.logger().With("stow", job.ID), err))
 	}
 	defer inst.Close()
 	im.hook("parse", f.Path)
@@ -200,7 +200,7 @@ func (im *Importer) stowOne(ctx context.Context, job *ohi.ImportJob, studyUID st
 	case errors.As(err, &pe):
 		return fail(FailureProcessing, im.filePanic(pe, "stow", job.ID, "path", f.Path))
 	case err != nil:
-		return fail(FailureProcessing, "cannot store the image frames: "+err.Error())
+		return fail(FailureProcessing, "cannot store the image frames: "+clientReason(im.logger().With("stow", job.ID), err))
 	}
 	return res, p
 }
@@ -303,4 +303,18 @@ func (im *Importer) SweepStow(ctx context.Context) (int, error) {
 			}
 		}
 	}
+}
+
+// clientReason is what a STOW-RS client is told of a processing failure:
+// the message of a typed error (validation, conflict, quota) or a panic
+// (logged with its stack where it was recovered); otherwise a server error, whose cause (local paths,
+// storage or database errors) goes to the log only.
+func clientReason(log *slog.Logger, err error) string {
+	var ve *ohi.ValidationError
+	var pe *panicError
+	if errors.As(err, &ve) || errors.As(err, &pe) || errors.Is(err, ohi.ErrConflict) || errors.Is(err, ohi.ErrQuotaExceeded) || errors.Is(err, ohi.ErrNotFound) {
+		return err.Error()
+	}
+	log.Error("STOW-RS instance failed", "err", err)
+	return "a server error (see the server log)"
 }

@@ -148,3 +148,18 @@ func TestStoreInstancesAbandonedLeavesNothing(t *testing.T) {
 		t.Fatalf("%d objects left: %v", len(left), left)
 	}
 }
+
+// TestStoreInstancesServerFailureHidesCause: a processing failure (here the
+// spooled file cannot be opened) fails the instance without telling the
+// client local paths.
+func TestStoreInstancesServerFailureHidesCause(t *testing.T) {
+	env := newTestEnv(t)
+	gone := filepath.Join(env.Dir, "secret-spool", "part-1.dcm")
+	res, err := env.importer().StoreInstances(context.Background(), env.DS.ID, "", []importer.StowFile{{Path: gone, Size: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0].FailureCode != importer.FailureProcessing || res[0].Failure == "" || strings.Contains(res[0].Failure, "secret-spool") {
+		t.Fatalf("results %+v", res)
+	}
+}
