@@ -8,6 +8,7 @@
 package dicomweb
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -153,6 +154,12 @@ func statusOf(err error) int {
 
 // writeError answers {"message": ...} with the error's status.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		// The client went away: nobody reads an answer, and it is not a
+		// server error.
+		h.logger.Info("dicomweb request abandoned", "method", r.Method, "path", r.URL.Path, "err", err)
+		return
+	}
 	status := statusOf(err)
 	msg := err.Error()
 	if status == http.StatusInternalServerError {

@@ -176,3 +176,26 @@ func TestStoreResponseEscapesUIDs(t *testing.T) {
 		t.Fatalf("RetrieveURL %s, want %s", u, want)
 	}
 }
+
+type ctxStorer struct{}
+
+func (ctxStorer) StoreInstances(ctx context.Context, _, _ string, _ []importer.StowFile) ([]importer.StowResult, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestAbandonedRequestIsNotAServerError: a STOW-RS request whose client
+// goes away is logged as abandoned, not as a server error.
+func TestAbandonedRequestIsNotAServerError(t *testing.T) {
+	var log strings.Builder
+	h := New(Config{Storer: ctxStorer{}, TempDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("POST", "/datastore/0123456789abcdef0123456789abcdef/studies", strings.NewReader("DICM")).WithContext(ctx)
+	req.Header.Set("Content-Type", "application/dicom")
+	cancel()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if strings.Contains(log.String(), "level=ERROR") || !strings.Contains(log.String(), "abandoned") || rec.Body.Len() != 0 {
+		t.Fatalf("log %q, body %q", log.String(), rec.Body)
+	}
+}
