@@ -65,6 +65,7 @@ func TestStoreRequestStatus(t *testing.T) {
 			part(`Content-Type: multipart/related; boundary=inner`, "--inner\r\n\r\nA\r\n--inner--") + "--" + b + "--", 415, "part 1", 0},
 		{"garbage part type", `multipart/related; type="application/dicom"; boundary=` + b,
 			part("Content-Type: ;;;", "A") + "--" + b + "--", 415, "part 1", 0},
+		{"too many parts", `multipart/related; boundary=` + b, strings.Repeat(part("", ""), MaxStowParts+1) + "--" + b + "--", 413, "instances", 0},
 		{"no parts", `multipart/related; type="application/dicom"; boundary=` + b, "--" + b + "--\r\n", 400, "no instance", 0},
 		{"not multipart", `multipart/related; type="application/dicom"; boundary=` + b, "plain bytes", 400, "malformed", 0},
 		{"truncated", `multipart/related; type="application/dicom"; boundary=` + b, part("Content-Type: application/dicom", "A")[:20], 400, "", 0},
