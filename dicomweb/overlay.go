@@ -64,7 +64,10 @@ func overlay(p *part10, di *service.DICOMInstance) error {
 		}
 		raw, err := enc.element(a.Tag, vrs[k], cv)
 		if err != nil {
-			return err
+			// An updated value its VR cannot hold (a word in a US, say):
+			// the file keeps the value as received rather than failing.
+			p.unencodable = append(p.unencodable, k)
+			continue
 		}
 		p.replace[a.Tag] = raw
 	}
@@ -88,7 +91,8 @@ func overlay(p *part10, di *service.DICOMInstance) error {
 		}
 		raw, err := enc.element(a.Tag, "", cv)
 		if err != nil {
-			return err
+			p.unencodable = append(p.unencodable, k) // left out, as above
+			continue
 		}
 		p.replace[a.Tag] = raw
 	}

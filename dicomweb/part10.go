@@ -29,6 +29,9 @@ type part10 struct {
 	replace  map[uint32][]byte
 	pixelTag uint32
 	pixel    func(w io.Writer) error // writes the whole pixel data element; nil when none
+	// unencodable are the metadata keys whose current value its VR
+	// cannot hold: kept as stored (or left out when new), and logged.
+	unencodable []string
 }
 
 // errHeader reports a stored data set that does not parse.

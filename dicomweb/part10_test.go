@@ -117,6 +117,16 @@ func TestPart10FromHeaderAndDocument(t *testing.T) {
 		t.Fatalf("after an update: StudyDescription %v, PatientBirthDate %v, PatientID %v", got["StudyDescription"], got["PatientBirthDate"], got["PatientID"])
 	}
 
+	// A value its VR cannot hold (an update wrote a word into a US): the
+	// file keeps the value as received, and a new one is left out.
+	di, hdr = instanceOf(t, orig)
+	di.Instance.DICOM["Rows"] = "eight"
+	di.Instance.DICOM["LargestImagePixelValue"] = "big"
+	got = write(di, hdr)
+	if !same(got["Rows"], want["Rows"]) || got["LargestImagePixelValue"] != nil || !same(got["PatientID"], want["PatientID"]) {
+		t.Fatalf("unencodable update: Rows %v (want %v), LargestImagePixelValue %v", got["Rows"], want["Rows"], got["LargestImagePixelValue"])
+	}
+
 	di, _ = instanceOf(t, orig)
 	got = write(di, nil)
 	for k, v := range want {

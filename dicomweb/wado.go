@@ -492,6 +492,9 @@ func (h *Handler) instance(w http.ResponseWriter, r *http.Request) error {
 	if err := overlay(p, di); err != nil {
 		return err
 	}
+	if len(p.unencodable) > 0 {
+		h.logger.Warn("GetDICOMInstance: metadata values their VR cannot hold are kept as stored", "sopInstanceUID", x.SOPInstanceUID, "attributes", p.unencodable)
+	}
 	if px.transcoded() && nframes > 0 {
 		if photo := metadoc.Text(di.Instance.DICOM["PhotometricInterpretation"]); photo != "" {
 			p.replace[0x00280004] = encodeText(0x00280004, "CS", photo)
