@@ -3,6 +3,7 @@ package dicom
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/suyashkumar/dicom/pkg/tag"
 )
@@ -35,9 +36,17 @@ func LookupAttribute(key string) (Attribute, bool) {
 		return a.(Attribute), true
 	}
 	// The dictionary looks keywords up by scanning every entry; the found
-	// ones (a bounded set) are remembered.
+	// ones (a bounded set) are remembered, and so are the first
+	// maxMisses unknown ones (untrusted query parameters and metadata keys
+	// would otherwise cost a scan each, every time).
+	if _, ok := misses.Load(key); ok {
+		return Attribute{}, false
+	}
 	info, err := tag.FindByName(key)
 	if err != nil || len(info.VRs) == 0 {
+		if len(key) <= 64 && missCount.Add(1) <= maxMisses {
+			misses.Store(key, true)
+		}
 		return Attribute{}, false
 	}
 	t := uint32(info.Tag.Group)<<16 | uint32(info.Tag.Element)
@@ -49,3 +58,11 @@ func LookupAttribute(key string) (Attribute, bool) {
 
 // byKeyword caches LookupAttribute's keyword results.
 var byKeyword sync.Map
+
+// misses caches up to maxMisses keys that are no keyword.
+var (
+	misses    sync.Map
+	missCount atomic.Int64
+)
+
+const maxMisses = 4096
