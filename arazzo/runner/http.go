@@ -177,6 +177,9 @@ func (w *wfRun) call(ctx context.Context, step *arazzo.Step, op *arazzo.Operatio
 		return nil, fmt.Errorf("authentication: %w", err)
 	}
 	ex.secrets = credentialValues(req, before, redact)
+	declared, declaredQuery := declaredCredentials(req, op)
+	ex.secrets = append(ex.secrets, declared...)
+	redact = append(redact, declaredQuery...)
 	if w.r.opts.DryRun {
 		w.plan(step, req, body, redact, ex.secrets)
 		return ex, nil
