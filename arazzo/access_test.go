@@ -2,11 +2,14 @@ package arazzo_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/openhealthimaging/ohi/arazzo"
@@ -123,4 +126,42 @@ func TestFetcherAccessRule(t *testing.T) {
 			t.Errorf("%s: %v does not wrap ErrRefused", tc.name, err)
 		}
 	}
+}
+
+// TestBundleBudget checks that a bundle reads each location once and at
+// most MaxBundleDocuments documents, however many its documents name.
+func TestBundleBudget(t *testing.T) {
+	var hits sync.Map
+	var total atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		total.Add(1)
+		n, _ := hits.LoadOrStore(r.URL.Path, new(atomic.Int32))
+		n.(*atomic.Int32).Add(1)
+		w.Write([]byte(tinyOpenAPI))
+	}))
+	defer srv.Close()
+	var doc strings.Builder
+	doc.WriteString("arazzo: 1.0.1\ninfo: {title: t, version: \"1\"}\nsourceDescriptions:\n")
+	for i := range arazzo.MaxBundleDocuments + 5 {
+		fmt.Fprintf(&doc, "  - {name: s%d, url: \"%s/api/%d.yaml\", type: openapi}\n", i, srv.URL, i)
+	}
+	// The same location again, under other names: read once.
+	for i := range 5 {
+		fmt.Fprintf(&doc, "  - {name: again%d, url: \"%s/api/0.yaml\", type: openapi}\n", i, srv.URL)
+	}
+	doc.WriteString("workflows: [{workflowId: w, steps: [{stepId: s, operationId: get}]}]\n")
+	path := writeFile(t, filepath.Join(t.TempDir(), "flow.yaml"), doc.String())
+	_, err := (&arazzo.Fetcher{AllowRemote: true}).LoadBundle(t.Context(), path, nil)
+	if err == nil || !strings.Contains(err.Error(), "documents in one bundle") {
+		t.Errorf("err = %v, want the document budget", err)
+	}
+	if n := total.Load(); n > arazzo.MaxBundleDocuments {
+		t.Errorf("%d requests, want at most %d", n, arazzo.MaxBundleDocuments)
+	}
+	hits.Range(func(k, v any) bool {
+		if n := v.(*atomic.Int32).Load(); n != 1 {
+			t.Errorf("%s read %d times", k, n)
+		}
+		return true
+	})
 }

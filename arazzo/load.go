@@ -70,15 +70,19 @@ type Fetcher struct {
 	Dir string
 
 	mu        sync.Mutex
-	started   bool     // the first document has been read
-	remote    bool     // the first document was an http(s) URL
-	localDirs []string // the trees local files may lie in
+	bundle    bool              // a bundle's Fetcher: cache and budget
+	cache     map[string][]byte // by location, for a bundle's Fetcher
+	total     int64             // bytes in cache
+	started   bool              // the first document has been read
+	remote    bool              // the first document was an http(s) URL
+	localDirs []string          // the trees local files may lie in
 }
 
 // scoped returns a Fetcher like f whose access rule is that of a first
 // document at location: each bundle gets its own rule.
 func (f *Fetcher) scoped(location string) *Fetcher {
-	g := &Fetcher{Client: f.Client, MaxBytes: f.MaxBytes, AllowRemote: f.AllowRemote, Dir: f.Dir}
+	g := &Fetcher{Client: f.Client, MaxBytes: f.MaxBytes, AllowRemote: f.AllowRemote, Dir: f.Dir,
+		bundle: true, cache: map[string][]byte{}}
 	if strings.HasPrefix(location, "file://") {
 		if u, err := url.Parse(location); err == nil {
 			location = u.Path
@@ -140,6 +144,44 @@ func within(dir, p string) bool {
 // Read returns the bytes at location, a file path, a file:// URL or an
 // http(s) URL.
 func (f *Fetcher) Read(ctx context.Context, location string) ([]byte, error) {
+	if !f.bundle {
+		return f.read(ctx, location)
+	}
+	// A bundle's Fetcher reads each location once (a degraded OpenAPI
+	// description is loaded once per path item, with its external
+	// $refs), within a budget of documents and bytes.
+	f.mu.Lock()
+	b, ok := f.cache[location]
+	n, total := len(f.cache), f.total
+	f.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	if n >= MaxBundleDocuments {
+		return nil, fmt.Errorf("%s: more than %d documents in one bundle", location, MaxBundleDocuments)
+	}
+	b, err := f.read(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	if total+int64(len(b)) > MaxBundleBytes {
+		return nil, fmt.Errorf("%s: the documents of one bundle exceed %d bytes", location, int64(MaxBundleBytes))
+	}
+	f.mu.Lock()
+	f.cache[location] = b
+	f.total += int64(len(b))
+	f.mu.Unlock()
+	return b, nil
+}
+
+// Bounds of the documents one bundle (an Arazzo document with all it
+// names, recursively) reads.
+const (
+	MaxBundleDocuments = 1000
+	MaxBundleBytes     = 256 << 20
+)
+
+func (f *Fetcher) read(ctx context.Context, location string) ([]byte, error) {
 	limit := f.MaxBytes
 	if limit <= 0 {
 		limit = MaxDocumentSize
@@ -238,7 +280,11 @@ func ResolveReference(base, ref string) (string, error) {
 
 // Load reads and parses an Arazzo document.
 func (f *Fetcher) Load(ctx context.Context, location string) (*Document, error) {
-	b, err := f.scoped(location).Read(ctx, location)
+	g := f
+	if !f.bundle {
+		g = f.scoped(location)
+	}
+	b, err := g.Read(ctx, location)
 	if err != nil {
 		return nil, err
 	}
