@@ -658,6 +658,9 @@ func jsonPathTargets(payload any, query string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := expr.CheckJSONPathCost(query, payload); err != nil {
+		return nil, err
+	}
 	var out []string
 	for _, n := range p.SelectLocated(payload) {
 		out = append(out, n.Path.Pointer())
