@@ -349,3 +349,25 @@ func TestJSONPathCostBounded(t *testing.T) {
 		t.Errorf("$..a..b on a small value = %v, %v; want true", ok, err)
 	}
 }
+
+// TestXPathCostBounded checks that nested descendant steps on a deeply
+// nested XML document fail fast, and still work on an ordinary one.
+func TestXPathCostBounded(t *testing.T) {
+	deep := strings.Repeat("<a>", 3000) + strings.Repeat("<b/></a>", 3000)
+	r := testResolver{"$response.body": deep, "$inputs.name": "<r><a><b/></a></r>"}
+	c, err := CompileCriterion("count(//*//*//*) > 0", "$response.body", TypeXPath, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if ok, err := c.Eval(r); ok || err == nil || !strings.Contains(err.Error(), "too costly") {
+		t.Errorf("on a document 3000 deep: %v, %v; want a cost error", ok, err)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("%v to refuse", el)
+	}
+	c, _ = CompileCriterion("count(//*//*//*) > 0", "$inputs.name", TypeXPath, "")
+	if ok, err := c.Eval(r); !ok || err != nil {
+		t.Errorf("on a small document: %v, %v; want true", ok, err)
+	}
+}
