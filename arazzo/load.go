@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openhealthimaging/ohi/arazzo/expr"
@@ -36,21 +37,165 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }
 
-// Fetcher reads documents from local files and http(s) URLs.
+// ErrRefused is a document location the [Fetcher]'s access rule does not
+// allow.
+var ErrRefused = errors.New("refused")
+
+// Fetcher reads documents from local files and http(s) URLs, under an
+// access rule, since documents are untrusted and name further documents:
+//
+//   - http(s) URLs are read only when AllowRemote is set or the first
+//     document (the root of [Fetcher.LoadBundle], the document of
+//     [Fetcher.Load], else the first one [Fetcher.Read] read) was itself an http(s) URL (the user asked
+//     for a remote document, and its references are remote too);
+//   - local files are read only under Dir, or, when Dir is empty, under the
+//     parent of the first document's directory, or under the working
+//     directory when that document lies there (so "../openapi/api.yaml"
+//     from a project's flows/ directory works, "../../etc/passwd" does not);
+//     a remote first document allows no local files at all unless Dir is
+//     set.
+//
+// The rule is checked on cleaned absolute paths; symbolic links are
+// followed as the user laid them out.
 type Fetcher struct {
 	// Client is used for http(s) URLs; nil means a client with a 30s
 	// timeout.
 	Client *http.Client
 	// MaxBytes bounds a document's size; 0 means MaxDocumentSize.
 	MaxBytes int64
+	// AllowRemote permits http(s) URLs whatever the first document was.
+	AllowRemote bool
+	// Dir is the directory tree local files must lie in; empty means the
+	// rule above.
+	Dir string
+
+	mu        sync.Mutex
+	bundle    bool              // a bundle's Fetcher: cache and budget
+	cache     map[string][]byte // by location, for a bundle's Fetcher
+	total     int64             // bytes in cache
+	started   bool              // the first document has been read
+	remote    bool              // the first document was an http(s) URL
+	localDirs []string          // the trees local files may lie in
+}
+
+// scoped returns a Fetcher like f whose access rule is that of a first
+// document at location: each bundle gets its own rule.
+func (f *Fetcher) scoped(location string) *Fetcher {
+	g := &Fetcher{Client: f.Client, MaxBytes: f.MaxBytes, AllowRemote: f.AllowRemote, Dir: f.Dir,
+		bundle: true, cache: map[string][]byte{}}
+	if strings.HasPrefix(location, "file://") {
+		if u, err := url.Parse(location); err == nil {
+			location = u.Path
+		}
+	}
+	_ = g.allow(location)
+	return g
+}
+
+// allow applies the access rule to location (a URL or a local path), and
+// records the first document.
+func (f *Fetcher) allow(location string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	first := !f.started
+	if first {
+		f.started = true
+		f.remote = isHTTP(location)
+		if f.Dir != "" {
+			if abs, err := filepath.Abs(f.Dir); err == nil {
+				f.localDirs = []string{abs}
+			}
+		} else if !f.remote {
+			if abs, err := filepath.Abs(location); err == nil {
+				f.localDirs = []string{filepath.Dir(filepath.Dir(abs))}
+				if wd, err := os.Getwd(); err == nil && within(wd, abs) {
+					f.localDirs = append(f.localDirs, wd)
+				}
+			}
+		}
+	}
+	if isHTTP(location) {
+		if f.AllowRemote || f.remote {
+			return nil
+		}
+		return fmt.Errorf("%s: %w: remote documents are not allowed (allow them explicitly)", location, ErrRefused)
+	}
+	abs, err := filepath.Abs(location)
+	if err != nil {
+		return err
+	}
+	for _, d := range f.localDirs {
+		if within(d, abs) {
+			return nil
+		}
+	}
+	if f.remote && f.Dir == "" {
+		return fmt.Errorf("%s: %w: a remote document may not name local files", location, ErrRefused)
+	}
+	return fmt.Errorf("%s: %w: outside %s", location, ErrRefused, strings.Join(f.localDirs, " and "))
+}
+
+// within reports whether path p (absolute, cleaned) lies in directory dir.
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
 // Read returns the bytes at location, a file path, a file:// URL or an
 // http(s) URL.
 func (f *Fetcher) Read(ctx context.Context, location string) ([]byte, error) {
+	if !f.bundle {
+		return f.read(ctx, location)
+	}
+	// A bundle's Fetcher reads each location once (a degraded OpenAPI
+	// description is loaded once per path item, with its external
+	// $refs), within a budget of documents and bytes.
+	f.mu.Lock()
+	b, ok := f.cache[location]
+	n, total := len(f.cache), f.total
+	f.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	if n >= MaxBundleDocuments {
+		return nil, fmt.Errorf("%s: more than %d documents in one bundle", location, MaxBundleDocuments)
+	}
+	b, err := f.read(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	if total+int64(len(b)) > MaxBundleBytes {
+		return nil, fmt.Errorf("%s: the documents of one bundle exceed %d bytes", location, int64(MaxBundleBytes))
+	}
+	f.mu.Lock()
+	f.cache[location] = b
+	f.total += int64(len(b))
+	f.mu.Unlock()
+	return b, nil
+}
+
+// Bounds of the documents one bundle (an Arazzo document with all it
+// names, recursively) reads.
+const (
+	MaxBundleDocuments = 1000
+	MaxBundleBytes     = 256 << 20
+)
+
+func (f *Fetcher) read(ctx context.Context, location string) ([]byte, error) {
 	limit := f.MaxBytes
 	if limit <= 0 {
 		limit = MaxDocumentSize
+	}
+	p := location
+	if strings.HasPrefix(p, "file://") {
+		u, err := url.Parse(p)
+		if err != nil {
+			return nil, err
+		}
+		p = u.Path
+	}
+	if err := f.allow(p); err != nil {
+		return nil, err
 	}
 	if isHTTP(location) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, location, nil)
@@ -70,14 +215,6 @@ func (f *Fetcher) Read(ctx context.Context, location string) ([]byte, error) {
 			return nil, fmt.Errorf("GET %s: %s", location, resp.Status)
 		}
 		return readLimited(resp.Body, limit, location)
-	}
-	p := location
-	if strings.HasPrefix(p, "file://") {
-		u, err := url.Parse(p)
-		if err != nil {
-			return nil, err
-		}
-		p = u.Path
 	}
 	fh, err := os.Open(p)
 	if err != nil {
@@ -104,16 +241,11 @@ func isHTTP(s string) bool {
 
 // ResolveReference resolves ref (a URL or path, possibly relative) against
 // the location of the referring document.
+// A reference from a remote document is always resolved as a URL: it
+// cannot name a local file.
 func ResolveReference(base, ref string) (string, error) {
-	if isHTTP(ref) || filepath.IsAbs(ref) {
+	if isHTTP(ref) {
 		return ref, nil
-	}
-	if strings.HasPrefix(ref, "file://") {
-		u, err := url.Parse(ref)
-		if err != nil {
-			return "", err
-		}
-		return u.Path, nil
 	}
 	if isHTTP(base) {
 		b, err := url.Parse(base)
@@ -124,7 +256,21 @@ func ResolveReference(base, ref string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return b.ResolveReference(r).String(), nil
+		out := b.ResolveReference(r)
+		if !isHTTP(out.String()) {
+			return "", fmt.Errorf("%s: %w: a remote document may not name local files", ref, ErrRefused)
+		}
+		return out.String(), nil
+	}
+	if filepath.IsAbs(ref) {
+		return ref, nil
+	}
+	if strings.HasPrefix(ref, "file://") {
+		u, err := url.Parse(ref)
+		if err != nil {
+			return "", err
+		}
+		return u.Path, nil
 	}
 	if u, err := url.Parse(ref); err == nil && u.Scheme != "" && len(u.Scheme) > 1 {
 		return "", fmt.Errorf("unsupported URL scheme %q", u.Scheme)
@@ -134,7 +280,11 @@ func ResolveReference(base, ref string) (string, error) {
 
 // Load reads and parses an Arazzo document.
 func (f *Fetcher) Load(ctx context.Context, location string) (*Document, error) {
-	b, err := f.Read(ctx, location)
+	g := f
+	if !f.bundle {
+		g = f.scoped(location)
+	}
+	b, err := g.Read(ctx, location)
 	if err != nil {
 		return nil, err
 	}

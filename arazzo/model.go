@@ -331,10 +331,8 @@ func (d *Document) Source(name string) *SourceDescription {
 
 // Step returns the step with the given id, or nil.
 func (w *Workflow) Step(id string) *Step {
-	for i := range w.Steps {
-		if w.Steps[i].StepID == id {
-			return &w.Steps[i]
-		}
+	if i := w.StepIndex(id); i >= 0 {
+		return &w.Steps[i]
 	}
 	return nil
 }

@@ -103,6 +103,7 @@ func (f *Fetcher) LoadBundlePartial(ctx context.Context, location string) (*Bund
 }
 
 func (f *Fetcher) loadBundle(ctx context.Context, location string, servers map[string]string, partial bool) (*Bundle, error) {
+	f = f.scoped(location)
 	doc, err := f.Load(ctx, location)
 	if err != nil {
 		return nil, err

@@ -144,32 +144,23 @@ func (p *condParser) or() (cnode, error) {
 	if p.depth > maxNesting {
 		return nil, p.errf("condition nested too deeply")
 	}
-	first, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	kids := []cnode{first}
-	for p.eat("||") {
-		n, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		kids = append(kids, n)
-	}
-	if len(kids) == 1 {
-		return first, nil
-	}
-	return &logicNode{kids: kids}, nil
+	return p.chain("||", false, p.and)
 }
 
 func (p *condParser) and() (cnode, error) {
-	first, err := p.unary()
+	return p.chain("&&", true, p.unary)
+}
+
+// chain parses operands joined by op, each read by next: the operand
+// itself when there is one, else a logicNode of them.
+func (p *condParser) chain(op string, and bool, next func() (cnode, error)) (cnode, error) {
+	first, err := next()
 	if err != nil {
 		return nil, err
 	}
 	kids := []cnode{first}
-	for p.eat("&&") {
-		n, err := p.unary()
+	for p.eat(op) {
+		n, err := next()
 		if err != nil {
 			return nil, err
 		}
@@ -178,7 +169,7 @@ func (p *condParser) and() (cnode, error) {
 	if len(kids) == 1 {
 		return first, nil
 	}
-	return &logicNode{and: true, kids: kids}, nil
+	return &logicNode{and: and, kids: kids}, nil
 }
 
 func (p *condParser) unary() (cnode, error) {

@@ -198,7 +198,11 @@ func (c *Criterion) Eval(r Resolver) (bool, error) {
 				ctxVal = j
 			}
 		}
-		return jp.eval(Normalize(ctxVal)), nil
+		v := Normalize(ctxVal)
+		if err := CheckJSONPathCost(jp.text, v); err != nil {
+			return false, err
+		}
+		return jp.eval(v), nil
 	case TypeXPath:
 		if ctxVal == nil {
 			return false, nil
@@ -227,6 +231,59 @@ type jsonpathCond struct {
 	filter    *spec.FilterSelector
 	strict    bool
 	deviation string
+	text      string // the condition as written
+}
+
+// MaxJSONPathCost bounds the estimated work of one JSONPath evaluation:
+// the value's node count times its depth to the power of the query's
+// descendant segments ("..") less one. Descendant segments on a deeply
+// nested value cost that power: "$..*..*" on a 30 KB array nested 3000
+// deep would run for minutes.
+const MaxJSONPathCost = 4_000_000
+
+// CheckJSONPathCost returns an error when evaluating the JSONPath query
+// (its text) on v would cost more than MaxJSONPathCost.
+func CheckJSONPathCost(query string, v any) error {
+	k := strings.Count(query, "..")
+	if k == 0 {
+		return nil
+	}
+	nodes, depth := jsonShape(v, MaxJSONPathCost)
+	cost := nodes
+	for i := 1; i < k && cost <= MaxJSONPathCost; i++ {
+		cost *= max(depth, 1)
+	}
+	if cost > MaxJSONPathCost {
+		return fmt.Errorf("jsonpath %q is too costly on this value (%d nodes, %d deep, %d descendant segments)", query, nodes, depth, k)
+	}
+	return nil
+}
+
+// jsonShape returns the node count and depth of v, counting no further
+// than limit nodes.
+func jsonShape(v any, limit int) (nodes, depth int) {
+	type item struct {
+		v any
+		d int
+	}
+	stack := []item{{v, 1}}
+	for len(stack) > 0 && nodes <= limit {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		nodes++
+		depth = max(depth, it.d)
+		switch x := it.v.(type) {
+		case map[string]any:
+			for _, c := range x {
+				stack = append(stack, item{c, it.d + 1})
+			}
+		case []any:
+			for _, c := range x {
+				stack = append(stack, item{c, it.d + 1})
+			}
+		}
+	}
+	return nodes, depth
 }
 
 func (j jsonpathCond) eval(v any) bool {
@@ -262,7 +319,7 @@ func compileJSONPath(cond string, strict bool) (jsonpathCond, error) {
 	}
 	p, qerr := jsonpath.Parse(cond)
 	if qerr == nil {
-		return jsonpathCond{query: p, strict: strict}, nil
+		return jsonpathCond{query: p, strict: strict, text: cond}, nil
 	}
 
 	rewritten := rewriteLength(cond)
@@ -271,7 +328,7 @@ func compileJSONPath(cond string, strict bool) (jsonpathCond, error) {
 		segs := fp.Query().Segments()
 		if len(segs) == 1 && len(segs[0].Selectors()) == 1 {
 			if f, ok := segs[0].Selectors()[0].(*spec.FilterSelector); ok {
-				jc := jsonpathCond{filter: f}
+				jc := jsonpathCond{filter: f, text: cond}
 				if strict {
 					jc.deviation = "is not an RFC 9535 query, which Arazzo 1.1 evaluates to false; ohi reads it as the filter expression ?" + cond + " on the context"
 				}
@@ -404,6 +461,9 @@ func Select(v any, selector, typ, version string) (any, error) {
 		p, err := jsonpath.Parse(selector)
 		if err != nil {
 			return nil, fmt.Errorf("selector %q: %w", selector, err)
+		}
+		if err := CheckJSONPathCost(selector, v); err != nil {
+			return nil, err
 		}
 		nodes := p.Select(v)
 		switch len(nodes) {

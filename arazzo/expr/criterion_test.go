@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSimpleConditions(t *testing.T) {
@@ -312,5 +313,61 @@ func TestXPath(t *testing.T) {
 	}
 	if _, err := ReplaceXPath(doc, "//Nope", 1); err == nil {
 		t.Error("a replacement target that selects nothing: no error")
+	}
+}
+
+// TestJSONPathCostBounded checks that descendant queries on a deeply
+// nested value fail fast instead of running for minutes, and that the same
+// queries on an ordinary value still work.
+func TestJSONPathCostBounded(t *testing.T) {
+	deep := strings.Repeat("[", 3000) + "1" + strings.Repeat(",1,2]", 3000)
+	r := testResolver{"$response.body": jsonv(deep), "$inputs.name": jsonv(`{"a":{"a":{"b":1}}}`)}
+	for _, q := range []string{"$..*..*", "$..[?@..*]", "$..*..*..*"} {
+		c, err := CompileCriterion(q, "$response.body", TypeJSONPath, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		ok, err := c.Eval(r)
+		if ok || err == nil || !strings.Contains(err.Error(), "too costly") {
+			t.Errorf("%s on a value 3000 deep: %v, %v; want a cost error", q, ok, err)
+		}
+		if el := time.Since(start); el > 2*time.Second {
+			t.Errorf("%s: %v to refuse", q, el)
+		}
+		if _, err := Select(jsonv(deep), q, TypeJSONPath, ""); err == nil || !strings.Contains(err.Error(), "too costly") {
+			t.Errorf("selector %s: err = %v, want a cost error", q, err)
+		}
+	}
+	// One descendant segment is linear: allowed on the deep value.
+	c, _ := CompileCriterion("$..*", "$response.body", TypeJSONPath, "")
+	if ok, err := c.Eval(r); !ok || err != nil {
+		t.Errorf("$..* = %v, %v; want true", ok, err)
+	}
+	c, _ = CompileCriterion("$..a..b", "$inputs.name", TypeJSONPath, "")
+	if ok, err := c.Eval(r); !ok || err != nil {
+		t.Errorf("$..a..b on a small value = %v, %v; want true", ok, err)
+	}
+}
+
+// TestXPathCostBounded checks that nested descendant steps on a deeply
+// nested XML document fail fast, and still work on an ordinary one.
+func TestXPathCostBounded(t *testing.T) {
+	deep := strings.Repeat("<a>", 3000) + strings.Repeat("<b/></a>", 3000)
+	r := testResolver{"$response.body": deep, "$inputs.name": "<r><a><b/></a></r>"}
+	c, err := CompileCriterion("count(//*//*//*) > 0", "$response.body", TypeXPath, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if ok, err := c.Eval(r); ok || err == nil || !strings.Contains(err.Error(), "too costly") {
+		t.Errorf("on a document 3000 deep: %v, %v; want a cost error", ok, err)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("%v to refuse", el)
+	}
+	c, _ = CompileCriterion("count(//*//*//*) > 0", "$inputs.name", TypeXPath, "")
+	if ok, err := c.Eval(r); !ok || err != nil {
+		t.Errorf("on a small document: %v, %v; want true", ok, err)
 	}
 }

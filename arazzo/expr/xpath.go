@@ -34,9 +34,11 @@ func compileXPath(s, version string) (*xpath.Expr, error) {
 // selector.
 const maxXMLBytes = 64 << 20
 
-// xmlDoc parses the context value of an xpath criterion or selector: a
-// string holding an XML document.
-func xmlDoc(v any) (*xmlquery.Node, error) {
+// xmlDoc parses the context value of an xpath criterion or selector e: a
+// string holding an XML document. It refuses a document on which e would
+// cost more than MaxJSONPathCost node visits (see [CheckJSONPathCost]; the
+// descendant steps here are "//" and the descendant axes).
+func xmlDoc(v any, e *xpath.Expr) (*xmlquery.Node, error) {
 	s, ok := v.(string)
 	if !ok {
 		return nil, fmt.Errorf("the context is not XML text (%s)", describe(v))
@@ -48,7 +50,38 @@ func xmlDoc(v any) (*xmlquery.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the context is not XML: %w", err)
 	}
+	q := e.String()
+	if k := strings.Count(q, "//") + strings.Count(q, "descendant"); k > 1 {
+		nodes, depth := xmlShape(doc, MaxJSONPathCost)
+		cost := nodes
+		for i := 1; i < k && cost <= MaxJSONPathCost; i++ {
+			cost *= max(depth, 1)
+		}
+		if cost > MaxJSONPathCost {
+			return nil, fmt.Errorf("xpath %q is too costly on this document (%d nodes, %d deep, %d descendant steps)", q, nodes, depth, k)
+		}
+	}
 	return doc, nil
+}
+
+// xmlShape returns the node count and depth of an XML tree, counting no
+// further than limit nodes.
+func xmlShape(root *xmlquery.Node, limit int) (nodes, depth int) {
+	type item struct {
+		n *xmlquery.Node
+		d int
+	}
+	stack := []item{{root, 1}}
+	for len(stack) > 0 && nodes <= limit {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		nodes++
+		depth = max(depth, it.d)
+		for c := it.n.FirstChild; c != nil; c = c.NextSibling {
+			stack = append(stack, item{c, it.d + 1})
+		}
+	}
+	return nodes, depth
 }
 
 // ebv is the effective boolean value of an XPath result: a node set is
@@ -70,7 +103,7 @@ func ebv(r any) bool {
 
 // evalXPathCondition evaluates an xpath condition on the context value.
 func evalXPathCondition(e *xpath.Expr, ctx any) (bool, error) {
-	doc, err := xmlDoc(ctx)
+	doc, err := xmlDoc(ctx, e)
 	if err != nil {
 		return false, err
 	}
@@ -85,7 +118,7 @@ func selectXPath(v any, selector, version string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, err := xmlDoc(v)
+	doc, err := xmlDoc(v, e)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +152,7 @@ func ReplaceXPath(doc, target string, value any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	top, err := xmlDoc(doc)
+	top, err := xmlDoc(doc, e)
 	if err != nil {
 		return "", fmt.Errorf("the payload: %w", err)
 	}

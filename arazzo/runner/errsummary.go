@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode"
+
+	"github.com/openhealthimaging/ohi/arazzo"
 )
 
 // maxSummaryRunes bounds the length of an error response summary.
@@ -118,42 +120,97 @@ func oneLine(s string) string {
 // and of cookies it added. before is the header before authentication.
 func credentialValues(req *http.Request, before http.Header, redactQuery []string) []string {
 	var out []string
-	add := func(v string) {
-		if len(v) >= 4 {
-			out = append(out, v)
-		}
-	}
 	for k, vs := range req.Header {
 		old := strings.Join(before[k], "\x00")
 		if strings.Join(vs, "\x00") == old {
 			continue
 		}
 		for _, v := range vs {
-			if k == "Cookie" {
-				for c := range strings.SplitSeq(v, ";") {
-					if _, val, ok := strings.Cut(c, "="); ok && !strings.Contains(old, c) {
-						add(strings.TrimSpace(val))
-					}
-				}
+			out = headerCredentials(out, k, v, old)
+		}
+	}
+	return queryCredentials(out, req, redactQuery)
+}
+
+// sensitiveHeaders carry credentials whoever set them (an Authenticator or
+// the workflow's own parameters).
+var sensitiveHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key",
+	"X-Auth-Token", "X-Amz-Security-Token"}
+
+// declaredCredentials returns the credentials a workflow put in req itself,
+// as parameters: the values of sensitiveHeaders and of the headers, query
+// parameters and cookies that the operation's apiKey security schemes name.
+// It returns the query parameter names to redact too.
+func declaredCredentials(req *http.Request, op *arazzo.Operation) (secrets, query []string) {
+	headers := append([]string(nil), sensitiveHeaders...)
+	var cookies []string
+	if doc := op.Source.Doc; doc != nil && doc.Components != nil {
+		for _, ref := range doc.Components.SecuritySchemes {
+			if ref == nil || ref.Value == nil || ref.Value.Type != "apiKey" || ref.Value.Name == "" {
 				continue
 			}
-			add(v)
-			if scheme, tok, ok := strings.Cut(v, " "); ok {
-				add(tok)
-				if strings.EqualFold(scheme, "Basic") {
-					if dec, err := base64.StdEncoding.DecodeString(tok); err == nil {
-						if _, pw, ok := strings.Cut(string(dec), ":"); ok {
-							add(pw)
-						}
-					}
+			switch ref.Value.In {
+			case "header":
+				headers = append(headers, ref.Value.Name)
+			case "query":
+				query = append(query, ref.Value.Name)
+			case "cookie":
+				cookies = append(cookies, ref.Value.Name)
+			}
+		}
+	}
+	for _, h := range headers {
+		for _, v := range req.Header.Values(h) {
+			secrets = headerCredentials(secrets, http.CanonicalHeaderKey(h), v, "")
+		}
+	}
+	for _, c := range cookies {
+		if ck, err := req.Cookie(c); err == nil && len(ck.Value) >= 4 {
+			secrets = append(secrets, ck.Value)
+		}
+	}
+	return queryCredentials(secrets, req, query), query
+}
+
+// headerCredentials appends the credentials in header k's value v: the
+// value, its token after a scheme, a Basic password; for Cookie, the values
+// of the cookies not in old. Values shorter than 4 bytes are left out.
+func headerCredentials(out []string, k, v, old string) []string {
+	add := func(v string) {
+		if len(v) >= 4 {
+			out = append(out, v)
+		}
+	}
+	if k == "Cookie" {
+		for c := range strings.SplitSeq(v, ";") {
+			if _, val, ok := strings.Cut(c, "="); ok && !strings.Contains(old, c) {
+				add(strings.TrimSpace(val))
+			}
+		}
+		return out
+	}
+	add(v)
+	if scheme, tok, ok := strings.Cut(v, " "); ok {
+		add(tok)
+		if strings.EqualFold(scheme, "Basic") {
+			if dec, err := base64.StdEncoding.DecodeString(tok); err == nil {
+				if _, pw, ok := strings.Cut(string(dec), ":"); ok {
+					add(pw)
 				}
 			}
 		}
 	}
+	return out
+}
+
+// queryCredentials appends the values of req's query parameters names.
+func queryCredentials(out []string, req *http.Request, names []string) []string {
 	q := req.URL.Query()
-	for _, n := range redactQuery {
+	for _, n := range names {
 		for _, v := range q[n] {
-			add(v)
+			if len(v) >= 4 {
+				out = append(out, v)
+			}
 		}
 	}
 	return out

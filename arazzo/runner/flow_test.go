@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -606,5 +607,36 @@ func TestAuthFromEnvironmentIsNotLeaked(t *testing.T) {
 `, runCfg{opts: runner.Options{Auth: runner.NewEnvAuth(func(string) string { return "" })}})
 	if res.Status != runner.StatusFailed || res.Steps[0].StatusCode != 401 {
 		t.Fatalf("status %s steps %+v", res.Status, res.Steps)
+	}
+}
+
+// TestRetryAfterFromDocumentCapped checks that a document's huge retryAfter
+// and retryLimit on a server that never recovers wait at most
+// MaxRetryAfter each and stop at max-steps.
+func TestRetryAfterFromDocumentCapped(t *testing.T) {
+	s := newServer(t, map[string]func(http.ResponseWriter, *http.Request, int){"GET /v1/status": jsonReply(503, `{}`)})
+	for _, after := range []string{"1e300", "9223372037", ".inf"} {
+		doc := docHead + `workflows:
+- workflowId: w
+  steps:
+  - stepId: poll
+    operationId: getStatus
+    successCriteria: [{condition: $statusCode == 200}]
+    onFailure: [{name: again, type: retry, retryAfter: ` + after + `, retryLimit: 1000000000}]
+`
+		var waits []time.Duration
+		res := runDoc(t, s, doc, runCfg{opts: runner.Options{MaxSteps: 5, MaxRetryAfter: 7 * time.Millisecond,
+			Sleep: func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return ctx.Err() }}})
+		if res.Status != runner.StatusFailed || !strings.Contains(deref(res.Error), "max-steps") {
+			t.Errorf("retryAfter %s: status %s error %q; want max steps failure", after, res.Status, deref(res.Error))
+		}
+		if len(waits) < 4 || len(waits) > 5 {
+			t.Errorf("retryAfter %s: %d waits, want one per retry (4 or 5)", after, len(waits))
+		}
+		for _, d := range waits {
+			if d != 7*time.Millisecond {
+				t.Errorf("retryAfter %s: waited %v, want the 7ms cap", after, d)
+			}
+		}
 	}
 }

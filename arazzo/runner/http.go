@@ -177,6 +177,9 @@ func (w *wfRun) call(ctx context.Context, step *arazzo.Step, op *arazzo.Operatio
 		return nil, fmt.Errorf("authentication: %w", err)
 	}
 	ex.secrets = credentialValues(req, before, redact)
+	declared, declaredQuery := declaredCredentials(req, op)
+	ex.secrets = append(ex.secrets, declared...)
+	redact = append(redact, declaredQuery...)
 	if w.r.opts.DryRun {
 		w.plan(step, req, body, redact, ex.secrets)
 		return ex, nil
@@ -653,6 +656,9 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 func jsonPathTargets(payload any, query string) ([]string, error) {
 	p, err := jsonpath.Parse(query)
 	if err != nil {
+		return nil, err
+	}
+	if err := expr.CheckJSONPathCost(query, payload); err != nil {
 		return nil, err
 	}
 	var out []string

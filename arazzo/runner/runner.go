@@ -64,7 +64,8 @@ type Options struct {
 	// MaxPollInterval caps the loop backoff. Default: DefaultMaxPollInterval,
 	// or PollInterval if that is larger.
 	MaxPollInterval time.Duration
-	// MaxRetryAfter caps a server's Retry-After header. Default:
+	// MaxRetryAfter caps a server's Retry-After header and an action's
+	// retryAfter. Default:
 	// DefaultMaxRetryAfter.
 	MaxRetryAfter time.Duration
 	// MaxResponseBytes bounds a response body after decompression.
@@ -506,14 +507,21 @@ func (w *wfRun) pollDelay(n int) time.Duration {
 	return time.Duration(d)
 }
 
-// retryDelay is the Retry-After header if the response had one (capped),
-// else the action's retryAfter, else the poll backoff.
+// retryDelay is the Retry-After header if the response had one, else the
+// action's retryAfter (both capped at MaxRetryAfter), else the poll
+// backoff.
 func (w *wfRun) retryDelay(act *arazzo.Action, res stepResult, n int) time.Duration {
 	switch {
 	case res.hasRA:
 		return min(res.retryAfter, w.r.opts.MaxRetryAfter)
 	case act.RetryAfter != nil:
-		return time.Duration(*act.RetryAfter * float64(time.Second))
+		// The document's value, in seconds, capped like a server's (a
+		// huge or non-finite number would overflow a Duration).
+		s := *act.RetryAfter
+		if !(s < w.r.opts.MaxRetryAfter.Seconds()) {
+			return w.r.opts.MaxRetryAfter
+		}
+		return time.Duration(s * float64(time.Second))
 	}
 	return w.pollDelay(n)
 }

@@ -41,6 +41,8 @@ type workflowRunCmd struct {
 	Verbose      bool          `short:"v" help:"Log every HTTP exchange (secrets redacted) to stderr."`
 	DryRun       bool          `help:"Print the requests the workflow would send (credentials redacted) without sending any; each step counts as succeeded."`
 	Strict       bool          `help:"Refuse the document when it has deviations that are otherwise warnings (see validate --strict)."`
+	AllowRemote  bool          `help:"Fetch source descriptions and $refs named by http(s) URL (allowed anyway when the document itself is a URL)."`
+	AllowDir     string        `placeholder:"DIR" help:"Directory tree local source descriptions and $refs may lie in (default: the parent of the document's directory, or the working directory when the document lies under it)."`
 }
 
 func usageErr(err error) error { return &ExitError{Code: 2, Err: err} }
@@ -74,7 +76,7 @@ func (c *workflowRunCmd) run(ctx context.Context, stdout, stderr io.Writer, stde
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 
-	f := &arazzo.Fetcher{}
+	f := &arazzo.Fetcher{AllowRemote: c.AllowRemote, Dir: c.AllowDir}
 	b, err := f.LoadBundle(ctx, c.File, servers)
 	if err != nil {
 		return usageErr(err)
@@ -373,10 +375,12 @@ func printSummary(w io.Writer, res *runner.Result, d time.Duration) {
 }
 
 type workflowValidateCmd struct {
-	Files   []string `arg:"" help:"Arazzo documents (files or http(s) URLs)."`
-	Strict  bool     `help:"Report as errors the deviations that other runners accept and ohi reads unambiguously (warnings by default): for linting."`
-	Output  string   `short:"o" enum:"text,json" default:"text" help:"Output format: text (diagnostics on stderr) or json (one object per file on stdout)."`
-	Offline bool     `help:"Do not fetch http(s) source descriptions: validate without them (a warning says which were not checked)."`
+	Files       []string `arg:"" help:"Arazzo documents (files or http(s) URLs)."`
+	Strict      bool     `help:"Report as errors the deviations that other runners accept and ohi reads unambiguously (warnings by default): for linting."`
+	Output      string   `short:"o" enum:"text,json" default:"text" help:"Output format: text (diagnostics on stderr) or json (one object per file on stdout)."`
+	Offline     bool     `help:"Do not fetch http(s) source descriptions: validate without them (a warning says which were not checked)."`
+	AllowRemote bool     `help:"Fetch source descriptions and $refs named by http(s) URL (allowed anyway when the document itself is a URL)."`
+	AllowDir    string   `placeholder:"DIR" help:"Directory tree local source descriptions and $refs may lie in (default: the parent of the document's directory, or the working directory when the document lies under it)."`
 }
 
 // offlineTransport refuses every request.
@@ -392,7 +396,7 @@ func (c *workflowValidateCmd) Run() error {
 	defer cancel()
 	failed := false
 	for _, file := range c.Files {
-		f := &arazzo.Fetcher{}
+		f := &arazzo.Fetcher{AllowRemote: c.AllowRemote, Dir: c.AllowDir}
 		if c.Offline {
 			f.Client = &http.Client{Transport: offlineTransport{}}
 		}
