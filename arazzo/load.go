@@ -118,7 +118,7 @@ func (f *Fetcher) allow(location string) error {
 		if f.AllowRemote || f.remote {
 			return nil
 		}
-		return fmt.Errorf("%s: %w: remote documents are not allowed (allow them explicitly)", location, ErrRefused)
+		return fmt.Errorf("%s: %w: remote documents are fetched only when allowed (ohi workflow --allow-remote)", location, ErrRefused)
 	}
 	abs, err := filepath.Abs(location)
 	if err != nil {
