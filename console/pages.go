@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"sort"
@@ -50,13 +51,8 @@ func (c *Console) createDatastore(w http.ResponseWriter, r *http.Request) {
 	if f := r.PostFormValue("format"); f != "" {
 		in.LosslessStorageFormat = api.LosslessStorageFormat(f)
 	}
-	if err := api.Validate(in); err != nil {
-		c.failErr(w, r, err)
-		return
-	}
-	out, err := c.svc.CreateDatastore(r.Context(), in)
-	if err != nil {
-		c.failErr(w, r, err)
+	out, ok := call(c, w, r, in, c.svc.CreateDatastore)
+	if !ok {
 		return
 	}
 	done(w, r, Prefix+"datastores/"+*out.DatastoreId, "created")
@@ -65,12 +61,7 @@ func (c *Console) createDatastore(w http.ResponseWriter, r *http.Request) {
 // deleteDatastore is DeleteDatastore from the form.
 func (c *Console) deleteDatastore(w http.ResponseWriter, r *http.Request) {
 	in := &api.DeleteDatastoreRequest{DatastoreId: ptr(r.PathValue("id"))}
-	if err := api.Validate(in); err != nil {
-		c.failErr(w, r, err)
-		return
-	}
-	if _, err := c.svc.DeleteDatastore(r.Context(), in); err != nil {
-		c.failErr(w, r, err)
+	if _, ok := call(c, w, r, in, c.svc.DeleteDatastore); !ok {
 		return
 	}
 	done(w, r, Prefix, "deleting")
@@ -96,13 +87,8 @@ type datastorePage struct {
 func (c *Console) datastore(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	gin := &api.GetDatastoreRequest{DatastoreId: &id}
-	if err := api.Validate(gin); err != nil {
-		c.failErr(w, r, err)
-		return
-	}
-	ds, err := c.svc.GetDatastore(r.Context(), gin)
-	if err != nil {
-		c.failErr(w, r, err)
+	ds, ok := call(c, w, r, gin, c.svc.GetDatastore)
+	if !ok {
 		return
 	}
 	p := datastorePage{DS: ds.DatastoreProperties, AccountID: c.svc.AccountID(), DefaultIn: "s3://dicom-in/", DefaultOut: "s3://dicom-out/jobs/"}
@@ -141,13 +127,8 @@ func (c *Console) startImport(w http.ResponseWriter, r *http.Request) {
 	if n := strings.TrimSpace(r.PostFormValue("name")); n != "" {
 		in.JobName = &n
 	}
-	if err := api.Validate(in); err != nil {
-		c.failErr(w, r, err)
-		return
-	}
-	out, err := c.svc.StartDICOMImportJob(r.Context(), in)
-	if err != nil {
-		c.failErr(w, r, err)
+	out, ok := call(c, w, r, in, c.svc.StartDICOMImportJob)
+	if !ok {
 		return
 	}
 	done(w, r, Prefix+"datastores/"+id+"/jobs/"+*out.JobId, "import")
@@ -223,13 +204,8 @@ type searchPage struct {
 func (c *Console) imageSets(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	gin := &api.GetDatastoreRequest{DatastoreId: &id}
-	if err := api.Validate(gin); err != nil {
-		c.failErr(w, r, err)
-		return
-	}
-	ds, err := c.svc.GetDatastore(r.Context(), gin)
-	if err != nil {
-		c.failErr(w, r, err)
+	ds, ok := call(c, w, r, gin, c.svc.GetDatastore)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -253,13 +229,8 @@ func (c *Console) imageSets(w http.ResponseWriter, r *http.Request) {
 	if t := q.Get("next"); t != "" {
 		in.NextToken = &t
 	}
-	if err := api.Validate(in); err != nil {
-		c.failErr(w, r, err)
-		return
-	}
-	out, err := c.svc.SearchImageSets(r.Context(), in)
-	if err != nil {
-		c.failErr(w, r, err)
+	out, ok := call(c, w, r, in, c.svc.SearchImageSets)
+	if !ok {
 		return
 	}
 	p.Results = out.ImageSetsMetadataSummaries
@@ -300,13 +271,8 @@ func attrs(m map[string]any, keys ...string) map[string]string {
 func (c *Console) imageSet(w http.ResponseWriter, r *http.Request) {
 	id, set := r.PathValue("id"), r.PathValue("set")
 	gin := &api.GetImageSetRequest{DatastoreId: &id, ImageSetId: &set}
-	if err := api.Validate(gin); err != nil {
-		c.failErr(w, r, err)
-		return
-	}
-	is, err := c.svc.GetImageSet(r.Context(), gin)
-	if err != nil {
-		c.failErr(w, r, err)
+	is, ok := call(c, w, r, gin, c.svc.GetImageSet)
+	if !ok {
 		return
 	}
 	p := imageSetPage{DatastoreID: id, Set: is}
@@ -351,4 +317,21 @@ func deref(p *string) string {
 	}
 	// Version ids are decimal numbers: compare them by length first.
 	return strings.Repeat("0", max(0, 20-len(*p))) + *p
+}
+
+// call validates in against the model, as the API's front door does, and
+// runs op with it; on an error it answers with the error page and reports
+// false.
+func call[In, Out any](c *Console, w http.ResponseWriter, r *http.Request, in In, op func(context.Context, In) (Out, error)) (Out, bool) {
+	var zero Out
+	if err := api.Validate(in); err != nil {
+		c.failErr(w, r, err)
+		return zero, false
+	}
+	out, err := op(r.Context(), in)
+	if err != nil {
+		c.failErr(w, r, err)
+		return zero, false
+	}
+	return out, true
 }
